@@ -1,0 +1,299 @@
+//! Meters: named classes of traffic, the unit netmon counts in.
+//!
+//! A meter is a firewall match (hooks, addresses, interfaces, protocol).
+//! Every value here is validated at construction, so the firewall backends
+//! can turn a `Meter` into rules without further checks: names are
+//! `[a-z0-9_]`, interface names are kernel-legal and contain no quoting
+//! characters, and an address knows its family.
+
+use core::net::IpAddr;
+use core::str::FromStr;
+
+/// Most meters one config may define. A config with more is refused at load.
+pub const MAX_METERS: usize = 32;
+/// Longest meter name (UCI section names are short; nft object names allow 256).
+pub const MAX_NAME: usize = 24;
+/// Longest interface name the kernel accepts (IFNAMSIZ - 1).
+pub const MAX_IFNAME: usize = 15;
+
+pub type Name = heapless::String<MAX_NAME>;
+pub type IfName = heapless::String<MAX_IFNAME>;
+
+/// Netfilter hook a meter counts on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Hook {
+    Input,
+    Output,
+    Forward,
+}
+
+impl Hook {
+    pub const ALL: [Hook; 3] = [Hook::Input, Hook::Output, Hook::Forward];
+
+    pub fn parse(s: &str) -> Option<Hook> {
+        match s {
+            "input" => Some(Hook::Input),
+            "output" => Some(Hook::Output),
+            "forward" => Some(Hook::Forward),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name, as in the config and in nft.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hook::Input => "input",
+            Hook::Output => "output",
+            Hook::Forward => "forward",
+        }
+    }
+
+    /// The iptables built-in chain this hook corresponds to.
+    pub fn builtin_chain(self) -> &'static str {
+        match self {
+            Hook::Input => "INPUT",
+            Hook::Output => "OUTPUT",
+            Hook::Forward => "FORWARD",
+        }
+    }
+
+    pub fn has_iif(self) -> bool {
+        self != Hook::Output
+    }
+
+    pub fn has_oif(self) -> bool {
+        self != Hook::Input
+    }
+}
+
+/// IP family.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// An address or network, possibly negated (`!192.168.1.0/24`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+    pub negate: bool,
+}
+
+/// Why an address did not parse.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CidrError {
+    Address,
+    Prefix,
+    HostBits,
+}
+
+impl CidrError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CidrError::Address => "not an IPv4 or IPv6 address",
+            CidrError::Prefix => "prefix length out of range (0-32 for IPv4, 0-128 for IPv6)",
+            CidrError::HostBits => "host bits set after the prefix (write the network address)",
+        }
+    }
+}
+
+impl Cidr {
+    /// Parses `[!]ADDR[/PREFIX]`. Host bits past the prefix are refused:
+    /// `192.168.1.1/24` is almost always a typo for `/32` or `.0/24`.
+    pub fn parse(s: &str) -> Result<Cidr, CidrError> {
+        let (negate, rest) = match s.strip_prefix('!') {
+            Some(r) => (true, r.trim_start()),
+            None => (false, s),
+        };
+        let (a, p) = match rest.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (rest, None),
+        };
+        let addr = IpAddr::from_str(a).map_err(|_| CidrError::Address)?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
+                let n: u8 = p.parse().map_err(|_| CidrError::Prefix)?;
+                if n > max {
+                    return Err(CidrError::Prefix);
+                }
+                n
+            }
+            Some(_) => return Err(CidrError::Prefix),
+        };
+        let c = Cidr {
+            addr,
+            prefix,
+            negate,
+        };
+        if c.has_host_bits() {
+            return Err(CidrError::HostBits);
+        }
+        Ok(c)
+    }
+
+    pub fn family(&self) -> Family {
+        if self.addr.is_ipv4() {
+            Family::V4
+        } else {
+            Family::V6
+        }
+    }
+
+    fn has_host_bits(&self) -> bool {
+        let (bits, width): (u128, u32) = match self.addr {
+            IpAddr::V4(a) => (u32::from(a) as u128, 32),
+            IpAddr::V6(a) => (u128::from(a), 128),
+        };
+        let host = width - u32::from(self.prefix);
+        let mask = if host == 0 { 0 } else { (1u128 << host) - 1 };
+        bits & mask != 0
+    }
+
+    /// `ADDR/PREFIX` without negation, as nft and iptables take it.
+    pub fn write_net<W: ufmt::uWrite + ?Sized>(&self, w: &mut W) -> Result<(), W::Error> {
+        crate::out::write_ip(w, &self.addr)?;
+        ufmt::uwrite!(w, "/{}", self.prefix)
+    }
+}
+
+/// Layer-4 protocol match.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
+    Icmpv6,
+    Sctp,
+    Gre,
+    Esp,
+}
+
+impl Proto {
+    pub fn parse(s: &str) -> Option<Proto> {
+        Some(match s {
+            "tcp" => Proto::Tcp,
+            "udp" => Proto::Udp,
+            "icmp" => Proto::Icmp,
+            "icmpv6" | "ipv6-icmp" => Proto::Icmpv6,
+            "sctp" => Proto::Sctp,
+            "gre" => Proto::Gre,
+            "esp" => Proto::Esp,
+            _ => return None,
+        })
+    }
+
+    /// Name as both nft (`meta l4proto NAME`) and iptables (`-p NAME`) accept it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
+            Proto::Icmpv6 => "ipv6-icmp",
+            Proto::Sctp => "sctp",
+            Proto::Gre => "gre",
+            Proto::Esp => "esp",
+        }
+    }
+
+    /// The family a protocol confines a meter to, if any.
+    pub fn family(self) -> Option<Family> {
+        match self {
+            Proto::Icmp => Some(Family::V4),
+            Proto::Icmpv6 => Some(Family::V6),
+            _ => None,
+        }
+    }
+}
+
+/// A validated meter.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Meter {
+    pub name: Name,
+    /// One or more hooks; a meter on several hooks sums them
+    /// (WAN download = input + forward with `iif wan`).
+    pub hooks: heapless::Vec<Hook, 3>,
+    pub src: Option<Cidr>,
+    pub dst: Option<Cidr>,
+    pub iif: Option<IfName>,
+    pub oif: Option<IfName>,
+    pub proto: Option<Proto>,
+}
+
+impl Meter {
+    /// The single family this meter is confined to by its addresses or
+    /// protocol, or `None` when it matches both IPv4 and IPv6.
+    pub fn family(&self) -> Option<Family> {
+        self.src
+            .map(|c| c.family())
+            .or(self.dst.map(|c| c.family()))
+            .or(self.proto.and_then(Proto::family))
+    }
+
+    pub fn matches_family(&self, f: Family) -> bool {
+        self.family().is_none_or(|m| m == f)
+    }
+}
+
+/// A meter name is `[a-z0-9_]`, starts with a letter, at most `MAX_NAME` bytes.
+pub fn valid_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_NAME
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+/// Interface names as the kernel accepts them, minus anything that could
+/// confuse a tool's parser (quotes, spaces, `/`, `:` aliases).
+pub fn valid_ifname(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_IFNAME
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'@'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_parses_plain_negated_and_v6() {
+        let c = Cidr::parse("!192.168.1.0/24").unwrap();
+        assert!(c.negate);
+        assert_eq!(c.prefix, 24);
+        assert_eq!(c.family(), Family::V4);
+        let h = Cidr::parse("192.168.1.10").unwrap();
+        assert_eq!((h.prefix, h.negate), (32, false));
+        let v6 = Cidr::parse("fd00::/8").unwrap();
+        assert_eq!(v6.family(), Family::V6);
+    }
+
+    #[test]
+    fn cidr_refuses_bad_input() {
+        assert_eq!(Cidr::parse("192.168.1.0/33"), Err(CidrError::Prefix));
+        assert_eq!(Cidr::parse("192.168.1.1/24"), Err(CidrError::HostBits));
+        assert_eq!(Cidr::parse("192.168.1/24"), Err(CidrError::Address));
+        assert_eq!(Cidr::parse("10.0.0.0/"), Err(CidrError::Prefix));
+        assert_eq!(Cidr::parse("10.0.0.0/+8"), Err(CidrError::Prefix));
+        assert_eq!(Cidr::parse(""), Err(CidrError::Address));
+        assert_eq!(Cidr::parse("!"), Err(CidrError::Address));
+    }
+
+    #[test]
+    fn names_and_ifnames() {
+        assert!(valid_name("wan_down"));
+        assert!(!valid_name("Wan"));
+        assert!(!valid_name("1wan"));
+        assert!(!valid_name("a\"b"));
+        assert!(valid_ifname("pppoe-wan"));
+        assert!(valid_ifname("eth0.2"));
+        assert!(!valid_ifname("eth0 ; x"));
+        assert!(!valid_ifname("a234567890123456"));
+    }
+}

@@ -1,0 +1,122 @@
+//! Output through ufmt: a growable byte buffer that is a `uWrite`, and
+//! the few formatters std would otherwise pull `core::fmt` in for.
+
+use core::convert::Infallible;
+use core::net::IpAddr;
+
+/// A byte buffer to render into; written to stdout/files in one go.
+#[derive(Default)]
+pub struct Buf(pub Vec<u8>);
+
+impl Buf {
+    pub fn new() -> Buf {
+        Buf(Vec::new())
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn as_str(&self) -> &str {
+        // Only `uWrite::write_str` appends, so the bytes are UTF-8.
+        core::str::from_utf8(&self.0).unwrap_or("")
+    }
+    pub fn clear(&mut self) {
+        self.0.clear()
+    }
+    pub fn push_bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b)
+    }
+}
+
+impl ufmt::uWrite for Buf {
+    type Error = Infallible;
+    fn write_str(&mut self, s: &str) -> Result<(), Infallible> {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Writes an IP address in its canonical text form (RFC 5952 for IPv6).
+pub fn write_ip<W: ufmt::uWrite + ?Sized>(w: &mut W, a: &IpAddr) -> Result<(), W::Error> {
+    match a {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            ufmt::uwrite!(w, "{}.{}.{}.{}", o[0], o[1], o[2], o[3])
+        }
+        IpAddr::V6(v6) => write_ipv6(w, &v6.segments()),
+    }
+}
+
+fn write_ipv6<W: ufmt::uWrite + ?Sized>(w: &mut W, s: &[u16; 8]) -> Result<(), W::Error> {
+    // Longest run of >= 2 zero groups is shortened to "::" (RFC 5952 4.2).
+    let (mut best, mut best_len, mut i) = (8usize, 1usize, 0usize);
+    while i < 8 {
+        let start = i;
+        while i < 8 && s[i] == 0 {
+            i += 1;
+        }
+        if i - start > best_len {
+            best = start;
+            best_len = i - start;
+        }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 8 {
+        if i == best {
+            w.write_str("::")?;
+            i += best_len;
+            continue;
+        }
+        if i > 0 && i != best + best_len {
+            w.write_str(":")?;
+        }
+        write_hex(w, s[i])?;
+        i += 1;
+    }
+    Ok(())
+}
+
+fn write_hex<W: ufmt::uWrite + ?Sized>(w: &mut W, v: u16) -> Result<(), W::Error> {
+    let digits = b"0123456789abcdef";
+    let mut buf = [0u8; 4];
+    let mut n = 0;
+    let mut started = false;
+    for shift in [12u32, 8, 4, 0] {
+        let d = ((v >> shift) & 0xf) as usize;
+        if d != 0 || started || shift == 0 {
+            buf[n] = digits[d];
+            n += 1;
+            started = true;
+        }
+    }
+    w.write_str(core::str::from_utf8(&buf[..n]).unwrap_or("0"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::str::FromStr;
+
+    fn ip(s: &str) -> String {
+        let mut b = Buf::new();
+        write_ip(&mut b, &IpAddr::from_str(s).unwrap()).unwrap();
+        b.as_str().to_string()
+    }
+
+    #[test]
+    fn ip_text_round_trips_like_std() {
+        for s in [
+            "192.168.1.10",
+            "0.0.0.0",
+            "::",
+            "::1",
+            "fd00::",
+            "2001:db8::1:0:0:1",
+            "2001:db8:0:1:1:1:1:1",
+            "fe80::1:2",
+            "1:0:0:2:0:0:0:3",
+        ] {
+            assert_eq!(ip(s), IpAddr::from_str(s).unwrap().to_string(), "{s}");
+        }
+    }
+}
