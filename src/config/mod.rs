@@ -1183,7 +1183,7 @@ config meter 'offnet'
             let len = rng.next() % 64;
             for _ in 0..len {
                 let r = rng.next() as usize;
-                if r % 4 == 0 {
+                if r.is_multiple_of(4) {
                     bytes.push((r >> 8) as u8);
                 } else {
                     bytes.extend_from_slice(alphabet[(r >> 8) % alphabet.len()]);
