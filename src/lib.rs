@@ -19,4 +19,5 @@ pub mod state;
 pub mod store;
 pub mod sys;
 pub mod time;
+pub mod tz;
 pub mod units;
