@@ -70,8 +70,10 @@ pub fn build(m: &Message) -> Result<Vec<u8>> {
 fn validate(m: &Message) -> Result<()> {
     header_text("subject", m.subject)?;
     header_text("date", m.date)?;
-    if m.date.is_empty() {
-        return Err(Error::config("mail date is empty"));
+    if m.date.is_empty() || !m.date.is_ascii() {
+        return Err(Error::config(
+            "mail date must be RFC 5322 text (ASCII, not empty)",
+        ));
     }
     if !valid_address(m.from) {
         return Err(Error::config("invalid mail sender address"));
@@ -504,7 +506,7 @@ mod tests {
 
     #[test]
     fn header_injection_is_refused() {
-        let cases: [Message; 7] = [
+        let cases: [Message; 8] = [
             Message {
                 subject: "hi\r\nBcc: victim@example.org",
                 ..msg()
@@ -519,6 +521,10 @@ mod tests {
             },
             Message {
                 date: "Sat\r\nX: y",
+                ..msg()
+            },
+            Message {
+                date: "Sat, 21 Nov 2026 19:00:00 +0000 ü",
                 ..msg()
             },
             Message {
