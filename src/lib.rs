@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod firewall;
+pub mod mail;
 pub mod meter;
 pub mod out;
 pub mod parse;
