@@ -47,16 +47,24 @@ fn read_copy(dir: &str) -> Result<Copy> {
     }
 }
 
-/// Renames a damaged `dir/state` to `dir/state.bad-<now>` (kept, not
-/// deleted) and returns the new name.
+/// Renames a damaged `dir/state` to `dir/state.bad-<now>[.N]` (kept, not
+/// deleted: never over an earlier one) and returns the new name.
 fn move_aside(dir: &str, now: i64) -> Result<String> {
     let from = join(dir, STATE_FILE);
-    let mut to = from.clone();
-    let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, ".bad-{}", now);
-    to.push_str(b.as_str());
-    fs::rename(&from, &to).map_err(|e| Error::io("move aside", &from, &e))?;
-    Ok(to)
+    for n in 0..100u32 {
+        let mut b = Buf::new();
+        let _ = ufmt::uwrite!(b, "{}.bad-{}", from.as_str(), now);
+        if n > 0 {
+            let _ = ufmt::uwrite!(b, ".{}", n);
+        }
+        if fs::symlink_metadata(b.as_str()).is_err() {
+            fs::rename(&from, b.as_str()).map_err(|e| Error::io("move aside", &from, &e))?;
+            return Ok(b.as_str().into());
+        }
+    }
+    Err(Error::runtime(
+        "too many damaged state files are kept; delete old state.bad-* files",
+    ))
 }
 
 fn damaged(b: &mut Buf, dir: &str, e: DecodeError) {
@@ -136,7 +144,7 @@ fn recover(
     for (dir, c) in [(ram, &r), (flash, &f)] {
         if let Copy::Damaged(_) = c {
             let to = move_aside(dir, now)?;
-            let _ = ufmt::uwrite!(b, "; moved it to {}", to.as_str());
+            let _ = ufmt::uwrite!(b, "; kept it as {}", to.as_str());
         }
     }
     b.push_bytes(b"; starting afresh (--force)\n");
