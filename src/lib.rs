@@ -6,6 +6,7 @@
 //! `sys` is the only module with `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod out;
 pub mod parse;
 pub mod report;
 pub mod state;
+pub mod store;
 pub mod sys;
 pub mod time;
 pub mod units;
