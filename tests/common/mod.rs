@@ -931,6 +931,11 @@ impl Netmon {
         Report::parse(&text)
     }
 
+    /// Any command in the router namespace, checked; returns stdout.
+    pub fn ok_ns(&self, argv: &[&str]) -> String {
+        ns_ok(&self.ns, argv)
+    }
+
     /// Runs an iptables-family tool of this backend's flavour in the router namespace.
     pub fn ipt(&self, tool: &str, args: &[&str]) -> String {
         let multi = self.backend.multi().expect("iptables backend");
