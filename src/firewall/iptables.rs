@@ -8,8 +8,8 @@
 //! fw3 reloads keep user chains; a restart drops them: `update` repairs.
 
 use super::run::Runner;
-use super::{in_path, meter_index, parse_failed, tag, Digest, Observed};
-use crate::error::{Error, Result};
+use super::{meter_index, parse_failed, tag, Digest, Observed};
+use crate::error::Result;
 use crate::meter::{Family, Hook, Meter};
 use crate::out::Buf;
 use crate::parse::iptables as p;
@@ -142,23 +142,26 @@ fn install_chain(meters: &[Meter], f: Family, h: Hook, r: &mut Runner) -> Result
     ])
 }
 
-/// Removes netmon's jumps and chains in both families. Chains that do not
-/// exist, and a missing ip6tables on an IPv4-only router, are not errors.
+/// Most copies of the jump netmon removes from one built-in chain (a
+/// crash between `-I` and saving could at worst leave a few).
+const MAX_JUMPS: usize = 8;
+
+/// Removes netmon's jumps and chains in both families. Deleting by rule
+/// specification (`-D CHAIN <the jump, with its tag>`) removes only rules
+/// identical to netmon's own; chains that do not exist are not errors.
+/// Only the families the meters use are touched: even a listing makes
+/// legacy ip6tables load its filter table, which would change a ruleset
+/// that is none of netmon's business.
 pub fn remove(meters: &[Meter], r: &mut Runner) -> Result<()> {
-    let path = std::env::var("PATH").unwrap_or_default();
     for f in FAMILIES {
         let t = tool(f);
-        if !r.dry_run && !family_used(meters, f) && !in_path(&path, t) {
+        if !family_used(meters, f) {
             continue;
         }
-        let jumps = match read_family(meters, f, r)? {
-            Some(s) => s.jumps,
-            None => [1; 3],
-        };
         for h in Hook::ALL {
-            for _ in 0..jumps[hook_index(h)] {
-                let b = h.builtin_chain();
-                r.change(&[
+            let b = h.builtin_chain();
+            for _ in 0..MAX_JUMPS {
+                let argv = [
                     t,
                     "-w",
                     "-t",
@@ -171,7 +174,10 @@ pub fn remove(meters: &[Meter], r: &mut Runner) -> Result<()> {
                     JUMP_TAG,
                     "-j",
                     chain(h),
-                ])?;
+                ];
+                if r.try_change(&argv)?.is_some() || r.dry_run {
+                    break;
+                }
             }
             for op in ["-F", "-X"] {
                 if let Some(err) = r.try_change(&[t, "-w", "-t", "filter", op, chain(h)])? {
@@ -266,9 +272,6 @@ pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
         for (o, c) in obs.counts.iter_mut().zip(s.counts.iter()) {
             *o = o.saturating_add(*c);
         }
-    }
-    if meters.is_empty() {
-        return Err(Error::config("no meters are configured"));
     }
     Ok(obs)
 }

@@ -98,16 +98,16 @@ pub fn script(meters: &[Meter]) -> Buf {
 }
 
 pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
+    // One argument, one transaction; `;` keeps dry-run output to one line.
     let s = script(meters);
-    r.change(&["nft", s.as_str()])
+    let one_line = s.as_str().trim_end().replace('\n', "; ");
+    r.change(&["nft", &one_line])
 }
 
 pub fn remove(r: &mut Runner) -> Result<()> {
     // `add` then `delete` in one transaction: no error when it is absent,
     // and nothing but netmon's table is named.
-    let mut b = Buf::new();
-    b.push_bytes(b"add table inet netmon\ndelete table inet netmon\n");
-    r.change(&["nft", b.as_str()])
+    r.change(&["nft", "add table inet netmon; delete table inet netmon"])
 }
 
 /// Expected per-chain digests, indexed like `Hook::ALL`.
