@@ -269,6 +269,8 @@ impl Netns {
             "net.ipv6.conf.default.router_solicitations=0",
             "net.ipv6.conf.default.mldv1_unsolicited_report_interval=1",
             "net.ipv6.conf.default.mldv2_unsolicited_report_interval=1",
+            "net.ipv4.conf.default.igmpv2_unsolicited_report_interval=1",
+            "net.ipv4.conf.default.igmpv3_unsolicited_report_interval=1",
             "net.ipv4.tcp_timestamps=0",
             "net.ipv4.tcp_sack=0",
             "net.ipv4.tcp_window_scaling=0",
@@ -507,7 +509,7 @@ impl Lab {
     }
 
     /// Waits until the router's links have carried nothing for 300 ms
-    /// (MLD reports after enabling IPv6 are the only expected noise).
+    /// (IGMP/MLD reports right after setup are the only expected noise).
     pub fn wait_quiet(&self) {
         let deadline = Instant::now() + Duration::from_secs(6);
         let mut last = self.stats();
