@@ -83,6 +83,9 @@ fn install_foreign(nm: &Netmon) {
         ("ip6tables", "-w -A INPUT -s 2001:db8::1 -j DROP"),
         ("ip6tables", "-w -N user6"),
         ("ip6tables", "-w -A FORWARD -j user6"),
+        // iptables-nft creates base chains on first use; give every one a
+        // foreign rule so none appears only because netmon hooked it.
+        ("ip6tables", "-w -A OUTPUT -d 2001:db8::2 -j DROP"),
     ] {
         let argv: Vec<&str> = args.split(' ').collect();
         nm.ipt(tool, &argv);
@@ -236,6 +239,12 @@ fn stop_restores_empty_ruleset(test: &str, backend: Backend) {
     }
     let lab = Lab::new(false);
     let nm = Netmon::new(&lab.r, backend, Some(FULL_CONFIG));
+    if backend == Backend::IptLegacy {
+        // Legacy tables come into being (empty) on first use in a namespace;
+        // that is the kernel's doing, not netmon's, so do it first.
+        nm.ipt("iptables", &["-w", "-L", "-n"]);
+        nm.ipt("ip6tables", &["-w", "-L", "-n"]);
+    }
     let before = nm.ruleset();
     nm.ok(&["start"]);
     assert_ne!(nm.ruleset(), before);
