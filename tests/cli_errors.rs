@@ -27,6 +27,9 @@ fn netmon(args: &[&str], path_env: &str) -> Output {
         }
         None => Command::new(NETMON),
     };
+    // Never the default /etc/netmon: each run gets its own persistent dir.
+    let persist = TempDir::new("nmt-persist");
+    cmd.arg("--persist-dir").arg(persist.path());
     cmd.args(args).env("PATH", path_env);
     run_timeout(cmd)
 }
@@ -248,6 +251,8 @@ impl Router {
             &self.cfg,
             "--state-dir",
             state_dir,
+            "--persist-dir",
+            &format!("{state_dir}/persist"),
             "--backend",
             "nft",
             cmd,
@@ -271,6 +276,9 @@ fn garbage_state_file_is_kept_and_reported() {
     let state = format!("{dir}/state");
     let garbage: Vec<u8> = b"\x00\xffnot a netmon state\n\x01\x02".repeat(7);
     std::fs::write(&state, &garbage).unwrap();
+    // Both copies damaged: with a good persistent copy netmon would use it
+    // (tests/durable.rs); with none it must refuse and keep the file.
+    std::fs::write(format!("{dir}/persist/state"), &garbage).unwrap();
     for cmd in ["update", "report", "stop"] {
         let out = r.run(&dir, cmd);
         let err = expect_error(&out, 1);

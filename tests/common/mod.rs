@@ -906,6 +906,8 @@ impl Netmon {
             .arg(&self.config)
             .arg("--state-dir")
             .arg(self.state.path())
+            .arg("--persist-dir")
+            .arg(self.state.path().join("persist"))
             .args(["--backend", self.backend.arg()])
             .args(args)
             .env("PATH", &self.path_env);
