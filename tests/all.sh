@@ -12,4 +12,11 @@ cargo fmt --check
 step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 step "cargo test"
-cargo test --locked -- --test-threads=2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked --lib --bins --tests -- --test-threads=2 2>&1 | tee "$log"
+passed=$(grep -oE '^test result: .* ([0-9]+) passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+skipped=$(grep -c '^SKIPPED' "$log" || true)
+
+printf '\n%s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
