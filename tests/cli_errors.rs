@@ -18,6 +18,8 @@ use std::process::{Command, Output};
 /// root (and namespaces work), directly otherwise (unprivileged netmon cannot
 /// change any firewall).
 fn netmon(args: &[&str], path_env: &str) -> Output {
+    // Never the host's default /etc/netmon.
+    let persist = TempDir::new("nmt-cli-persist");
     let sandbox = is_root_with_netns().then(|| Netns::new(&unique("nmt-cli")));
     let mut cmd = match &sandbox {
         Some(ns) => {
@@ -27,10 +29,10 @@ fn netmon(args: &[&str], path_env: &str) -> Output {
         }
         None => Command::new(NETMON),
     };
-    // Never the default /etc/netmon: each run gets its own persistent dir.
-    let persist = TempDir::new("nmt-persist");
-    cmd.arg("--persist-dir").arg(persist.path());
-    cmd.args(args).env("PATH", path_env);
+    cmd.arg("--persist-dir")
+        .arg(persist.path())
+        .args(args)
+        .env("PATH", path_env);
     run_timeout(cmd)
 }
 
@@ -244,65 +246,123 @@ impl Router {
             cfg,
         })
     }
-    fn run(&self, state_dir: &str, cmd: &str) -> Output {
+    fn persist(&self) -> String {
+        let p = self.env.path("persist");
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+    fn run(&self, state_dir: &str, args: &[&str]) -> Output {
         let mut c = Command::new(ip());
-        c.args(["netns", "exec", &self.ns.name, NETMON]).args([
-            "--config",
-            &self.cfg,
-            "--state-dir",
-            state_dir,
-            "--persist-dir",
-            &format!("{state_dir}/persist"),
-            "--backend",
-            "nft",
-            cmd,
-        ]);
+        c.args(["netns", "exec", &self.ns.name, NETMON])
+            .args(["--config", &self.cfg, "--state-dir", state_dir])
+            .args(["--persist-dir", &self.persist(), "--backend", "nft"])
+            .args(args);
         run_timeout(c)
+    }
+    fn ok(&self, state_dir: &str, args: &[&str]) -> Output {
+        let out = self.run(state_dir, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
     }
 }
 
+const GARBAGE: &[u8] = b"\x00\xffnot a netmon state\n\x01\x02";
+
+/// Files in `dir` other than `state` whose bytes are exactly `content`.
+fn copies_of(dir: &str, content: &[u8]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name() != "state" && std::fs::read(e.path()).ok().as_deref() == Some(content)
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Damaged RAM state and no good persistent copy: every command that needs
+/// the state fails with one sentence and leaves the file byte for byte;
+/// `--force` moves it aside whole (state.bad-*) and starts afresh.
 #[test]
-fn garbage_state_file_is_kept_and_reported() {
-    let Some(r) = Router::new("garbage_state_file_is_kept_and_reported") else {
+fn garbage_state_without_copy_is_kept_and_reported() {
+    let Some(r) = Router::new("garbage_state_without_copy_is_kept_and_reported") else {
         return;
     };
     let dir = r.env.state_dir();
-    let out = r.run(&dir, "start");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    r.ok(&dir, &["start"]);
     let state = format!("{dir}/state");
-    let garbage: Vec<u8> = b"\x00\xffnot a netmon state\n\x01\x02".repeat(7);
+    let garbage = GARBAGE.repeat(7);
     std::fs::write(&state, &garbage).unwrap();
-    // Both copies damaged: with a good persistent copy netmon would use it
-    // (tests/durable.rs); with none it must refuse and keep the file.
-    std::fs::write(format!("{dir}/persist/state"), &garbage).unwrap();
+    for f in std::fs::read_dir(r.persist()).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
     for cmd in ["update", "report", "stop"] {
-        let out = r.run(&dir, cmd);
+        let out = r.run(&dir, &[cmd]);
         let err = expect_error(&out, 1);
-        assert!(
-            err.contains(&state) || err.contains("state"),
-            "{cmd}: says the state is bad: {err}"
-        );
-        // Kept for the user to look at, or moved aside whole; never half-written.
-        let kept = std::fs::read(&state).ok() == Some(garbage.clone());
-        let moved_aside = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .any(|e| {
-                e.file_name() != "state" && std::fs::read(e.path()).ok() == Some(garbage.clone())
-            });
-        assert!(
-            kept || moved_aside,
-            "{cmd}: the damaged state was lost or altered"
+        assert!(err.contains(&state), "{cmd}: names the damaged file: {err}");
+        assert_eq!(
+            std::fs::read(&state).unwrap(),
+            garbage,
+            "{cmd}: the damaged file was altered"
         );
         assert!(
-            kept,
-            "{cmd}: main keeps the damaged file in place (it says so): {err}"
+            copies_of(&dir, &garbage).is_empty(),
+            "{cmd}: nothing moved without --force"
         );
     }
+    let out = r.ok(&dir, &["--force", "update"]);
+    let warn = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warn.starts_with("netmon: ") && warn.lines().count() == 1,
+        "one warning line: {warn:?}"
+    );
+    let moved = copies_of(&dir, &garbage);
+    assert_eq!(moved.len(), 1, "moved aside whole, once: {moved:?}");
+    assert!(moved[0].starts_with("state.bad-"), "{moved:?}");
+    assert!(warn.contains(&moved[0]), "says where it went: {warn}");
+    assert_ne!(
+        std::fs::read(&state).unwrap(),
+        garbage,
+        "a fresh state replaced it"
+    );
+    r.ok(&dir, &["update"]);
+    r.ok(&dir, &["stop"]);
+}
+
+/// Damaged RAM state with a good persistent copy: netmon warns, moves the
+/// damaged file aside whole and carries on from the copy (exit 0).
+#[test]
+fn garbage_state_with_copy_is_moved_aside() {
+    let Some(r) = Router::new("garbage_state_with_copy_is_moved_aside") else {
+        return;
+    };
+    let dir = r.env.state_dir();
+    r.ok(&dir, &["start"]);
+    r.ok(&dir, &["sync"]);
+    let state = format!("{dir}/state");
+    let garbage = GARBAGE.repeat(3);
+    std::fs::write(&state, &garbage).unwrap();
+    let out = r.ok(&dir, &["update"]);
+    let warn = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warn.starts_with("netmon: ") && warn.lines().count() == 1,
+        "one warning line: {warn:?}"
+    );
+    assert!(warn.contains(&state), "names the damaged file: {warn}");
+    let moved = copies_of(&dir, &garbage);
+    assert_eq!(moved.len(), 1, "moved aside whole: {moved:?}");
+    assert!(warn.contains(&moved[0]), "says where it went: {warn}");
+    let out = r.ok(&dir, &["update"]);
+    assert!(
+        out.stderr.is_empty(),
+        "state is good again: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    r.ok(&dir, &["stop"]);
 }
 
 #[test]
@@ -316,7 +376,7 @@ fn unwritable_state_dir_is_a_runtime_error() {
     std::fs::write(&file, b"x").unwrap();
     for dir in [format!("{file}/state"), file.clone()] {
         for cmd in ["start", "update", "report"] {
-            let out = r.run(&dir, cmd);
+            let out = r.run(&dir, &[cmd]);
             let err = expect_error(&out, 1);
             assert!(
                 err.contains(&dir) || err.contains(&file),

@@ -100,10 +100,10 @@ pub fn require_root_tools(test: &str, tools: &[&str]) -> bool {
             if std::env::var_os("CI").is_some() {
                 panic!("{test} cannot run under CI: {why}");
             }
-            // Straight to fd 2: the test harness captures eprintln! of
-            // passing tests, and a skip must be seen.
+            // Straight to fd 2: libtest captures eprintln!, and a skip must
+            // be visible in a passing run.
             use std::io::Write;
-            let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
             false
         }
     }
@@ -868,6 +868,9 @@ pub struct Netmon {
     pub backend: Backend,
     pub config: PathBuf,
     pub state: TempDir,
+    /// `--persist-dir`: never the default /etc/netmon of the host, and never
+    /// shared between tests (netmon falls back to it when `state` is missing).
+    pub persist: TempDir,
     /// Holds config and the iptables flavour symlinks.
     pub dir: TempDir,
     pub path_env: String,
@@ -896,12 +899,14 @@ impl Netmon {
             backend,
             config: cfg,
             state: TempDir::new("nmt-state"),
+            persist: TempDir::new("nmt-persist"),
             dir,
             path_env,
         }
     }
 
-    /// Runs `netmon --config C --state-dir S --backend B ARGS` in the router namespace.
+    /// Runs `netmon --config C --state-dir S --persist-dir P --backend B ARGS`
+    /// in the router namespace.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(ip());
         cmd.args(["netns", "exec", &self.ns, NETMON])
@@ -910,7 +915,7 @@ impl Netmon {
             .arg("--state-dir")
             .arg(self.state.path())
             .arg("--persist-dir")
-            .arg(self.state.path().join("persist"))
+            .arg(self.persist.path())
             .args(["--backend", self.backend.arg()])
             .args(args)
             .env("PATH", &self.path_env);
