@@ -2,7 +2,7 @@
 //! state files and reports together. The clock and the environment are
 //! read here and passed into the pure parts.
 
-use crate::cli::{Action, Command, Daily, ReportFormat, DEFAULT_STATE_DIR};
+use crate::cli::{Action, Command, Daily, History, ReportFormat, DEFAULT_STATE_DIR};
 use crate::config::{self, BackendChoice, Config, Source};
 use crate::error::{Error, Result};
 use crate::firewall::{run::Runner, Backend, Observed};
@@ -54,7 +54,7 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
             }
         }
         Action::Stop => stop(&mut cx, &mut out, warn)?,
-        Action::Report(fmt) => report(&mut cx, *fmt, &mut out, warn)?,
+        Action::Report(fmt, hist) => report(&mut cx, *fmt, *hist, &mut out, warn)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));
@@ -275,7 +275,13 @@ fn stop(cx: &mut Ctx, out: &mut Buf, warn: &mut Buf) -> Result<()> {
     Ok(())
 }
 
-fn report(cx: &mut Ctx, fmt: ReportFormat, out: &mut Buf, warn: &mut Buf) -> Result<()> {
+fn report(
+    cx: &mut Ctx,
+    fmt: ReportFormat,
+    hist: History,
+    out: &mut Buf,
+    warn: &mut Buf,
+) -> Result<()> {
     if cx.runner.dry_run {
         update(cx, false, warn)?;
         return Ok(());
@@ -283,7 +289,12 @@ fn report(cx: &mut Ctx, fmt: ReportFormat, out: &mut Buf, warn: &mut Buf) -> Res
     let (_lock, mut st) = open_state(cx, warn)?;
     let before = st.clone();
     fold_current(cx, &mut st)?;
-    let r = Report::of(&st, cx.now);
+    let mut r = Report::of(&st, cx.now);
+    r.table = match hist {
+        History::None => None,
+        History::Days(n) => Some(report::day_rows(&st, &cx.cal, cx.now, n)),
+        History::Months => Some(report::month_rows(&st, &cx.cal, cx.now)),
+    };
     match fmt {
         ReportFormat::Text => report::text::render(&r, out),
         ReportFormat::Json => report::json::render(&r, out),

@@ -68,6 +68,12 @@ pub struct ReportArgs {
     /// output format: text (default) or json
     #[argh(option, arg_name = "fmt")]
     pub format: Option<String>,
+    /// add usage of the last N days (1-62) from the saved buckets
+    #[argh(option, arg_name = "n")]
+    pub days: Option<String>,
+    /// add usage per billing month (24) from the saved buckets
+    #[argh(switch)]
+    pub months: bool,
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -103,10 +109,18 @@ pub enum Action {
     Start,
     Stop,
     Update,
-    Report(ReportFormat),
+    Report(ReportFormat, History),
     Status,
     Daily(Daily),
     Sync,
+}
+
+/// History a report adds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum History {
+    None,
+    Days(u8),
+    Months,
 }
 
 /// What `daily` shows.
@@ -204,16 +218,12 @@ fn usage_error(out: &str) -> Error {
 
 fn validate(a: Args) -> Result<Command> {
     let action = match a.cmd {
-        None => Action::Report(ReportFormat::Text),
+        None => Action::Report(ReportFormat::Text, History::None),
         Some(Sub::Start(_)) => Action::Start,
         Some(Sub::Stop(_)) => Action::Stop,
         Some(Sub::Update(_)) => Action::Update,
         Some(Sub::Status(_)) => Action::Status,
-        Some(Sub::Report(r)) => Action::Report(match r.format.as_deref() {
-            None | Some("text") => ReportFormat::Text,
-            Some("json") => ReportFormat::Json,
-            Some(o) => return Err(bad_value("--format", o, "text or json")),
-        }),
+        Some(Sub::Report(r)) => report(r)?,
         Some(Sub::Sync(_)) => Action::Sync,
         Some(Sub::Daily(d)) => Action::Daily(daily(d)?),
     };
@@ -246,6 +256,28 @@ fn validate(a: Args) -> Result<Command> {
     })
 }
 
+fn report(r: ReportArgs) -> Result<Action> {
+    let fmt = match r.format.as_deref() {
+        None | Some("text") => ReportFormat::Text,
+        Some("json") => ReportFormat::Json,
+        Some(o) => return Err(bad_value("--format", o, "text or json")),
+    };
+    let hist = match (r.days.as_deref(), r.months) {
+        (None, false) => History::None,
+        (None, true) => History::Months,
+        (Some(v), false) => History::Days(days(v)?),
+        (Some(_), true) => return Err(Error::usage("--days and --months cannot be combined")),
+    };
+    Ok(Action::Report(fmt, hist))
+}
+
+fn days(v: &str) -> Result<u8> {
+    match v.parse::<u8>() {
+        Ok(n) if (1..=MAX_DAILY_DAYS).contains(&n) => Ok(n),
+        _ => Err(bad_value("--days", v, "a number of days from 1 to 62")),
+    }
+}
+
 fn daily(d: DailyArgs) -> Result<Daily> {
     let format = match d.format.as_deref() {
         None | Some("tsv") => DailyFormat::Tsv,
@@ -255,10 +287,7 @@ fn daily(d: DailyArgs) -> Result<Daily> {
     };
     let days = match d.days.as_deref() {
         None => 31,
-        Some(v) => match v.parse::<u8>() {
-            Ok(n) if (1..=MAX_DAILY_DAYS).contains(&n) => n,
-            _ => return Err(bad_value("--days", v, "a number of days from 1 to 62")),
-        },
+        Some(v) => days(v)?,
     };
     if d.months && d.days.is_some() {
         return Err(Error::usage("--days and --months cannot be combined"));
@@ -294,7 +323,10 @@ mod tests {
 
     #[test]
     fn bare_netmon_is_report() {
-        assert_eq!(run(&[]).action, Action::Report(ReportFormat::Text));
+        assert_eq!(
+            run(&[]).action,
+            Action::Report(ReportFormat::Text, History::None)
+        );
     }
 
     #[test]
@@ -324,7 +356,11 @@ mod tests {
             "--format",
             "json",
         ]);
-        assert_eq!(c.action, Action::Report(ReportFormat::Json));
+        assert_eq!(c.action, Action::Report(ReportFormat::Json, History::None));
+        assert_eq!(
+            run(&["report", "--days", "7"]).action,
+            Action::Report(ReportFormat::Text, History::Days(7))
+        );
         assert_eq!(c.backend, Some(BackendChoice::Nft));
         assert_eq!(c.state_dir.as_deref(), Some("/x"));
         assert_eq!(c.config, DEFAULT_CONFIG);
@@ -352,6 +388,7 @@ mod tests {
             &["daily", "--days", "63"],
             &["daily", "--days", "0"],
             &["daily", "--months", "--days", "3"],
+            &["report", "--months", "--days", "3"],
             &["--state-dir", ""],
             &["--config"],
             &["daily", "--days", "63"],

@@ -67,7 +67,41 @@ pub fn render(r: &Report<'_>, b: &mut Buf) {
         time(b, r.total_since);
         b.push_bytes(b"}");
     }
-    b.push_bytes(b"]}\n");
+    b.push_bytes(b"]");
+    if let Some(t) = &r.table {
+        table(r, t, b);
+    }
+    b.push_bytes(b"}\n");
+}
+
+/// `"days":[{"date":"…","bytes":{"name":N,…}},…]` (or `"months"`/`"start"`).
+fn table(r: &Report<'_>, t: &super::Table, b: &mut Buf) {
+    b.push_bytes(if t.months {
+        b",\"months\":["
+    } else {
+        b",\"days\":["
+    });
+    for (i, (day, vals)) in t.rows.iter().enumerate() {
+        if i > 0 {
+            b.push_bytes(b",");
+        }
+        b.push_bytes(if t.months {
+            b"{\"start\":\""
+        } else {
+            b"{\"date\":\""
+        });
+        let _ = crate::time::write_date(b, *day);
+        b.push_bytes(b"\",\"bytes\":{");
+        for (j, (row, v)) in r.rows.iter().zip(vals.iter()).enumerate() {
+            if j > 0 {
+                b.push_bytes(b",");
+            }
+            write_string(b, row.name);
+            let _ = ufmt::uwrite!(b, ":{}", *v);
+        }
+        b.push_bytes(b"}}");
+    }
+    b.push_bytes(b"]");
 }
 
 #[cfg(test)]
@@ -88,6 +122,7 @@ mod tests {
                 period: Count::new(1, 2),
                 total: Count::new(3, u64::MAX),
             }],
+            table: None,
         };
         let mut b = Buf::new();
         render(&r, &mut b);
@@ -95,6 +130,30 @@ mod tests {
             b.as_str(),
             "{\"from\":\"1970-01-01T00:01:00Z\",\"to\":\"1970-01-01T00:02:00Z\",\"reset_detected\":false,\"meters\":[{\"name\":\"offnet\",\"period_bytes\":2,\"period_packets\":1,\"total_bytes\":18446744073709551615,\"total_packets\":3,\"total_since\":\"1970-01-01T00:00:00Z\"}]}\n"
         );
+    }
+
+    #[test]
+    fn optional_history() {
+        let r = Report {
+            from: 0,
+            to: 0,
+            total_since: 0,
+            reset_detected: false,
+            rows: vec![Row {
+                name: "a",
+                period: Count::default(),
+                total: Count::default(),
+            }],
+            table: Some(crate::report::Table {
+                months: true,
+                rows: vec![(0, vec![7])],
+            }),
+        };
+        let mut b = Buf::new();
+        render(&r, &mut b);
+        assert!(b
+            .as_str()
+            .ends_with("}],\"months\":[{\"start\":\"1970-01-01\",\"bytes\":{\"a\":7}}]}\n"));
     }
 
     #[test]

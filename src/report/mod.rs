@@ -6,7 +6,7 @@ pub mod daily;
 pub mod json;
 pub mod text;
 
-use crate::state::{Count, State};
+use crate::state::{Calendar, Count, State};
 
 /// One meter's line in a report.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -14,6 +14,39 @@ pub struct Row<'a> {
     pub name: &'a str,
     pub period: Count,
     pub total: Count,
+}
+
+/// A table of bytes per meter: days (first day of each row) or billing months.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Table {
+    pub months: bool,
+    /// (first local day of the row, bytes per meter in state order)
+    pub rows: Vec<(i64, Vec<u64>)>,
+}
+
+/// The last `n` local days up to the day of `now`, from the day buckets.
+pub fn day_rows(st: &State, cal: &Calendar, now: i64, n: u8) -> Table {
+    let today = cal.day(now);
+    let rows = (today - i64::from(n) + 1..=today)
+        .map(|day| (day, st.meters.iter().map(|m| m.day(day).bytes).collect()))
+        .collect();
+    Table {
+        months: false,
+        rows,
+    }
+}
+
+/// Every kept billing month up to the one of `now`, from the month buckets.
+pub fn month_rows(st: &State, cal: &Calendar, now: i64) -> Table {
+    let this = cal.period(cal.day(now));
+    let n = crate::state::MONTHS as i32;
+    let rows = (this - n + 1..=this)
+        .map(|p| {
+            let v = st.meters.iter().map(|m| m.month(p).bytes).collect();
+            (cal.period_start(p), v)
+        })
+        .collect();
+    Table { months: true, rows }
 }
 
 /// A report over `from..to`.
@@ -24,6 +57,8 @@ pub struct Report<'a> {
     pub total_since: i64,
     pub reset_detected: bool,
     pub rows: Vec<Row<'a>>,
+    /// Optional per-day or per-month history (`report --days N`, `--months`).
+    pub table: Option<Table>,
 }
 
 impl<'a> Report<'a> {
@@ -43,6 +78,7 @@ impl<'a> Report<'a> {
                     total: m.total,
                 })
                 .collect(),
+            table: None,
         }
     }
 }

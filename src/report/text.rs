@@ -27,6 +27,43 @@ pub fn render(r: &Report<'_>, b: &mut Buf) {
     b.push_bytes(b"\nTotal since: ");
     let _ = when(b, r.total_since);
     b.push_bytes(b"\n");
+    if let Some(t) = &r.table {
+        table(r, t, b);
+    }
+}
+
+/// Column width of the history table: `1023.99 GiB` fits.
+const COL: usize = 12;
+
+fn pad_left(b: &mut Buf, cell: &[u8]) {
+    for _ in cell.len()..COL {
+        b.push_bytes(b" ");
+    }
+    b.push_bytes(cell);
+}
+
+fn table(r: &Report<'_>, t: &super::Table, b: &mut Buf) {
+    b.push_bytes(if t.months {
+        b"\nMonth from "
+    } else {
+        b"\nDate       "
+    });
+    for row in &r.rows {
+        b.push_bytes(b" ");
+        pad_left(b, row.name.as_bytes());
+    }
+    b.push_bytes(b"\n");
+    let mut cell = Buf::new();
+    for (day, vals) in &t.rows {
+        let _ = crate::time::write_date(b, *day);
+        for v in vals {
+            cell.clear();
+            let _ = size(&mut cell, *v);
+            b.push_bytes(b" ");
+            pad_left(b, cell.as_bytes());
+        }
+        b.push_bytes(b"\n");
+    }
 }
 
 #[cfg(test)]
@@ -47,12 +84,16 @@ mod tests {
                 period: Count::new(3, 1536),
                 total: Count::new(9, 3 << 30),
             }],
+            table: Some(crate::report::Table {
+                months: false,
+                rows: vec![(20_000, vec![1536])],
+            }),
         };
         let mut b = Buf::new();
         render(&r, &mut b);
         let t = b.as_str();
         assert!(t.starts_with("Network usage between 1970-01-01 00:00:00 UTC and 1970-01-01 01:00:00 UTC\n== RESET DETECTED =="));
         assert!(t.contains("proxy:\n    Usage:         1.50 KiB  (3 packets)\n    Current Total: 3.00 GiB  (9 packets)\n"));
-        assert!(t.ends_with("Total since: 1970-01-01 00:00:00 UTC\n"));
+        assert!(t.ends_with("Total since: 1970-01-01 00:00:00 UTC\n\nDate               proxy\n2024-10-04     1.50 KiB\n"));
     }
 }
