@@ -2,47 +2,59 @@
 //! state files and reports together. The clock and the environment are
 //! read here and passed into the pure parts.
 
-use crate::cli::{Action, Command, DailyFormat, ReportFormat, DEFAULT_STATE_DIR};
+use crate::cli::{Action, Command, Daily, ReportFormat, DEFAULT_STATE_DIR};
 use crate::config::{self, BackendChoice, Config, Source};
 use crate::error::{Error, Result};
 use crate::firewall::{run::Runner, Backend, Observed};
 use crate::out::Buf;
 use crate::report::{self, Report};
-use crate::state::{Generation, Reading, State};
+use crate::state::{Calendar, Generation, Reading, State};
+use crate::tz::Zone;
 use crate::{store, sys};
 
 /// How long a second netmon waits for the first to finish.
 pub const LOCK_WAIT_MS: u32 = 30_000;
+/// Where `sync` keeps the durable copy unless configured otherwise.
+pub const DEFAULT_PERSIST_DIR: &str = "/etc/netmon";
+/// Default time between two writes to persistent storage.
+pub const DEFAULT_SYNC_INTERVAL: u32 = 12 * 3600;
+/// Earliest sane clock: the build time (see build.rs).
+pub const BUILD_EPOCH: &str = env!("NETMON_BUILD_EPOCH");
 
 /// Everything a command needs, resolved once.
 pub struct Ctx {
     pub cfg: Config,
     pub backend: Backend,
     pub state_dir: String,
+    pub persist_dir: String,
+    pub sync_interval: i64,
+    pub cal: Calendar,
     pub runner: Runner,
     pub now: i64,
+    pub force: bool,
 }
 
-/// Runs `cmd`; returns what goes to stdout.
-pub fn run(cmd: &Command) -> Result<Buf> {
-    let mut cx = context(cmd)?;
+/// Runs `cmd`; returns what goes to stdout. Warnings (one sentence per
+/// line) go to `warn` even when the command then fails.
+pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
+    let mut cx = context(cmd, warn)?;
     let mut out = Buf::new();
-    match cmd.action {
-        Action::Daily(fmt) => daily(&cx, fmt, &mut out)?,
+    match &cmd.action {
+        Action::Daily(d) => daily(&cx, d, &mut out)?,
         Action::Status => status(&mut cx, &mut out)?,
-        Action::Start | Action::Update => {
-            let names = update(&mut cx)?;
+        Action::Start | Action::Update | Action::Sync => {
+            let n = update(&mut cx, cmd.action == Action::Sync, warn)?;
             if cmd.action == Action::Start && !cx.runner.dry_run {
                 let _ = ufmt::uwrite!(
                     out,
                     "netmon: counting {} meters with {}\n",
-                    names,
+                    n,
                     cx.backend.as_str()
                 );
             }
         }
-        Action::Stop => stop(&mut cx, &mut out)?,
-        Action::Report(fmt) => report(&mut cx, fmt, &mut out)?,
+        Action::Stop => stop(&mut cx, &mut out, warn)?,
+        Action::Report(fmt) => report(&mut cx, *fmt, &mut out, warn)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));
@@ -50,7 +62,7 @@ pub fn run(cmd: &Command) -> Result<Buf> {
     Ok(out)
 }
 
-fn context(cmd: &Command) -> Result<Ctx> {
+fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
     let cfg = load_config(&cmd.config)?;
     let choice = cmd.backend.or(cfg.backend).unwrap_or(BackendChoice::Auto);
     let path = std::env::var("PATH").unwrap_or_default();
@@ -60,12 +72,48 @@ fn context(cmd: &Command) -> Result<Ctx> {
         .clone()
         .or_else(|| cfg.state_dir.clone())
         .unwrap_or_else(|| DEFAULT_STATE_DIR.into());
+    let persist_dir = cmd
+        .persist_dir
+        .clone()
+        .or_else(|| cfg.persist_dir.clone())
+        .unwrap_or_else(|| DEFAULT_PERSIST_DIR.into());
+    let cal = Calendar {
+        zone: zone(warn),
+        billing_day: cfg.billing_day.unwrap_or(1),
+        min_sane: BUILD_EPOCH.parse().unwrap_or(0),
+    };
     Ok(Ctx {
+        sync_interval: i64::from(cfg.sync_interval.unwrap_or(DEFAULT_SYNC_INTERVAL)),
         cfg,
         backend,
         state_dir,
+        persist_dir,
+        cal,
         runner: Runner::new(cmd.dry_run),
         now: sys::now(),
+        force: cmd.force,
+    })
+}
+
+/// The router's zone: `TZ`, else /etc/TZ (OpenWrt writes the POSIX string
+/// there), else UTC. An unreadable string is UTC with a warning.
+fn zone(warn: &mut Buf) -> Zone {
+    let tz = std::env::var("TZ")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/TZ").ok())
+        .unwrap_or_default();
+    let tz = tz.trim();
+    if tz.is_empty() {
+        return Zone::UTC;
+    }
+    Zone::parse(tz).unwrap_or_else(|| {
+        let clean: String = tz.chars().filter(|c| !c.is_control()).take(64).collect();
+        let _ = ufmt::uwrite!(
+            warn,
+            "TZ '{}' is not a POSIX TZ string (like CET-1CEST,M3.5.0,M10.5.0/3); days are counted in UTC\n",
+            clean.as_str()
+        );
+        Zone::UTC
     })
 }
 
@@ -94,8 +142,8 @@ fn names(cfg: &Config) -> heapless::Vec<&str, { crate::meter::MAX_METERS }> {
     cfg.meters.iter().map(|m| m.name.as_str()).collect()
 }
 
-/// Takes the state lock, loads the state (or starts one).
-fn open_state(cx: &Ctx) -> Result<(sys::Lock, State)> {
+/// Takes the state lock, loads the state (RAM, else flash, else new).
+fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<(sys::Lock, State)> {
     store::ensure_dir(&cx.state_dir)?;
     let path = store::lock_path(&cx.state_dir);
     let lock = match sys::lock(&path, LOCK_WAIT_MS) {
@@ -113,7 +161,7 @@ fn open_state(cx: &Ctx) -> Result<(sys::Lock, State)> {
         }
         Err(e) => return Err(Error::io("lock", &path, &e)),
     };
-    let st = store::load_state(&cx.state_dir)?.unwrap_or_else(|| State::new(cx.now));
+    let st = store::open_state(&cx.state_dir, &cx.persist_dir, cx.now, cx.force, warn)?;
     Ok((lock, st))
 }
 
@@ -129,18 +177,18 @@ fn reading(cx: &Ctx, obs: &Observed, reinstalled: bool) -> Reading {
     }
 }
 
-/// Reads, repairs and folds; returns the number of meters. In dry-run,
-/// only prints the commands.
-fn update(cx: &mut Ctx) -> Result<usize> {
+/// Reads, repairs and folds; syncs when due (or when `sync`). Returns the
+/// number of meters. In dry-run, only prints the commands.
+fn update(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<usize> {
     if cx.runner.dry_run {
         let _ = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
         cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
         return Ok(cx.cfg.meters.len());
     }
-    let (_lock, mut st) = open_state(cx)?;
+    let (_lock, mut st) = open_state(cx, warn)?;
     let before = st.clone();
     fold_current(cx, &mut st)?;
-    save_and_log(cx, &before, &st)?;
+    commit(cx, &before, &mut st, sync)?;
     Ok(cx.cfg.meters.len())
 }
 
@@ -151,19 +199,38 @@ fn fold_current(cx: &mut Ctx, st: &mut State) -> Result<()> {
     let names = names(&cx.cfg);
     let obs = cx.backend.read(meters, &mut cx.runner)?;
     if obs.installed {
-        st.fold(&names, &reading(cx, &obs, false));
+        st.fold(&names, &reading(cx, &obs, false), &cx.cal);
         return Ok(());
     }
     if obs.present {
-        st.fold(&names, &reading(cx, &obs, false));
+        st.fold(&names, &reading(cx, &obs, false), &cx.cal);
     }
     cx.backend.install(meters, &mut cx.runner)?;
     let fresh = cx.backend.read(meters, &mut cx.runner)?;
-    st.fold(&names, &reading(cx, &fresh, true));
+    st.fold(&names, &reading(cx, &fresh, true), &cx.cal);
     Ok(())
 }
 
-fn save_and_log(cx: &Ctx, before: &State, st: &State) -> Result<()> {
+/// Whether the persistent copy is due: `sync_interval` passed, or the last
+/// sync time lies implausibly far in the future (a clock that was wrong).
+fn sync_due(cx: &Ctx, st: &State) -> bool {
+    let next = st.synced.saturating_add(cx.sync_interval);
+    cx.now >= next || st.synced > cx.now.saturating_add(cx.sync_interval)
+}
+
+/// Writes the state: to persistent storage first when a sync is due, then
+/// the RAM copy (always), then the log line. A failed sync is reported
+/// after the RAM copy is safe.
+fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool) -> Result<()> {
+    let mut flash_err = None;
+    if sync || sync_due(cx, st) {
+        let old = st.synced;
+        st.synced = cx.now;
+        if let Err(e) = store::sync_state(&cx.persist_dir, st) {
+            st.synced = old;
+            flash_err = Some(e);
+        }
+    }
     store::save_state(&cx.state_dir, st)?;
     let names = names(&cx.cfg);
     let prev: Vec<u64> = names
@@ -176,39 +243,44 @@ fn save_and_log(cx: &Ctx, before: &State, st: &State) -> Result<()> {
         &names,
         (before.updated, &prev),
         (cx.now, &now),
-    )
+    )?;
+    match flash_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
-fn stop(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
+fn stop(cx: &mut Ctx, out: &mut Buf, warn: &mut Buf) -> Result<()> {
     if cx.runner.dry_run {
         let _ = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
         return cx.backend.remove(&cx.cfg.meters, &mut cx.runner);
     }
-    let (_lock, mut st) = open_state(cx)?;
+    let (_lock, mut st) = open_state(cx, warn)?;
     let before = st.clone();
     let obs = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
     if obs.present {
         let names = names(&cx.cfg);
-        st.fold(&names, &reading(cx, &obs, false));
+        st.fold(&names, &reading(cx, &obs, false), &cx.cal);
     }
     cx.backend.remove(&cx.cfg.meters, &mut cx.runner)?;
     st.mark_stopped();
-    save_and_log(cx, &before, &st)?;
+    commit(cx, &before, &mut st, true)?;
     let _ = ufmt::uwrite!(
         out,
-        "netmon: rules removed ({}); totals kept in {}\n",
+        "netmon: rules removed ({}); totals kept in {} and {}\n",
         cx.backend.as_str(),
-        cx.state_dir.as_str()
+        cx.state_dir.as_str(),
+        cx.persist_dir.as_str()
     );
     Ok(())
 }
 
-fn report(cx: &mut Ctx, fmt: ReportFormat, out: &mut Buf) -> Result<()> {
+fn report(cx: &mut Ctx, fmt: ReportFormat, out: &mut Buf, warn: &mut Buf) -> Result<()> {
     if cx.runner.dry_run {
-        update(cx)?;
+        update(cx, false, warn)?;
         return Ok(());
     }
-    let (_lock, mut st) = open_state(cx)?;
+    let (_lock, mut st) = open_state(cx, warn)?;
     let before = st.clone();
     fold_current(cx, &mut st)?;
     let r = Report::of(&st, cx.now);
@@ -217,19 +289,37 @@ fn report(cx: &mut Ctx, fmt: ReportFormat, out: &mut Buf) -> Result<()> {
         ReportFormat::Json => report::json::render(&r, out),
     }
     st.mark_reported(cx.now);
-    save_and_log(cx, &before, &st)
+    commit(cx, &before, &mut st, false)
 }
 
-fn daily(cx: &Ctx, fmt: DailyFormat, out: &mut Buf) -> Result<()> {
-    let path = store::log_path(&cx.state_dir);
-    let r = match std::fs::File::open(&path) {
-        Ok(f) => report::daily::render(std::io::BufReader::new(f), fmt, out),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            report::daily::render(&b""[..], fmt, out)
-        }
-        Err(e) => return Err(Error::io("read", &path, &e)),
-    };
-    r.map(|_| ()).map_err(|e| Error::io("read", &path, &e))
+fn daily(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
+    use report::daily::{render, render_rows};
+    if let Some(path) = &d.log {
+        let f = std::fs::File::open(path).map_err(|e| Error::io("read", path, &e))?;
+        return render(std::io::BufReader::new(f), d.format, out)
+            .map(|_| ())
+            .map_err(|e| Error::io("read", path, &e));
+    }
+    let st =
+        store::peek_state(&cx.state_dir, &cx.persist_dir).unwrap_or_else(|| State::new(cx.now));
+    let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
+    let today = cx.cal.day(cx.now);
+    if d.months {
+        let this = cx.cal.period(today);
+        let n = crate::state::MONTHS as i32;
+        let rows = (this - n + 1..=this).map(|p| {
+            let v = st.meters.iter().map(|m| m.month(p).bytes).collect();
+            (cx.cal.period_start(p), v)
+        });
+        render_rows(&names, d.format, "Start", rows, out);
+    } else {
+        let rows = (today - i64::from(d.days) + 1..=today).map(|day| {
+            let v = st.meters.iter().map(|m| m.day(day).bytes).collect();
+            (day, v)
+        });
+        render_rows(&names, d.format, "Date", rows, out);
+    }
+    Ok(())
 }
 
 fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
@@ -254,17 +344,30 @@ fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
             );
         }
     }
-    let _ = ufmt::uwrite!(out, "\nstate:    {}\nmeters:  ", cx.state_dir.as_str());
+    let _ = ufmt::uwrite!(
+        out,
+        "\nstate:    {} (persistent copy in {})\nmeters:  ",
+        cx.state_dir.as_str(),
+        cx.persist_dir.as_str()
+    );
     for m in &cx.cfg.meters {
         let _ = ufmt::uwrite!(out, " {}", m.name.as_str());
     }
     out.push_bytes(b"\n");
-    if let Ok(Some(st)) = store::load_state(&cx.state_dir) {
-        out.push_bytes(b"updated:  ");
-        let _ = crate::time::write_human(out, st.updated);
-        out.push_bytes(b"\nreported: ");
-        let _ = crate::time::write_human(out, st.reported);
-        out.push_bytes(b"\n");
+    if let Some(st) = store::peek_state(&cx.state_dir, &cx.persist_dir) {
+        for (label, t) in [
+            ("updated:  ", st.updated),
+            ("reported: ", st.reported),
+            ("synced:   ", st.synced),
+        ] {
+            out.push_bytes(label.as_bytes());
+            if t == 0 {
+                out.push_bytes(b"never");
+            } else {
+                let _ = crate::time::write_human(out, t);
+            }
+            out.push_bytes(b"\n");
+        }
     }
     if offloading_enabled() {
         out.push_bytes(b"warning:  flow offloading is on in /etc/config/firewall: offloaded connections bypass the firewall and are not counted\n");

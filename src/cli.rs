@@ -21,9 +21,15 @@ pub struct Args {
     /// firewall backend: auto (default), nft or iptables
     #[argh(option, arg_name = "name")]
     pub backend: Option<String>,
+    /// persistent state directory, written only by a sync (default /etc/netmon, or option persist_dir)
+    #[argh(option, arg_name = "dir")]
+    pub persist_dir: Option<String>,
     /// print every firewall command that would run, one per line, and run none (no state is written)
     #[argh(switch)]
     pub dry_run: bool,
+    /// when no good copy of the state exists, move the damaged ones aside and start afresh
+    #[argh(switch)]
+    pub force: bool,
     #[argh(subcommand)]
     pub cmd: Option<Sub>,
 }
@@ -37,6 +43,7 @@ pub enum Sub {
     Report(ReportArgs),
     Status(StatusArgs),
     Daily(DailyArgs),
+    Sync(SyncArgs),
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -69,23 +76,50 @@ pub struct ReportArgs {
 pub struct StatusArgs {}
 
 #[derive(FromArgs, PartialEq, Debug)]
-/// Show usage per day (MiB) from the log.
+/// Show usage per day (MiB; json: bytes), or per billing month, from the saved buckets.
 #[argh(subcommand, name = "daily")]
 pub struct DailyArgs {
     /// output format: tsv (default), csv or json
     #[argh(option, arg_name = "fmt")]
     pub format: Option<String>,
+    /// how many days up to today (1-62, default 31)
+    #[argh(option, arg_name = "n")]
+    pub days: Option<String>,
+    /// show billing months (up to 24) instead of days
+    #[argh(switch)]
+    pub months: bool,
+    /// convert a netmon log file (time and running totals per meter) instead, like the blog's graph script
+    #[argh(option, arg_name = "file")]
+    pub log: Option<String>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(FromArgs, PartialEq, Debug)]
+/// Update, then copy the state to the persistent directory now (also done every sync_interval and by stop).
+#[argh(subcommand, name = "sync")]
+pub struct SyncArgs {}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Action {
     Start,
     Stop,
     Update,
     Report(ReportFormat),
     Status,
-    Daily(DailyFormat),
+    Daily(Daily),
+    Sync,
 }
+
+/// What `daily` shows.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Daily {
+    pub format: DailyFormat,
+    pub days: u8,
+    pub months: bool,
+    pub log: Option<String>,
+}
+
+/// Most days `daily` can show: the day buckets kept per meter.
+pub const MAX_DAILY_DAYS: u8 = crate::state::DAYS as u8;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReportFormat {
@@ -108,8 +142,10 @@ pub struct Command {
     /// Whether --config was given (a missing explicit file is an error).
     pub config_given: bool,
     pub state_dir: Option<String>,
+    pub persist_dir: Option<String>,
     pub backend: Option<BackendChoice>,
     pub dry_run: bool,
+    pub force: bool,
 }
 
 /// What parsing the command line produced.
@@ -135,7 +171,7 @@ pub fn parse(args: &[&str]) -> Result<Parsed> {
     let mut i = 0;
     while i < v.len() {
         match v[i] {
-            "--config" | "--state-dir" | "--backend" => i += 2,
+            "--config" | "--state-dir" | "--persist-dir" | "--backend" => i += 2,
             w if w.starts_with('-') => i += 1,
             w => {
                 v[i] = canonical(w);
@@ -178,12 +214,8 @@ fn validate(a: Args) -> Result<Command> {
             Some("json") => ReportFormat::Json,
             Some(o) => return Err(bad_value("--format", o, "text or json")),
         }),
-        Some(Sub::Daily(d)) => Action::Daily(match d.format.as_deref() {
-            None | Some("tsv") => DailyFormat::Tsv,
-            Some("csv") => DailyFormat::Csv,
-            Some("json") => DailyFormat::Json,
-            Some(o) => return Err(bad_value("--format", o, "tsv, csv or json")),
-        }),
+        Some(Sub::Sync(_)) => Action::Sync,
+        Some(Sub::Daily(d)) => Action::Daily(daily(d)?),
     };
     let backend = match a.backend.as_deref() {
         None => None,
@@ -192,9 +224,14 @@ fn validate(a: Args) -> Result<Command> {
                 .ok_or_else(|| bad_value("--backend", b, "auto, nft or iptables"))?,
         ),
     };
-    if let Some(d) = &a.state_dir {
-        if d.is_empty() {
-            return Err(Error::usage("--state-dir must not be empty"));
+    for (opt, v) in [
+        ("--state-dir", &a.state_dir),
+        ("--persist-dir", &a.persist_dir),
+    ] {
+        if v.as_deref().is_some_and(str::is_empty) {
+            let mut s = String::from(opt);
+            s.push_str(" must not be empty");
+            return Err(Error::usage(s));
         }
     }
     Ok(Command {
@@ -202,8 +239,35 @@ fn validate(a: Args) -> Result<Command> {
         config_given: a.config.is_some(),
         config: a.config.unwrap_or_else(|| DEFAULT_CONFIG.into()),
         state_dir: a.state_dir,
+        persist_dir: a.persist_dir,
         backend,
         dry_run: a.dry_run,
+        force: a.force,
+    })
+}
+
+fn daily(d: DailyArgs) -> Result<Daily> {
+    let format = match d.format.as_deref() {
+        None | Some("tsv") => DailyFormat::Tsv,
+        Some("csv") => DailyFormat::Csv,
+        Some("json") => DailyFormat::Json,
+        Some(o) => return Err(bad_value("--format", o, "tsv, csv or json")),
+    };
+    let days = match d.days.as_deref() {
+        None => 31,
+        Some(v) => match v.parse::<u8>() {
+            Ok(n) if (1..=MAX_DAILY_DAYS).contains(&n) => n,
+            _ => return Err(bad_value("--days", v, "a number of days from 1 to 62")),
+        },
+    };
+    if d.months && d.days.is_some() {
+        return Err(Error::usage("--days and --months cannot be combined"));
+    }
+    Ok(Daily {
+        format,
+        days,
+        months: d.months,
+        log: d.log,
     })
 }
 
@@ -264,10 +328,18 @@ mod tests {
         assert_eq!(c.backend, Some(BackendChoice::Nft));
         assert_eq!(c.state_dir.as_deref(), Some("/x"));
         assert_eq!(c.config, DEFAULT_CONFIG);
+        let d = Daily {
+            format: DailyFormat::Csv,
+            days: 7,
+            months: false,
+            log: None,
+        };
         assert_eq!(
-            run(&["daily", "--format", "csv"]).action,
-            Action::Daily(DailyFormat::Csv)
+            run(&["daily", "--format", "csv", "--days", "7"]).action,
+            Action::Daily(d)
         );
+        assert_eq!(run(&["--force", "sync"]).action, Action::Sync);
+        assert!(run(&["--force", "sync"]).force);
     }
 
     #[test]
@@ -277,7 +349,15 @@ mod tests {
             &["frobnicate"],
             &["--backend", "pf"],
             &["report", "--format", "xml"],
+            &["daily", "--days", "63"],
+            &["daily", "--days", "0"],
+            &["daily", "--months", "--days", "3"],
+            &["--state-dir", ""],
             &["--config"],
+            &["daily", "--days", "63"],
+            &["daily", "--days", "0"],
+            &["daily", "--months", "--days", "3"],
+            &["--state-dir", ""],
         ] {
             let e = parse(bad).err().expect("error");
             assert_eq!(e.exit_code(), 2, "{bad:?}");

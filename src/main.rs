@@ -19,7 +19,16 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(&e),
     };
-    match netmon::app::run(&cmd) {
+    let mut warn = netmon::out::Buf::new();
+    let result = netmon::app::run(&cmd, &mut warn);
+    for line in warn.as_str().lines() {
+        let mut b = netmon::out::Buf::new();
+        b.push_bytes(b"netmon: warning: ");
+        b.push_bytes(line.as_bytes());
+        b.push_bytes(b"\n");
+        let _ = std::io::stderr().write_all(b.as_bytes());
+    }
+    match result {
         Ok(out) => {
             let mut so = std::io::stdout().lock();
             if so

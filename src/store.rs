@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::out::Buf;
-use crate::state::State;
+use crate::state::{DecodeError, State};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 
@@ -28,27 +28,128 @@ pub fn ensure_dir(dir: &str) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io("create state directory", dir, &e))
 }
 
-/// Loads the state; `Ok(None)` when there is none yet. A file that does
-/// not decode is an error and is left untouched for the user to inspect.
-pub fn load_state(dir: &str) -> Result<Option<State>> {
+/// What one copy of the state holds.
+enum Copy {
+    Missing,
+    Good(State),
+    Damaged(DecodeError),
+}
+
+fn read_copy(dir: &str) -> Result<Copy> {
     let path = join(dir, STATE_FILE);
-    let text = match fs::read(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io("read", &path, &e)),
-    };
-    let text = core::str::from_utf8(&text).unwrap_or("\u{0}");
-    State::decode(text).map(Some).map_err(|d| {
+    match fs::read(&path) {
+        Ok(b) => Ok(match State::decode(&b) {
+            Ok(st) => Copy::Good(st),
+            Err(e) => Copy::Damaged(e),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Copy::Missing),
+        Err(e) => Err(Error::io("read", &path, &e)),
+    }
+}
+
+/// Renames a damaged `dir/state` to `dir/state.bad-<now>[.N]` (kept, not
+/// deleted: never over an earlier one) and returns the new name.
+fn move_aside(dir: &str, now: i64) -> Result<String> {
+    let from = join(dir, STATE_FILE);
+    for n in 0..100u32 {
         let mut b = Buf::new();
-        let _ = ufmt::uwrite!(b, "state file {} is damaged", path.as_str());
-        if d.line > 0 {
-            let _ = ufmt::uwrite!(b, " (line {}: {})", d.line, d.what);
-        } else {
-            let _ = ufmt::uwrite!(b, " ({})", d.what);
+        let _ = ufmt::uwrite!(b, "{}.bad-{}", from.as_str(), now);
+        if n > 0 {
+            let _ = ufmt::uwrite!(b, ".{}", n);
         }
-        b.push_bytes(b"; it was left as it is: move it away to start counting afresh");
-        Error::runtime(b.as_str())
-    })
+        if fs::symlink_metadata(b.as_str()).is_err() {
+            fs::rename(&from, b.as_str()).map_err(|e| Error::io("move aside", &from, &e))?;
+            return Ok(b.as_str().into());
+        }
+    }
+    Err(Error::runtime(
+        "too many damaged state files are kept; delete old state.bad-* files",
+    ))
+}
+
+fn damaged(b: &mut Buf, dir: &str, e: DecodeError) {
+    let _ = ufmt::uwrite!(
+        b,
+        "{}/{} is damaged ({})",
+        dir.trim_end_matches('/'),
+        STATE_FILE,
+        e.as_str()
+    );
+}
+
+/// Loads the working state: the RAM copy, else the persistent copy (after
+/// a reboot, or when the RAM copy is damaged), else a new state. A damaged
+/// copy is moved aside only when another good copy replaces it, or when
+/// `force` is given; otherwise it is left in place and the error says how
+/// to recover. Warnings (one sentence each) are appended to `warn`.
+pub fn open_state(ram: &str, flash: &str, now: i64, force: bool, warn: &mut Buf) -> Result<State> {
+    let r = read_copy(ram)?;
+    if let Copy::Good(st) = r {
+        return Ok(st);
+    }
+    let f = read_copy(flash)?;
+    match (r, f) {
+        (Copy::Damaged(e), Copy::Good(st)) => {
+            let to = move_aside(ram, now)?;
+            let mut b = Buf::new();
+            damaged(&mut b, ram, e);
+            let _ = ufmt::uwrite!(
+                b,
+                "; moved it to {} and continued from the copy in {}\n",
+                to.as_str(),
+                flash
+            );
+            warn.push_bytes(b.as_bytes());
+            Ok(st)
+        }
+        (_, Copy::Good(st)) => Ok(st),
+        (Copy::Missing, Copy::Missing) => Ok(State::new(now)),
+        (r, f) => recover(ram, flash, r, f, now, force, warn),
+    }
+}
+
+/// The state as a read-only command sees it (RAM copy, else persistent
+/// copy), without taking the lock or moving anything.
+pub fn peek_state(ram: &str, flash: &str) -> Option<State> {
+    for dir in [ram, flash] {
+        if let Ok(Copy::Good(st)) = read_copy(dir) {
+            return Some(st);
+        }
+    }
+    None
+}
+
+fn recover(
+    ram: &str,
+    flash: &str,
+    r: Copy,
+    f: Copy,
+    now: i64,
+    force: bool,
+    warn: &mut Buf,
+) -> Result<State> {
+    let mut b = Buf::new();
+    for (dir, c) in [(ram, &r), (flash, &f)] {
+        if let Copy::Damaged(e) = c {
+            if !b.as_bytes().is_empty() {
+                b.push_bytes(b" and ");
+            }
+            damaged(&mut b, dir, *e);
+        }
+    }
+    if !force {
+        b.push_bytes(b" and there is no good copy; it was left as it is: run the command again with --force to move it aside and start counting afresh");
+        return Err(Error::runtime(b.as_str()));
+    }
+    for (dir, c) in [(ram, &r), (flash, &f)] {
+        if let Copy::Damaged(_) = c {
+            let to = move_aside(dir, now)?;
+            let _ = ufmt::uwrite!(b, "; kept it as {}", to.as_str());
+        }
+    }
+    b.push_bytes(b"; starting afresh (--force)\n");
+    warn.push_bytes(b.as_bytes());
+    Ok(State::new(now))
 }
 
 /// Writes `bytes` to `dir/name` atomically (temp, fsync, rename, fsync dir).
@@ -76,13 +177,23 @@ pub fn replace_file(dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
 }
 
 pub fn save_state(dir: &str, st: &State) -> Result<()> {
-    let mut b = Buf::new();
-    st.encode(&mut b);
-    replace_file(dir, STATE_FILE, b.as_bytes())
+    replace_file(dir, STATE_FILE, &st.encode())
 }
 
+/// Writes the persistent copy (flash or USB), creating its directory.
+pub fn sync_state(flash: &str, st: &State) -> Result<()> {
+    fs::create_dir_all(flash).map_err(|e| Error::io("create", flash, &e))?;
+    replace_file(flash, STATE_FILE, &st.encode())
+}
+
+/// Size at which the log is moved to `log.tsv.1` (replacing the previous
+/// one) and a new log begins: about 20 days of 5-minute updates with two
+/// meters. History for reports lives in the state's buckets, not here.
+pub const MAX_LOG_BYTES: u64 = 256 * 1024;
+
 /// Appends one log line (timestamp, then running total bytes per meter).
-/// A log whose header names other meters is moved to `log.tsv.1` and a new
+/// A log whose header names other meters, or that reached `MAX_LOG_BYTES`,
+/// is moved to `log.tsv.1` and a new
 /// one begins with a header and a baseline line (`prev`), so `daily` never
 /// attributes history to the first day of a new log.
 pub fn append_log(
@@ -100,7 +211,8 @@ pub fn append_log(
     }
     header.push_bytes(b"\n");
     let mut b = Buf::new();
-    if !log_header_matches(&path, header.as_bytes()) {
+    let too_big = fs::metadata(&path).is_ok_and(|m| m.len() >= MAX_LOG_BYTES);
+    if too_big || !log_header_matches(&path, header.as_bytes()) {
         if fs::metadata(&path).is_ok() {
             let old = join(dir, "log.tsv.1");
             fs::rename(&path, &old).map_err(|e| Error::io("rotate", &path, &e))?;

@@ -59,6 +59,12 @@ pub enum Source {
 pub struct Config {
     pub source: Source,
     pub meters: heapless::Vec<Meter, MAX_METERS>,
+    /// `option persist_dir`: where `sync` keeps the durable copy (flash or USB).
+    pub persist_dir: Option<String>,
+    /// `option sync_interval` in seconds (`12h`, `30m`, `1d`, `600`).
+    pub sync_interval: Option<u32>,
+    /// `option billing_day` (1-31): the day month buckets start on.
+    pub billing_day: Option<u8>,
     /// `config netmon 'main'` / `option backend` (auto|nft|iptables); CLI overrides.
     pub backend: Option<BackendChoice>,
     /// `config netmon 'main'` / `option state_dir`; CLI overrides.
@@ -105,7 +111,13 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
 /// Section types this file may hold.
 const SECTION_TYPES: [&str; 3] = ["netmon", "meter", "mail"];
 /// Options of `config netmon 'main'`.
-const MAIN_OPTIONS: [&str; 2] = ["backend", "state_dir"];
+const MAIN_OPTIONS: [&str; 5] = [
+    "backend",
+    "state_dir",
+    "persist_dir",
+    "sync_interval",
+    "billing_day",
+];
 /// Options of `config meter 'NAME'`.
 const METER_OPTIONS: [&str; 7] = ["hook", "src", "dst", "iif", "oif", "proto", "enabled"];
 /// Protocol names offered in suggestions (`Proto::parse` also takes `ipv6-icmp`).
@@ -177,6 +189,9 @@ struct Validator<'f> {
     names: heapless::Vec<(Name, u32), MAX_METERS>,
     meters: heapless::Vec<Meter, MAX_METERS>,
     main_line: Option<u32>,
+    persist_dir: Option<(String, u32)>,
+    sync_interval: Option<(u32, u32)>,
+    billing_day: Option<(u8, u32)>,
     backend: Option<(BackendChoice, u32)>,
     state_dir: Option<(String, u32)>,
     mail: Option<(MailConfig, u32)>,
@@ -190,6 +205,9 @@ impl<'f> Validator<'f> {
             names: heapless::Vec::new(),
             meters: heapless::Vec::new(),
             main_line: None,
+            persist_dir: None,
+            sync_interval: None,
+            billing_day: None,
             backend: None,
             state_dir: None,
             mail: None,
@@ -297,7 +315,10 @@ impl<'f> Validator<'f> {
                 })?;
                 set_once(&mut self.backend, key, line, b)
             }
-            _ => set_once(&mut self.state_dir, key, line, state_dir(value)?),
+            "persist_dir" => set_once(&mut self.persist_dir, key, line, abs_path(key, value)?),
+            "sync_interval" => set_once(&mut self.sync_interval, key, line, interval(value)?),
+            "billing_day" => set_once(&mut self.billing_day, key, line, billing_day(value)?),
+            _ => set_once(&mut self.state_dir, key, line, abs_path(key, value)?),
         }
     }
 
@@ -330,6 +351,9 @@ impl<'f> Validator<'f> {
         Ok(Config {
             source: Source::File(self.file.into()),
             meters: self.meters,
+            persist_dir: self.persist_dir.map(|(s, _)| s),
+            sync_interval: self.sync_interval.map(|(s, _)| s),
+            billing_day: self.billing_day.map(|(s, _)| s),
             backend: self.backend.map(|(b, _)| b),
             state_dir: self.state_dir.map(|(s, _)| s),
             mail: self.mail.map(|(m, _)| m),
@@ -415,16 +439,55 @@ fn set_once<T>(slot: &mut Option<(T, u32)>, key: &str, line: u32, v: T) -> Resul
     Ok(())
 }
 
-fn state_dir(value: &str) -> Result<String, String> {
+fn abs_path(key: &str, value: &str) -> Result<String, String> {
     if !value.starts_with('/') {
-        let m = Msg::option("state_dir", value);
+        let m = Msg::option(key, value);
         return Err(m.s("not an absolute path (start it with /)").into());
     }
     if value.len() > MAX_PATH {
-        let m = Msg::new("option state_dir is longer than ").n(MAX_PATH as u32);
+        let m = Msg::new("option ")
+            .s(key)
+            .s(" is longer than ")
+            .n(MAX_PATH as u32);
         return Err(m.s(" bytes; use a shorter path").into());
     }
     Ok(value.into())
+}
+
+/// Longest sync interval: 31 days (a longer one risks a month of history).
+pub const MAX_SYNC_INTERVAL: u32 = 31 * 86_400;
+
+/// `600`, `90s`, `30m`, `12h`, `1d` → seconds; at least 60 s (flash wear).
+fn interval(value: &str) -> Result<u32, String> {
+    let bad = || -> String {
+        Msg::option("sync_interval", value)
+            .s("not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)")
+            .into()
+    };
+    let (digits, mult) = match value.as_bytes().last() {
+        Some(b's') => (&value[..value.len() - 1], 1),
+        Some(b'm') => (&value[..value.len() - 1], 60),
+        Some(b'h') => (&value[..value.len() - 1], 3600),
+        Some(b'd') => (&value[..value.len() - 1], 86_400),
+        _ => (value, 1),
+    };
+    if digits.is_empty() || digits.len() > 7 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u32 = digits.parse().map_err(|_| bad())?;
+    match n.checked_mul(mult) {
+        Some(v) if (60..=MAX_SYNC_INTERVAL).contains(&v) => Ok(v),
+        _ => Err(bad()),
+    }
+}
+
+fn billing_day(value: &str) -> Result<u8, String> {
+    match value.parse::<u8>() {
+        Ok(d) if (1..=31).contains(&d) && value.len() <= 2 => Ok(d),
+        _ => Err(Msg::option("billing_day", value)
+            .s("not a day of the month from 1 to 31 (a day past the end of a month means its last day)")
+            .into()),
+    }
 }
 
 fn meter_option(
@@ -699,6 +762,9 @@ pub fn default_config(route: &str, ipv6_route: &str) -> Result<Config, ConfigErr
         meters,
         backend: None,
         state_dir: None,
+        persist_dir: None,
+        sync_interval: None,
+        billing_day: None,
         mail: None,
     })
 }
@@ -819,6 +885,25 @@ config meter 'offnet'
 
     fn name(s: &str) -> Name {
         Name::try_from(s).unwrap()
+    }
+
+    #[test]
+    fn durable_state_options() {
+        let c = ok("config netmon 'main'\n option persist_dir '/mnt/usb/netmon'\n option sync_interval 30m\n option billing_day 31\nconfig meter 'a'\n option hook input\n");
+        assert_eq!(c.persist_dir.as_deref(), Some("/mnt/usb/netmon"));
+        assert_eq!((c.sync_interval, c.billing_day), (Some(1800), Some(31)));
+        for (v, secs) in [
+            ("600", 600),
+            ("90s", 90),
+            ("12h", 43_200),
+            ("1d", 86_400),
+            ("31d", MAX_SYNC_INTERVAL),
+        ] {
+            assert_eq!(interval(v), Ok(secs), "{v}");
+        }
+        for v in ["59", "32d", "", "h", "-5m", "1.5h", "+60"] {
+            assert!(interval(v).is_err(), "{v}");
+        }
     }
 
     fn ifn(s: &str) -> IfName {
@@ -1020,7 +1105,13 @@ config meter 'offnet'
             ("option backend nftabels", "option backend 'nftabels': unknown backend (use auto, nft or iptables)"),
             ("option state_dir tmp/netmon", "option state_dir 'tmp/netmon': not an absolute path (start it with /)"),
             ("option stat_dir /tmp", "unknown option 'stat_dir' (did you mean 'state_dir'?)"),
-            ("option interval 5", "unknown option 'interval' for the netmon section (known: backend, state_dir)"),
+            ("option interval 5", "unknown option 'interval' for the netmon section (known: backend, state_dir, persist_dir, sync_interval, billing_day)"),
+            ("option sync_interval 5", "option sync_interval '5': not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),
+            ("option sync_interval 12x", "option sync_interval '12x': not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),
+            ("option sync_interval 99999999d", "option sync_interval '99999999d': not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),
+            ("option billing_day 32", "option billing_day '32': not a day of the month from 1 to 31 (a day past the end of a month means its last day)"),
+            ("option billing_day 0", "option billing_day '0': not a day of the month from 1 to 31 (a day past the end of a month means its last day)"),
+            ("option persist_dir etc/netmon", "option persist_dir 'etc/netmon': not an absolute path (start it with /)"),
             ("list backend nft", "option backend takes one value (write: option backend '...'; only hook may be a list)"),
         ];
         for (opt, msg) in cases {

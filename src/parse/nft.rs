@@ -145,6 +145,7 @@ impl State {
 
     /// Depth 0: `table FAMILY NAME {`; anything else is foreign.
     fn top(&mut self, t: &str, f: &mut impl FnMut(Item<'_>)) {
+        self.in_table = false;
         let mut c = Cursor::new(t);
         if c.word() != Some("table") {
             return;
@@ -619,6 +620,18 @@ table ip f { # handle 3
         assert_eq!(got.len(), 4, "{got:?}");
         assert!(got[2].contains("Some((5, 6))"));
         assert!(got[3].contains("Counter { name: \"k\", packets: 7"));
+    }
+
+    #[test]
+    fn table_too_long_to_name_is_foreign_after_resync() {
+        // A table line at column 0 resyncs the depth (an unclosed block
+        // before it); a table whose name does not fit must not inherit the
+        // previous table's context.
+        let long = "n".repeat(super::super::MAX_NAME + 1);
+        let t = format!("table ip a {{\n\tchain c {{\ntable ip {long} {{\n\tcounter k {{\n\t\tpackets 1 bytes 2\n\t}}\n}}\n");
+        let got = items(&t);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[1].starts_with("Chain"));
     }
 
     #[test]

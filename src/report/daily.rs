@@ -1,5 +1,6 @@
-//! `netmon daily`: the blog's graph script. Turns the log of running
-//! totals into usage per day. The first line after the header is the
+//! `netmon daily`: usage per day or billing month from the state's
+//! buckets (`render_rows`), or, like the blog's graph script, from a log of
+//! running totals (`render`). The first line after the header is the
 //! baseline; a value lower than the one before is a reset (the new value
 //! is the usage). Streaming: memory is one day's sums, whatever the log size.
 //! Torn or foreign lines (a crash mid-append) are skipped.
@@ -19,6 +20,7 @@ type Sums = heapless::Vec<u64, MAX_METERS>;
 struct Out<'a> {
     fmt: DailyFormat,
     names: Vec<String>,
+    first: &'static str,
     b: &'a mut Buf,
     rows: usize,
 }
@@ -26,14 +28,17 @@ struct Out<'a> {
 impl Out<'_> {
     fn header(&mut self) {
         match self.fmt {
-            DailyFormat::Json => self.b.push_bytes(b"{\"unit\":\"bytes\",\"days\":["),
+            DailyFormat::Json if self.first == "Date" => {
+                self.b.push_bytes(b"{\"unit\":\"bytes\",\"days\":[")
+            }
+            DailyFormat::Json => self.b.push_bytes(b"{\"unit\":\"bytes\",\"months\":["),
             DailyFormat::Tsv | DailyFormat::Csv => {
                 let sep: &[u8] = if self.fmt == DailyFormat::Csv {
                     b","
                 } else {
                     b"\t"
                 };
-                self.b.push_bytes(b"Date");
+                self.b.push_bytes(self.first.as_bytes());
                 for n in &self.names {
                     self.b.push_bytes(sep);
                     self.b.push_bytes(n.as_bytes());
@@ -43,13 +48,17 @@ impl Out<'_> {
         }
     }
 
-    fn row(&mut self, day: i64, sums: &Sums) {
+    fn row(&mut self, day: i64, sums: &[u64]) {
         let b = &mut *self.b;
         if self.fmt == DailyFormat::Json {
             if self.rows > 0 {
                 b.push_bytes(b",");
             }
-            b.push_bytes(b"{\"date\":\"");
+            b.push_bytes(if self.first == "Date" {
+                b"{\"date\":\""
+            } else {
+                b"{\"start\":\""
+            });
             let _ = write_date(b, day);
             b.push_bytes(b"\",\"bytes\":{");
             for (i, (n, v)) in self.names.iter().zip(sums.iter()).enumerate() {
@@ -115,6 +124,7 @@ pub fn render<R: BufRead>(mut r: R, fmt: DailyFormat, b: &mut Buf) -> std::io::R
     let mut out = Out {
         fmt,
         names,
+        first: "Date",
         b,
         rows: 0,
     };
@@ -150,6 +160,29 @@ pub fn render<R: BufRead>(mut r: R, fmt: DailyFormat, b: &mut Buf) -> std::io::R
     }
     out.end();
     Ok(out.rows)
+}
+
+/// Renders rows of (first day, bytes per meter): days (`first` = "Date")
+/// or billing months (`first` = "Start", the period's first day).
+pub fn render_rows(
+    names: &[&str],
+    fmt: DailyFormat,
+    first: &'static str,
+    rows: impl Iterator<Item = (i64, Vec<u64>)>,
+    b: &mut Buf,
+) {
+    let mut out = Out {
+        fmt,
+        names: names.iter().map(|n| String::from(*n)).collect(),
+        first,
+        b,
+        rows: 0,
+    };
+    out.header();
+    for (day, v) in rows {
+        out.row(day, &v);
+    }
+    out.end();
 }
 
 /// Reads one line without its newline into `buf`; over-long lines are
@@ -218,6 +251,32 @@ mod tests {
             run(LOG, DailyFormat::Json),
             "{\"unit\":\"bytes\",\"days\":[{\"date\":\"2026-11-20\",\"bytes\":{\"proxy\":1047576,\"offnet\":10}},{\"date\":\"2026-11-21\",\"bytes\":{\"proxy\":1572864,\"offnet\":20}}]}\n"
         );
+    }
+
+    #[test]
+    fn bucket_rows() {
+        let mut b = Buf::new();
+        let rows = vec![(20_000i64, vec![1_572_864u64, 0]), (20_001, vec![0, 5243])];
+        render_rows(
+            &["a", "b"],
+            DailyFormat::Tsv,
+            "Date",
+            rows.clone().into_iter(),
+            &mut b,
+        );
+        assert_eq!(
+            b.as_str(),
+            "Date\ta\tb\n2024-10-04\t1.50\t0.00\n2024-10-05\t0.00\t0.01\n"
+        );
+        b.clear();
+        render_rows(
+            &["a"],
+            DailyFormat::Json,
+            "Start",
+            rows.into_iter().take(1),
+            &mut b,
+        );
+        assert_eq!(b.as_str(), "{\"unit\":\"bytes\",\"months\":[{\"start\":\"2024-10-04\",\"bytes\":{\"a\":1572864}}]}\n");
     }
 
     #[test]
