@@ -94,3 +94,38 @@ pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
     f.write_all(b.as_bytes())?;
     Ok(Ok(Lock { _file: f }))
 }
+
+/// Severity of a syslog message (RFC 5424 section 6.2.1).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Level {
+    Err,
+    Warning,
+    Info,
+}
+
+/// Sends one message to syslog as `netmon[PID]` (facility daemon), where
+/// OpenWrt's `logread` shows it: cron has no terminal, so failures of
+/// cron runs must land there. NUL bytes (which would cut the C string)
+/// become spaces. The message is passed as an argument to a constant
+/// `"%s"` format, never as the format itself.
+pub fn syslog(level: Level, msg: &str) {
+    static IDENT: &[u8] = b"netmon\0";
+    static FORMAT: &[u8] = b"%s\0";
+    let prio = match level {
+        Level::Err => libc::LOG_ERR,
+        Level::Warning => libc::LOG_WARNING,
+        Level::Info => libc::LOG_INFO,
+    };
+    let text: Vec<u8> = msg.bytes().map(|b| if b == 0 { b' ' } else { b }).collect();
+    let Ok(c) = std::ffi::CString::new(text) else {
+        return;
+    };
+    // SAFETY: IDENT and FORMAT are NUL-terminated statics, so the pointer
+    // openlog keeps (it does not copy the ident) stays valid for the
+    // whole program; `c` is a NUL-terminated string alive for the call,
+    // and the format "%s" consumes exactly that one argument.
+    unsafe {
+        libc::openlog(IDENT.as_ptr().cast(), libc::LOG_PID, libc::LOG_DAEMON);
+        libc::syslog(prio, FORMAT.as_ptr().cast(), c.as_ptr());
+    }
+}

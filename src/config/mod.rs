@@ -15,8 +15,10 @@
 //! and how to fix it. Limits: `MAX_METERS` meter sections (disabled ones
 //! count), `uci::MAX_WORD` bytes a word; the 33rd meter is an error.
 
+mod mail;
 pub mod uci;
 
+use crate::mail::config::MailConfig;
 use crate::meter::{valid_ifname, valid_name, Cidr, Hook, IfName, Meter, Name, Proto, MAX_METERS};
 use crate::out::Buf;
 use uci::{Lexer, Statement};
@@ -67,6 +69,8 @@ pub struct Config {
     pub backend: Option<BackendChoice>,
     /// `config netmon 'main'` / `option state_dir`; CLI overrides.
     pub state_dir: Option<String>,
+    /// `config mail 'mail'` (validated even when `enabled` is 0).
+    pub mail: Option<MailConfig>,
 }
 
 /// A config error: the file, the 1-based line (0 = whole file), and the
@@ -105,7 +109,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
 }
 
 /// Section types this file may hold.
-const SECTION_TYPES: [&str; 2] = ["netmon", "meter"];
+const SECTION_TYPES: [&str; 3] = ["netmon", "meter", "mail"];
 /// Options of `config netmon 'main'`.
 const MAIN_OPTIONS: [&str; 5] = [
     "backend",
@@ -174,6 +178,7 @@ enum Section {
     None,
     Main,
     Meter(Box<Draft>),
+    Mail(Box<mail::MailDraft>),
 }
 
 /// Stage two: statements in, a `Config` out.
@@ -189,6 +194,7 @@ struct Validator<'f> {
     billing_day: Option<(u8, u32)>,
     backend: Option<(BackendChoice, u32)>,
     state_dir: Option<(String, u32)>,
+    mail: Option<(MailConfig, u32)>,
 }
 
 impl<'f> Validator<'f> {
@@ -204,6 +210,7 @@ impl<'f> Validator<'f> {
             billing_day: None,
             backend: None,
             state_dir: None,
+            mail: None,
         }
     }
 
@@ -236,9 +243,10 @@ impl<'f> Validator<'f> {
         match ty {
             "netmon" => self.open_main(line, name),
             "meter" => self.open_meter(line, name),
+            "mail" => self.open_mail(line, name),
             _ => {
                 let m = Msg::new("unknown section type '").s(ty).s("'");
-                let m = m.suggest(ty, &SECTION_TYPES, " (known types: netmon, meter)");
+                let m = m.suggest(ty, &SECTION_TYPES, " (known types: netmon, meter, mail)");
                 Err(self.err(line, m))
             }
         }
@@ -293,6 +301,7 @@ impl<'f> Validator<'f> {
             .into()),
             Section::Main => self.main_option(line, key, value, list),
             Section::Meter(d) => meter_option(d, line, key, value, list),
+            Section::Mail(d) => d.option(line, key, value, list),
         };
         r.map_err(|m| self.err(line, m))
     }
@@ -315,8 +324,10 @@ impl<'f> Validator<'f> {
 
     /// Ends the open section; a meter is checked as a whole and kept if enabled.
     fn close(&mut self) -> Result<(), ConfigError> {
-        let Section::Meter(d) = core::mem::replace(&mut self.section, Section::None) else {
-            return Ok(());
+        let d = match core::mem::replace(&mut self.section, Section::None) {
+            Section::Meter(d) => d,
+            Section::Mail(d) => return self.close_mail(*d),
+            _ => return Ok(()),
         };
         let (meter, enabled) = d.finish().map_err(|(line, m)| self.err(line, m))?;
         if enabled && self.meters.push(meter).is_err() {
@@ -345,7 +356,29 @@ impl<'f> Validator<'f> {
             billing_day: self.billing_day.map(|(s, _)| s),
             backend: self.backend.map(|(b, _)| b),
             state_dir: self.state_dir.map(|(s, _)| s),
+            mail: self.mail.map(|(m, _)| m),
         })
+    }
+
+    /// One mail section, named 'mail' (`uci get netmon.mail.to`).
+    fn open_mail(&mut self, line: u32, name: Option<&str>) -> Result<(), ConfigError> {
+        if name != Some("mail") {
+            let m = "the mail section must be named 'mail' (write: config mail 'mail')";
+            return Err(self.err(line, m));
+        }
+        if let Some((_, first)) = self.mail {
+            let m = Msg::new("section mail 'mail' appears twice (first on line ").n(first);
+            return Err(self.err(line, m.s("); merge the two")));
+        }
+        self.section = Section::Mail(Box::new(mail::MailDraft::new(line)));
+        Ok(())
+    }
+
+    fn close_mail(&mut self, d: mail::MailDraft) -> Result<(), ConfigError> {
+        let line = d.line();
+        let m = d.finish().map_err(|(l, m)| self.err(l, m))?;
+        self.mail = Some((m, line));
+        Ok(())
     }
 }
 
@@ -732,6 +765,7 @@ pub fn default_config(route: &str, ipv6_route: &str) -> Result<Config, ConfigErr
         persist_dir: None,
         sync_interval: None,
         billing_day: None,
+        mail: None,
     })
 }
 
@@ -984,7 +1018,7 @@ config meter 'offnet'
         assert_err(
             "config interface 'a'\n",
             1,
-            "unknown section type 'interface' (known types: netmon, meter)",
+            "unknown section type 'interface' (known types: netmon, meter, mail)",
         );
         assert_err(
             "config netmon\n",

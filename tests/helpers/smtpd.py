@@ -3,12 +3,14 @@
 
 serve (default):
   smtpd.py --port 0 --maildir DIR [--user U --password P] [--auth-required]
-           [--reject-rcpt SUBSTRING] [--lifetime SECONDS]
+           [--reject-rcpt SUBSTRING] [--tempfail-data N] [--lifetime SECONDS]
   Listens on 127.0.0.1 (never another address), prints the chosen port on
   stdout, saves each message as DIR/NNN.eml (the unstuffed DATA bytes) plus
   DIR/NNN.env (MAIL FROM, then one RCPT per line), appends AUTH attempts
-  to DIR/auth.log as "MECHANISM ok|fail", and exits when stdin closes or
-  after --lifetime seconds, whichever comes first.
+  to DIR/auth.log as "MECHANISM ok|fail", appends each refused recipient
+  (--reject-rcpt) to DIR/rejected.log, answers the first N messages'
+  end of data with 451 without saving them (--tempfail-data N), and exits
+  when stdin closes or after --lifetime seconds, whichever comes first.
 
 parse FILE:
   Parses a saved message with Python's email package (an implementation
@@ -46,18 +48,24 @@ def parse(path):
 
 
 class Handler:
-    def __init__(self, maildir, reject):
+    def __init__(self, maildir, reject, tempfail):
         self.maildir = maildir
         self.reject = reject
+        self.tempfail = tempfail
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.reject and self.reject in address:
+            with open(os.path.join(self.maildir, "rejected.log"), "a") as f:
+                f.write(address + "\n")
             return "550 5.1.1 <" + address + ">: no such user"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.tempfail > 0:
+            self.tempfail -= 1
+            return "451 4.3.0 try again later"
         self.count += 1
         base = os.path.join(self.maildir, "%03d" % self.count)
         # Write under a temporary name, then rename: a test that sees the
@@ -92,7 +100,7 @@ def serve(args):
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    handler = Handler(args.maildir, args.reject_rcpt)
+    handler = Handler(args.maildir, args.reject_rcpt, args.tempfail_data)
     auth = make_authenticator(args.maildir, args.user, args.password)
 
     def factory():
@@ -128,6 +136,7 @@ def main():
     p.add_argument("--password")
     p.add_argument("--auth-required", action="store_true")
     p.add_argument("--reject-rcpt")
+    p.add_argument("--tempfail-data", type=int, default=0)
     p.add_argument("--lifetime", type=float, default=60.0)
     serve(p.parse_args())
 

@@ -1,0 +1,415 @@
+//! What the app calls to mail: build the message (`build_report_message`,
+//! `build_test_message`), try it once over the configured transport, and
+//! spool it when that fails (`Mailer::send_or_spool`); retry the spool
+//! at each update/report (`Mailer::retry_spool`, before sending anything
+//! new, so messages arrive oldest first).
+//!
+//! Transports: `smtp` is netmon's own client (`smtp::send`); `sendmail`
+//! runs `/usr/sbin/sendmail -t -i` (argv only, no shell) with the message
+//! on stdin, LF line ends (the local convention sendmail expects); a
+//! non-zero exit is a transient failure carrying its stderr. `-i`: a line
+//! holding a single `.` is not the end of the message (busybox and msmtp
+//! accept and imply it).
+//!
+//! Time and host name come from the caller; nothing here reads the clock.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::mail::config::{MailConfig, Transport};
+use crate::mail::message::{self, Message};
+use crate::mail::smtp::{self, Envelope, Failure, Outcome, Rejection, Stage};
+use crate::mail::spool;
+use crate::out::Buf;
+use crate::time::Civil;
+
+/// Where OpenWrt's msmtp-mta (and busybox) put sendmail.
+pub const SENDMAIL: &str = "/usr/sbin/sendmail";
+/// Bytes of sendmail's stderr kept for the reason.
+const MAX_STDERR: usize = 1024;
+/// How long to wait for sendmail's stderr to end after it exited.
+const STDERR_GRACE: Duration = Duration::from_secs(1);
+
+/// What became of a new message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Accepted; `rejected` recipients did not get it (and will not: the
+    /// others have it, so it is not spooled again).
+    Sent { rejected: Vec<Rejection> },
+    /// Not delivered now; waiting in the spool as `entry`. `warning` is
+    /// set when the spool was full and its oldest message was given up.
+    Spooled {
+        entry: String,
+        reason: String,
+        permanent: bool,
+        warning: Option<String>,
+    },
+}
+
+/// The configured way out, plus the bits of the environment the caller
+/// supplies (host name for HELO and Message-ID, sendmail's path).
+pub struct Mailer<'a> {
+    pub cfg: &'a MailConfig,
+    /// The router's host name (/proc/sys/kernel/hostname).
+    pub hostname: &'a str,
+    /// `<state_dir>/spool`.
+    pub spool_dir: &'a str,
+    /// `SENDMAIL`, or a test's fake.
+    pub sendmail: &'a str,
+}
+
+impl<'a> Mailer<'a> {
+    pub fn new(cfg: &'a MailConfig, hostname: &'a str, spool_dir: &'a str) -> Mailer<'a> {
+        Mailer {
+            cfg,
+            hostname,
+            spool_dir,
+            sendmail: SENDMAIL,
+        }
+    }
+
+    /// The envelope for a message to the configured recipients.
+    pub fn envelope(&self) -> Result<Envelope> {
+        self.cfg.envelope(self.hostname)
+    }
+
+    /// One delivery attempt over the configured transport.
+    pub fn attempt(&self, env: &Envelope, msg: &[u8]) -> Outcome {
+        match self.cfg.transport {
+            Transport::Smtp => {
+                let auth = match self.cfg.credentials() {
+                    Ok(a) => a,
+                    Err(e) => return Outcome::Permanent(failure(Stage::Auth, e.message())),
+                };
+                let t = self.cfg.timeout();
+                smtp::send(&self.cfg.server, self.cfg.port, t, env, auth.as_ref(), msg)
+            }
+            Transport::Sendmail => sendmail(self.sendmail, msg, self.cfg.timeout() * 2),
+        }
+    }
+
+    /// Tries `msg` once; on any failure it goes to the spool (a 5xx too:
+    /// it is retried up to `spool::MAX_PERMANENT_ATTEMPTS` times, since
+    /// a refused sender or mailbox is often a fixable config mistake).
+    /// Err only when the spool itself cannot be written: then the report
+    /// is lost, and the caller must say so loudly.
+    pub fn send_or_spool(&self, msg: &[u8], env: &Envelope, now: i64) -> Result<Delivery> {
+        let (f, permanent) = match self.attempt(env, msg) {
+            Outcome::Delivered { rejected } => return Ok(Delivery::Sent { rejected }),
+            Outcome::Transient(f) => (f, false),
+            Outcome::Permanent(f) => (f, true),
+        };
+        let to = env.to();
+        let (e, warning) = spool::add(
+            self.spool_dir,
+            env.from(),
+            to,
+            msg,
+            now,
+            &f.reason,
+            permanent,
+        )
+        .map_err(|e| lost(&f.reason, &e))?;
+        Ok(Delivery::Spooled {
+            entry: e.name,
+            reason: f.reason,
+            permanent,
+            warning,
+        })
+    }
+
+    /// Retries the spool, oldest first; one sentence per event (see
+    /// `spool::retry`). Entries keep their original sender and
+    /// recipients; server, AUTH and HELO are today's config.
+    pub fn retry_spool(&self, now: i64) -> Vec<String> {
+        spool::retry(self.spool_dir, now, |entry, msg| {
+            let to: Vec<&str> = entry.to.iter().map(String::as_str).collect();
+            match Envelope::new(self.cfg.helo(self.hostname), &entry.from, &to) {
+                Ok(env) => self.attempt(&env, msg),
+                Err(e) => Outcome::Permanent(failure(Stage::MailFrom, e.message())),
+            }
+        })
+    }
+}
+
+fn failure(stage: Stage, reason: &str) -> Failure {
+    Failure {
+        stage,
+        code: None,
+        reason: reason.into(),
+    }
+}
+
+fn lost(reason: &str, e: &Error) -> Error {
+    let mut m = String::from("mail not delivered (");
+    m.push_str(reason);
+    m.push_str(") and not spooled either: ");
+    m.push_str(e.message());
+    Error::runtime(m)
+}
+
+/// Runs `path -t -i` with `msg` (LF line ends) on stdin, waiting at most
+/// `limit`; the child is killed after that. A writer thread feeds stdin
+/// and a reader thread drains stderr, so neither pipe can block the wait.
+pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
+    let spawned = Command::new(path)
+        .args(["-t", "-i"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => return Outcome::Transient(sendmail_failure(path, "cannot run it: ", &e)),
+    };
+    let body = lf_line_ends(msg);
+    let stdin = child.stdin.take();
+    // Neither thread is joined: a grandchild (a sendmail that forks) may
+    // keep a pipe open long after the child exits, and the wait must
+    // stay bounded. They end at EOF or EPIPE (std ignores SIGPIPE).
+    std::thread::spawn(move || {
+        if let Some(mut s) = stdin {
+            // A child that exits early closes the pipe: its exit status
+            // then says what went wrong, so this error adds nothing.
+            let _ = s.write_all(&body);
+        }
+    });
+    let stderr = child.stderr.take();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(read_capped(stderr)));
+    let status = wait_bounded(&mut child, limit);
+    let err = rx.recv_timeout(STDERR_GRACE).unwrap_or_default();
+    match status {
+        Some(s) if s.success() => Outcome::Delivered { rejected: vec![] },
+        Some(s) => Outcome::Transient(exit_failure(path, s.code(), &err)),
+        None => {
+            let mut r = Buf::new();
+            let _ = ufmt::uwrite!(r, "no exit after {} s; killed", limit.as_secs());
+            Outcome::Transient(failure(Stage::EndOfData, &prefixed(path, r.as_str())))
+        }
+    }
+}
+
+/// The exit status, or None (after killing it) when `limit` passed.
+fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+fn read_capped(stderr: Option<std::process::ChildStderr>) -> String {
+    let Some(mut s) = stderr else {
+        return String::new();
+    };
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Ok(n) = s.read(&mut buf) {
+        let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
+            break;
+        };
+        let room = MAX_STDERR.saturating_sub(kept.len());
+        kept.extend_from_slice(chunk.get(..room.min(n)).unwrap_or(chunk));
+    }
+    String::from_utf8_lossy(&kept)
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn prefixed(path: &str, what: &str) -> String {
+    let mut r = String::from("sendmail ");
+    r.push_str(path);
+    r.push_str(": ");
+    r.push_str(what);
+    r
+}
+
+fn sendmail_failure(path: &str, what: &str, e: &std::io::Error) -> Failure {
+    let mut b = Buf::new();
+    let _ = ufmt::uwrite!(b, "{}", what);
+    crate::sys::write_io_error(&mut b, e);
+    failure(Stage::Connect, &prefixed(path, b.as_str()))
+}
+
+fn exit_failure(path: &str, code: Option<i32>, stderr: &str) -> Failure {
+    let mut b = Buf::new();
+    match code {
+        Some(c) => {
+            let _ = ufmt::uwrite!(b, "exit status {}", c);
+        }
+        None => b.push_bytes(b"killed by a signal"),
+    }
+    if !stderr.is_empty() {
+        b.push_bytes(b": ");
+        b.push_bytes(stderr.as_bytes());
+    }
+    failure(Stage::EndOfData, &prefixed(path, b.as_str()))
+}
+
+/// CRLF to LF (sendmail reads a local text file; msmtp and postfix
+/// turn LF back into CRLF on the wire).
+fn lf_line_ends(msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(msg.len());
+    let mut i = 0;
+    while let Some(&b) = msg.get(i) {
+        if !(b == b'\r' && msg.get(i + 1) == Some(&b'\n')) {
+            out.push(b);
+        }
+        i += 1;
+    }
+    out
+}
+
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// RFC 5322 section 3.3 date in UTC: `Sat, 21 Nov 2026 19:00:00 +0000`.
+pub fn rfc5322_date(now: i64) -> String {
+    let c = Civil::from_unix(now);
+    // Day 0 (1970-01-01) was a Thursday.
+    let wd = DAYS
+        .get(now.div_euclid(86_400).rem_euclid(7) as usize)
+        .unwrap_or(&"Thu");
+    let mon = MONTHS
+        .get(usize::from(c.month).wrapping_sub(1))
+        .unwrap_or(&"Jan");
+    let mut b = Buf::new();
+    let _ = ufmt::uwrite!(b, "{}, {} {} {} ", *wd, c.day, *mon, c.year);
+    for (i, v) in [c.hour, c.min, c.sec].into_iter().enumerate() {
+        let sep = if i > 0 { ":" } else { "" };
+        let pad = if v < 10 { "0" } else { "" };
+        let _ = ufmt::uwrite!(b, "{}{}{}", sep, pad, v);
+    }
+    b.push_bytes(b" +0000");
+    b.as_str().into()
+}
+
+static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+
+/// `now.pid.counter`: unique per message from this host (the counter
+/// covers several messages in one second from one process).
+fn id_unique(now: i64) -> String {
+    let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let mut b = Buf::new();
+    let _ = ufmt::uwrite!(b, "{}.{}.{}", now, std::process::id(), n);
+    b.as_str().into()
+}
+
+/// The host name when it is a dot-atom (RFC 5322 3.6.4), else a name
+/// that cannot clash with a real domain (RFC 2606 `.invalid`).
+fn id_domain(hostname: &str) -> &str {
+    let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+    if !hostname.is_empty() && hostname.len() <= 255 && hostname.bytes().all(ok) {
+        hostname
+    } else {
+        "netmon.invalid"
+    }
+}
+
+/// The report as a message: the subject from the template, the text
+/// part, and the HTML part when given and `option html` is on.
+#[allow(clippy::too_many_arguments)]
+pub fn build_report_message(
+    cfg: &MailConfig,
+    text: &str,
+    html: Option<&str>,
+    from: i64,
+    to: i64,
+    hostname: &str,
+    now: i64,
+) -> Result<Vec<u8>> {
+    let subject = cfg.subject(from, to, hostname);
+    build(
+        cfg,
+        &subject,
+        text,
+        html.filter(|_| cfg.html),
+        hostname,
+        now,
+    )
+}
+
+/// `netmon mail-test`: a short text message proving the path works.
+pub fn build_test_message(cfg: &MailConfig, hostname: &str, now: i64) -> Result<Vec<u8>> {
+    let mut text = String::from("This is a test message from netmon on ");
+    text.push_str(hostname);
+    text.push_str(".\nIf you can read it, report mail works.\n");
+    let mut subject = String::from("netmon test message from ");
+    subject.push_str(hostname);
+    build(cfg, &subject, &text, None, hostname, now)
+}
+
+fn build(
+    cfg: &MailConfig,
+    subject: &str,
+    text: &str,
+    html: Option<&str>,
+    hostname: &str,
+    now: i64,
+) -> Result<Vec<u8>> {
+    let to: Vec<&str> = cfg.to.iter().map(String::as_str).collect();
+    let date = rfc5322_date(now);
+    let unique = id_unique(now);
+    message::build(&Message {
+        from: &cfg.from,
+        to: &to,
+        subject,
+        date: &date,
+        id_unique: &unique,
+        id_domain: id_domain(hostname),
+        text,
+        html,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            rfc5322_date(1_779_305_040),
+            "Wed, 20 May 2026 19:24:00 +0000"
+        );
+        assert_eq!(
+            rfc5322_date(1_795_287_600),
+            "Sat, 21 Nov 2026 19:00:00 +0000"
+        );
+        assert_eq!(rfc5322_date(-1), "Wed, 31 Dec 1969 23:59:59 +0000");
+    }
+
+    #[test]
+    fn message_ids_are_unique_and_domains_safe() {
+        assert_ne!(id_unique(5), id_unique(5));
+        assert!(id_unique(5).starts_with(&format!("5.{}.", std::process::id())));
+        assert_eq!(id_domain("OpenWrt"), "OpenWrt");
+        assert_eq!(id_domain("my router"), "netmon.invalid");
+        assert_eq!(id_domain(""), "netmon.invalid");
+    }
+
+    #[test]
+    fn crlf_becomes_lf_for_sendmail() {
+        assert_eq!(lf_line_ends(b"a\r\nb\rc\n\r\n"), b"a\nb\rc\n\n");
+    }
+}
