@@ -6,6 +6,8 @@ use crate::cli::{Action, Command, Daily, History, ReportFormat, DEFAULT_STATE_DI
 use crate::config::{self, BackendChoice, Config, Source};
 use crate::error::{Error, Result};
 use crate::firewall::{run::Runner, Backend, Observed};
+use crate::mail::deliver::{build_report_message, build_test_message, Delivery, Mailer};
+use crate::mail::smtp::Outcome;
 use crate::out::Buf;
 use crate::report::{self, Report};
 use crate::state::{Calendar, Generation, Reading, State};
@@ -54,7 +56,8 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
             }
         }
         Action::Stop => stop(&mut cx, &mut out, warn)?,
-        Action::Report(fmt, hist) => report(&mut cx, *fmt, *hist, &mut out, warn)?,
+        Action::Report(fmt, hist, mail) => report(&mut cx, (*fmt, *hist, *mail), &mut out, warn)?,
+        Action::MailTest => mail_test(&cx, &mut out)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));
@@ -162,6 +165,11 @@ fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<(sys::Lock, State)> {
         Err(e) => return Err(Error::io("lock", &path, &e)),
     };
     let st = store::open_state(&cx.state_dir, &cx.persist_dir, cx.now, cx.force, warn)?;
+    // After a reboot the RAM spool is gone: bring back what was synced.
+    let (ram, flash) = (spool_dir(&cx.state_dir), spool_dir(&cx.persist_dir));
+    if std::fs::metadata(&ram).is_err() && std::fs::metadata(&flash).is_ok() {
+        store::mirror_dir(&flash, &ram)?;
+    }
     Ok((lock, st))
 }
 
@@ -188,8 +196,30 @@ fn update(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<usize> {
     let (_lock, mut st) = open_state(cx, warn)?;
     let before = st.clone();
     fold_current(cx, &mut st)?;
+    retry_mail(cx, warn);
     commit(cx, &before, &mut st, sync)?;
     Ok(cx.cfg.meters.len())
+}
+
+fn spool_dir(dir: &str) -> String {
+    let mut p = String::from(dir.trim_end_matches('/'));
+    p.push_str("/spool");
+    p
+}
+
+/// The mail settings, when a `config mail` section is enabled.
+fn mail_cfg(cx: &Ctx) -> Option<&crate::mail::config::MailConfig> {
+    cx.cfg.mail.as_ref().filter(|m| m.enabled)
+}
+
+/// Retries spooled reports, oldest first; each event is one warning line.
+fn retry_mail(cx: &Ctx, warn: &mut Buf) {
+    let Some(m) = mail_cfg(cx) else { return };
+    let (host, spool) = (sys::hostname(), spool_dir(&cx.state_dir));
+    for ev in Mailer::new(m, &host, &spool).retry_spool(cx.now) {
+        warn.push_bytes(ev.as_bytes());
+        warn.push_bytes(b"\n");
+    }
 }
 
 /// One reading folded into `st`, reinstalling the rules first if they are
@@ -226,7 +256,10 @@ fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool) -> Result<()> {
     if sync || sync_due(cx, st) {
         let old = st.synced;
         st.synced = cx.now;
-        if let Err(e) = store::sync_state(&cx.persist_dir, st) {
+        let synced = store::sync_state(&cx.persist_dir, st).and_then(|_| {
+            store::mirror_dir(&spool_dir(&cx.state_dir), &spool_dir(&cx.persist_dir))
+        });
+        if let Err(e) = synced {
             st.synced = old;
             flash_err = Some(e);
         }
@@ -277,11 +310,16 @@ fn stop(cx: &mut Ctx, out: &mut Buf, warn: &mut Buf) -> Result<()> {
 
 fn report(
     cx: &mut Ctx,
-    fmt: ReportFormat,
-    hist: History,
+    how: (ReportFormat, History, bool),
     out: &mut Buf,
     warn: &mut Buf,
 ) -> Result<()> {
+    let (fmt, hist, mail) = how;
+    if mail && mail_cfg(cx).is_none() {
+        return Err(Error::config(
+            "report --mail needs an enabled config mail 'mail' section in the config file (see README: Mail)",
+        ));
+    }
     if cx.runner.dry_run {
         update(cx, false, warn)?;
         return Ok(());
@@ -289,6 +327,7 @@ fn report(
     let (_lock, mut st) = open_state(cx, warn)?;
     let before = st.clone();
     fold_current(cx, &mut st)?;
+    retry_mail(cx, warn);
     let mut r = Report::of(&st, cx.now);
     r.table = match hist {
         History::None => None,
@@ -299,8 +338,99 @@ fn report(
         ReportFormat::Text => report::text::render(&r, out),
         ReportFormat::Json => report::json::render(&r, out),
     }
-    st.mark_reported(cx.now);
-    commit(cx, &before, &mut st, false)
+    let mailed = if mail {
+        mail_report(cx, &st, &r, warn)
+    } else {
+        Ok(())
+    };
+    // A report that could not even be spooled is not marked as made: the
+    // next report covers its period again.
+    if mailed.is_ok() {
+        st.mark_reported(cx.now);
+    }
+    commit(cx, &before, &mut st, false)?;
+    mailed
+}
+
+/// Mails the report (text, and HTML with a 30-day chart when enabled), or
+/// spools it; only a spool that cannot be written is an error.
+fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<()> {
+    let Some(m) = mail_cfg(cx) else { return Ok(()) };
+    let (host, spool) = (sys::hostname(), spool_dir(&cx.state_dir));
+    let mut text = Buf::new();
+    report::text::render(r, &mut text);
+    let mut html = Buf::new();
+    if m.html {
+        let days = report::day_rows(st, &cx.cal, cx.now, 30);
+        let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
+        report::html::render(r, &days.rows, &names, &mut html);
+    }
+    let html = m.html.then(|| html.as_str());
+    let msg = build_report_message(m, text.as_str(), html, r.from, r.to, &host, cx.now)?;
+    let mailer = Mailer::new(m, &host, &spool);
+    match mailer.send_or_spool(&msg, &mailer.envelope()?, cx.now)? {
+        Delivery::Sent { rejected } => {
+            for x in rejected {
+                let _ = ufmt::uwrite!(
+                    warn,
+                    "the server refused recipient {}: {}\n",
+                    x.recipient.as_str(),
+                    x.reason.as_str()
+                );
+            }
+        }
+        Delivery::Spooled {
+            entry,
+            reason,
+            warning,
+            ..
+        } => {
+            let _ = ufmt::uwrite!(
+                warn,
+                "report mail not delivered ({}); kept as {}/{} and retried at the next update\n",
+                reason.as_str(),
+                spool.as_str(),
+                entry.as_str()
+            );
+            if let Some(w) = warning {
+                warn.push_bytes(w.as_bytes());
+                warn.push_bytes(b"\n");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mail_test(cx: &Ctx, out: &mut Buf) -> Result<()> {
+    let Some(m) = mail_cfg(cx) else {
+        return Err(Error::config(
+            "mail-test needs an enabled config mail 'mail' section in the config file",
+        ));
+    };
+    let host = sys::hostname();
+    let spool = spool_dir(&cx.state_dir);
+    let mailer = Mailer::new(m, &host, &spool);
+    let msg = build_test_message(m, &host, cx.now)?;
+    let to = m.to.join(", ");
+    match mailer.attempt(&mailer.envelope()?, &msg) {
+        Outcome::Delivered { rejected } if rejected.is_empty() => {
+            let _ = ufmt::uwrite!(out, "netmon: test message accepted for {}\n", to.as_str());
+            Ok(())
+        }
+        Outcome::Delivered { rejected } => {
+            let mut b = Buf::new();
+            let _ = ufmt::uwrite!(b, "test message delivered, but the server refused");
+            for x in &rejected {
+                let _ = ufmt::uwrite!(b, " {} ({})", x.recipient.as_str(), x.reason.as_str());
+            }
+            Err(Error::runtime(b.as_str()))
+        }
+        Outcome::Transient(f) | Outcome::Permanent(f) => {
+            let mut b = Buf::new();
+            let _ = ufmt::uwrite!(b, "test message not delivered: {}", f.reason.as_str());
+            Err(Error::runtime(b.as_str()))
+        }
+    }
 }
 
 fn daily(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
@@ -378,6 +508,17 @@ fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
                 let _ = crate::time::write_human(out, t);
             }
             out.push_bytes(b"\n");
+        }
+    }
+    if let Ok(entries) = crate::mail::spool::list(&spool_dir(&cx.state_dir)) {
+        if let Some(first) = entries.first() {
+            let _ = ufmt::uwrite!(
+                out,
+                "mail:     {} report(s) waiting in the spool; oldest from ",
+                entries.len()
+            );
+            let _ = crate::time::write_human(out, first.first);
+            let _ = ufmt::uwrite!(out, " (last error: {})\n", first.reason.as_str());
         }
     }
     if offloading_enabled() {

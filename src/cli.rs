@@ -44,6 +44,7 @@ pub enum Sub {
     Status(StatusArgs),
     Daily(DailyArgs),
     Sync(SyncArgs),
+    MailTest(MailTestArgs),
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -74,7 +75,15 @@ pub struct ReportArgs {
     /// add usage per billing month (24) from the saved buckets
     #[argh(switch)]
     pub months: bool,
+    /// also mail the report (config mail 'mail'); kept in a spool and retried when it cannot be sent
+    #[argh(switch)]
+    pub mail: bool,
 }
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Send a short test message with the mail settings and say what the server answered.
+#[argh(subcommand, name = "mail-test")]
+pub struct MailTestArgs {}
 
 #[derive(FromArgs, PartialEq, Debug)]
 /// Show the backend, whether the rules are in place, the meters and the state.
@@ -109,7 +118,8 @@ pub enum Action {
     Start,
     Stop,
     Update,
-    Report(ReportFormat, History),
+    Report(ReportFormat, History, bool),
+    MailTest,
     Status,
     Daily(Daily),
     Sync,
@@ -218,13 +228,14 @@ fn usage_error(out: &str) -> Error {
 
 fn validate(a: Args) -> Result<Command> {
     let action = match a.cmd {
-        None => Action::Report(ReportFormat::Text, History::None),
+        None => Action::Report(ReportFormat::Text, History::None, false),
         Some(Sub::Start(_)) => Action::Start,
         Some(Sub::Stop(_)) => Action::Stop,
         Some(Sub::Update(_)) => Action::Update,
         Some(Sub::Status(_)) => Action::Status,
         Some(Sub::Report(r)) => report(r)?,
         Some(Sub::Sync(_)) => Action::Sync,
+        Some(Sub::MailTest(_)) => Action::MailTest,
         Some(Sub::Daily(d)) => Action::Daily(daily(d)?),
     };
     let backend = match a.backend.as_deref() {
@@ -268,7 +279,7 @@ fn report(r: ReportArgs) -> Result<Action> {
         (Some(v), false) => History::Days(days(v)?),
         (Some(_), true) => return Err(Error::usage("--days and --months cannot be combined")),
     };
-    Ok(Action::Report(fmt, hist))
+    Ok(Action::Report(fmt, hist, r.mail))
 }
 
 fn days(v: &str) -> Result<u8> {
@@ -325,7 +336,7 @@ mod tests {
     fn bare_netmon_is_report() {
         assert_eq!(
             run(&[]).action,
-            Action::Report(ReportFormat::Text, History::None)
+            Action::Report(ReportFormat::Text, History::None, false)
         );
     }
 
@@ -356,10 +367,13 @@ mod tests {
             "--format",
             "json",
         ]);
-        assert_eq!(c.action, Action::Report(ReportFormat::Json, History::None));
+        assert_eq!(
+            c.action,
+            Action::Report(ReportFormat::Json, History::None, false)
+        );
         assert_eq!(
             run(&["report", "--days", "7"]).action,
-            Action::Report(ReportFormat::Text, History::Days(7))
+            Action::Report(ReportFormat::Text, History::Days(7), false)
         );
         assert_eq!(c.backend, Some(BackendChoice::Nft));
         assert_eq!(c.state_dir.as_deref(), Some("/x"));
@@ -375,6 +389,9 @@ mod tests {
             Action::Daily(d)
         );
         assert_eq!(run(&["--force", "sync"]).action, Action::Sync);
+        assert_eq!(run(&["mail-test"]).action, Action::MailTest);
+        let m = Action::Report(ReportFormat::Text, History::None, true);
+        assert_eq!(run(&["report", "--mail"]).action, m);
         assert!(run(&["--force", "sync"]).force);
     }
 

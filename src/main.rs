@@ -21,7 +21,11 @@ fn main() -> ExitCode {
     };
     let mut warn = netmon::out::Buf::new();
     let result = netmon::app::run(&cmd, &mut warn);
+    let to_syslog = !netmon::sys::stderr_is_tty();
     for line in warn.as_str().lines() {
+        if to_syslog {
+            netmon::sys::syslog(netmon::sys::Level::Warning, line);
+        }
         let mut b = netmon::out::Buf::new();
         b.push_bytes(b"netmon: warning: ");
         b.push_bytes(line.as_bytes());
@@ -45,6 +49,9 @@ fn main() -> ExitCode {
 }
 
 fn fail(e: &netmon::error::Error) -> ExitCode {
+    if !netmon::sys::stderr_is_tty() {
+        netmon::sys::syslog(netmon::sys::Level::Err, e.message());
+    }
     let mut b = netmon::out::Buf::new();
     b.push_bytes(b"netmon: ");
     b.push_bytes(e.message().as_bytes());

@@ -186,6 +186,39 @@ pub fn sync_state(flash: &str, st: &State) -> Result<()> {
     replace_file(flash, STATE_FILE, &st.encode())
 }
 
+/// Makes directory `to` hold exactly the regular files of `from` (the mail
+/// spool: at most a few dozen small files), each copied atomically. Used to
+/// keep the spool with the persistent state, and to bring it back after a
+/// reboot. A missing `from` means an empty one.
+pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
+    let names = |dir: &str| -> Vec<String> {
+        fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let want = names(from);
+    if want.is_empty() && fs::metadata(to).is_err() {
+        return Ok(());
+    }
+    fs::create_dir_all(to).map_err(|e| Error::io("create", to, &e))?;
+    for n in &want {
+        let src = join(from, n);
+        let bytes = fs::read(&src).map_err(|e| Error::io("read", &src, &e))?;
+        replace_file(to, n, &bytes)?;
+    }
+    for n in names(to).iter().filter(|n| !want.contains(n)) {
+        let p = join(to, n);
+        fs::remove_file(&p).map_err(|e| Error::io("remove", &p, &e))?;
+    }
+    Ok(())
+}
+
 /// Size at which the log is moved to `log.tsv.1` (replacing the previous
 /// one) and a new log begins: about 20 days of 5-minute updates with two
 /// meters. History for reports lives in the state's buckets, not here.

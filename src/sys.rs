@@ -129,3 +129,17 @@ pub fn syslog(level: Level, msg: &str) {
         libc::syslog(prio, FORMAT.as_ptr().cast(), c.as_ptr());
     }
 }
+
+/// Whether stderr is a terminal: when it is not (cron, procd), problems
+/// also go to syslog so `logread` shows them.
+pub fn stderr_is_tty() -> bool {
+    // SAFETY: isatty only inspects the descriptor number.
+    unsafe { libc::isatty(2) == 1 }
+}
+
+/// The router's host name (for HELO, Message-ID and subjects).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().into())
+        .unwrap_or_default()
+}

@@ -278,6 +278,7 @@ mod tests {
                     total: Count::new(99, 3 << 30),
                 })
                 .collect(),
+            table: None,
         }
     }
 

@@ -20,9 +20,19 @@ pub fn render(r: &Report<'_>, b: &mut Buf) {
     for row in &r.rows {
         let _ = ufmt::uwrite!(b, "\n{}:\n    Usage:         ", row.name);
         let _ = size(b, row.period.bytes);
-        let _ = ufmt::uwrite!(b, "  ({} packets)\n    Current Total: ", row.period.packets);
+        let _ = ufmt::uwrite!(
+            b,
+            "  ({} bytes, {} packets)\n    Current Total: ",
+            row.period.bytes,
+            row.period.packets
+        );
         let _ = size(b, row.total.bytes);
-        let _ = ufmt::uwrite!(b, "  ({} packets)\n", row.total.packets);
+        let _ = ufmt::uwrite!(
+            b,
+            "  ({} bytes, {} packets)\n",
+            row.total.bytes,
+            row.total.packets
+        );
     }
     b.push_bytes(b"\nTotal since: ");
     let _ = when(b, r.total_since);
@@ -93,7 +103,7 @@ mod tests {
         render(&r, &mut b);
         let t = b.as_str();
         assert!(t.starts_with("Network usage between 1970-01-01 00:00:00 UTC and 1970-01-01 01:00:00 UTC\n== RESET DETECTED =="));
-        assert!(t.contains("proxy:\n    Usage:         1.50 KiB  (3 packets)\n    Current Total: 3.00 GiB  (9 packets)\n"));
+        assert!(t.contains("proxy:\n    Usage:         1.50 KiB  (1536 bytes, 3 packets)\n    Current Total: 3.00 GiB  (3221225472 bytes, 9 packets)\n"));
         assert!(t.ends_with("Total since: 1970-01-01 00:00:00 UTC\n\nDate               proxy\n2024-10-04     1.50 KiB\n"));
     }
 }
