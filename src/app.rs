@@ -197,7 +197,7 @@ fn update(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<usize> {
     let before = st.clone();
     fold_current(cx, &mut st)?;
     retry_mail(cx, warn);
-    commit(cx, &before, &mut st, sync)?;
+    commit(cx, &before, &mut st, sync, warn)?;
     Ok(cx.cfg.meters.len())
 }
 
@@ -251,12 +251,12 @@ fn sync_due(cx: &Ctx, st: &State) -> bool {
 /// Writes the state: to persistent storage first when a sync is due, then
 /// the RAM copy (always), then the log line. A failed sync is reported
 /// after the RAM copy is safe.
-fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool) -> Result<()> {
+fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool, warn: &mut Buf) -> Result<()> {
     let mut flash_err = None;
     if sync || sync_due(cx, st) {
         let old = st.synced;
         st.synced = cx.now;
-        let synced = store::sync_state(&cx.persist_dir, st).and_then(|_| {
+        let synced = store::sync_state(&cx.persist_dir, st, cx.now, warn).and_then(|_| {
             store::mirror_dir(&spool_dir(&cx.state_dir), &spool_dir(&cx.persist_dir))
         });
         if let Err(e) = synced {
@@ -297,7 +297,7 @@ fn stop(cx: &mut Ctx, out: &mut Buf, warn: &mut Buf) -> Result<()> {
     }
     cx.backend.remove(&cx.cfg.meters, &mut cx.runner)?;
     st.mark_stopped();
-    commit(cx, &before, &mut st, true)?;
+    commit(cx, &before, &mut st, true, warn)?;
     let _ = ufmt::uwrite!(
         out,
         "netmon: rules removed ({}); totals kept in {} and {}\n",
@@ -348,7 +348,7 @@ fn report(
     if mailed.is_ok() {
         st.mark_reported(cx.now);
     }
-    commit(cx, &before, &mut st, false)?;
+    commit(cx, &before, &mut st, false, warn)?;
     mailed
 }
 

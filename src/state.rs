@@ -501,7 +501,11 @@ impl<'a> Reader<'a> {
             .get(self.i..self.i + width)
             .ok_or(DecodeError::Length)?;
         self.i += width;
-        let text = s.get(..n).ok_or(DecodeError::Field)?;
+        let (text, pad) = (s.get(..n).ok_or(DecodeError::Field)?, &s[n.min(width)..]);
+        // One encoding per state: padding is zeros, as `Writer::fixed` writes it.
+        if pad.iter().any(|&b| b != 0) {
+            return Err(DecodeError::Field);
+        }
         core::str::from_utf8(text).map_err(|_| DecodeError::Field)
     }
 }

@@ -180,9 +180,18 @@ pub fn save_state(dir: &str, st: &State) -> Result<()> {
     replace_file(dir, STATE_FILE, &st.encode())
 }
 
-/// Writes the persistent copy (flash or USB), creating its directory.
-pub fn sync_state(flash: &str, st: &State) -> Result<()> {
+/// Writes the persistent copy (flash or USB), creating its directory. A
+/// damaged copy found there is kept aside and reported first: failing
+/// flash should be noticed, not silently overwritten.
+pub fn sync_state(flash: &str, st: &State, now: i64, warn: &mut Buf) -> Result<()> {
     fs::create_dir_all(flash).map_err(|e| Error::io("create", flash, &e))?;
+    if let Copy::Damaged(e) = read_copy(flash)? {
+        let to = move_aside(flash, now)?;
+        let mut b = Buf::new();
+        damaged(&mut b, flash, e);
+        let _ = ufmt::uwrite!(b, "; kept it as {} and wrote a new copy\n", to.as_str());
+        warn.push_bytes(b.as_bytes());
+    }
     replace_file(flash, STATE_FILE, &st.encode())
 }
 

@@ -958,13 +958,9 @@ fn decoder_survives_20000_mutations() {
 }
 
 /// Stricter: accepted bytes are canonical (they re-encode to the very same
-/// bytes), so one state has exactly one file. Fails on main at 1f72247:
-/// `Reader::fixed` in src/state.rs does not check that the padding after a
-/// meter name or the boot id is zero, so a file with non-zero padding and a
-/// matching CRC is accepted and re-encoded differently. Fix: return
-/// `DecodeError::Field` when a padding byte is not zero; then un-ignore.
+/// bytes), so one state has exactly one file. Regression: the decoder once
+/// accepted non-zero padding after a meter name or the boot id.
 #[test]
-#[ignore = "src/state.rs accepts non-zero padding in fixed-width text fields (reported)"]
 fn decoder_accepts_only_canonical_bytes() {
     mutations(20_000, |i, m, st| {
         let e = st.encode();
