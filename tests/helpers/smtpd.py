@@ -4,12 +4,15 @@
 serve (default):
   smtpd.py --port 0 --maildir DIR [--user U --password P] [--auth-required]
            [--reject-rcpt SUBSTRING] [--tempfail-data N] [--lifetime SECONDS]
+           [--log-connections]
   Listens on 127.0.0.1 (never another address), prints the chosen port on
   stdout, saves each message as DIR/NNN.eml (the unstuffed DATA bytes) plus
   DIR/NNN.env (MAIL FROM, then one RCPT per line), appends AUTH attempts
   to DIR/auth.log as "MECHANISM ok|fail", appends each refused recipient
   (--reject-rcpt) to DIR/rejected.log, answers the first N messages'
-  end of data with 451 without saving them (--tempfail-data N), and exits
+  end of data with 451 without saving them (--tempfail-data N), appends
+  "connect" to DIR/connections.log for every TCP connection accepted
+  (--log-connections: proves that a client never even connected), and exits
   when stdin closes or after --lifetime seconds, whichever comes first.
 
 parse FILE:
@@ -103,10 +106,20 @@ def serve(args):
     handler = Handler(args.maildir, args.reject_rcpt, args.tempfail_data)
     auth = make_authenticator(args.maildir, args.user, args.password)
 
+    server_class = SMTP
+    if args.log_connections:
+        class LoggingSMTP(SMTP):
+            def connection_made(self, transport):
+                with open(os.path.join(args.maildir, "connections.log"), "a") as f:
+                    f.write("connect\n")
+                super().connection_made(transport)
+
+        server_class = LoggingSMTP
+
     def factory():
-        return SMTP(handler, hostname="mx.test", authenticator=auth,
-                    auth_require_tls=False, auth_required=args.auth_required,
-                    loop=loop)
+        return server_class(handler, hostname="mx.test", authenticator=auth,
+                            auth_require_tls=False, auth_required=args.auth_required,
+                            loop=loop)
 
     server = loop.run_until_complete(loop.create_server(factory, HOST, args.port))
     port = server.sockets[0].getsockname()[1]
@@ -138,6 +151,7 @@ def main():
     p.add_argument("--reject-rcpt")
     p.add_argument("--tempfail-data", type=int, default=0)
     p.add_argument("--lifetime", type=float, default=60.0)
+    p.add_argument("--log-connections", action="store_true")
     serve(p.parse_args())
 
 

@@ -1,0 +1,888 @@
+//! Mail, black box: the netmon binary in a network namespace with nft,
+//! mailing to a real aiosmtpd (tests/helpers/smtpd.py) started inside the
+//! same namespace on its own loopback (127.0.0.1:2525 there; every
+//! namespace has its own port space, so the port is fixed and a server can
+//! be stopped and started again on it).
+//!
+//! What is checked, always on the delivered bytes or on netmon's own
+//! output, never on netmon's internals:
+//! - `report --mail --format json`: the message parsed back by Python's
+//!   email package has every header, the expanded subject, both
+//!   alternatives, and the text part's numbers equal the JSON exactly;
+//! - AUTH PLAIN and LOGIN; a wrong password spools the report (warning,
+//!   exit 0), `status` lists it, and once the password is fixed `update`
+//!   delivers it exactly once (the server's saved messages are counted);
+//! - server down → spooled → delivered once by the next `update`;
+//! - `sync` carries the spool to the persistent dir and a simulated reboot
+//!   (state dir deleted) still delivers it exactly once;
+//! - `mail-test` exit codes and its one-line error;
+//! - CR/LF in a subject or recipient is refused at load time (exit 2, file
+//!   and line) before any connection is made;
+//! - no password ever appears in anything netmon printed, nor in the files
+//!   it left in its state and persistent dirs.
+//!
+//! Root and nft are needed (SKIPPED otherwise, failure under CI), and
+//! aiosmtpd: env NETMON_TEST_PYTHON, else $HOME/.cache/netmon-venv, else
+//! `python3` (SKIPPED without it, failure under CI), as in smtp_server.rs.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{
+    ip, require_root_tools, unique, Backend, Host, Lab, Netmon, Netns, Report, TempDir, BLOG_CONFIG,
+};
+
+const SMTPD_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/smtpd.py");
+const PORT: u16 = 2525;
+const USER: &str = "router";
+/// Distinctive, so that a leak cannot be a coincidence.
+const PASSWORD: &str = "Pw-7f3a-secret-91";
+const WRONG_PASSWORD: &str = "Wr0ng-pass-5c2e";
+const FROM: &str = "netmon@gw.test";
+const TO: [&str; 2] = ["alice@example.org", "bob@example.org"];
+const SUBJECT: &str = "Usage %from .. %to on %host";
+/// Longest wait for the server to print its port.
+const SERVER_START: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------
+// Python with aiosmtpd (mirrors tests/smtp_server.rs).
+
+fn python() -> String {
+    if let Ok(p) = std::env::var("NETMON_TEST_PYTHON") {
+        return p;
+    }
+    let venv =
+        Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/netmon-venv/bin/python");
+    if venv.exists() {
+        return venv.to_string_lossy().into_owned();
+    }
+    "python3".into()
+}
+
+/// None (after printing SKIPPED) when aiosmtpd is missing outside CI.
+fn aiosmtpd_python() -> Option<String> {
+    let py = python();
+    let ok = Command::new(&py)
+        .args(["-c", "import aiosmtpd"])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if ok {
+        return Some(py);
+    }
+    let why = format!(
+        "{py} cannot import aiosmtpd (set NETMON_TEST_PYTHON or create ~/.cache/netmon-venv)"
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{why}");
+    }
+    // Straight to fd 2 (as the harness does): libtest captures eprintln!,
+    // and a skip must be visible in a passing run.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+    None
+}
+
+/// Root, nft and aiosmtpd, or None after saying why.
+fn setup(test: &str) -> Option<String> {
+    if !require_root_tools(test, &["nft"]) {
+        return None;
+    }
+    aiosmtpd_python()
+}
+
+// ---------------------------------------------------------------------------
+// The SMTP server inside a namespace.
+
+/// aiosmtpd on the namespace's 127.0.0.1:`PORT`, requiring AUTH with
+/// `USER`/`PASSWORD` and logging every connection. Killed on drop; it
+/// also exits by itself after 120 s.
+struct Smtpd {
+    child: Child,
+    maildir: PathBuf,
+    py: String,
+}
+
+impl Smtpd {
+    fn start(py: &str, ns: &str, maildir: &Path) -> Smtpd {
+        Smtpd::start_with(py, ns, maildir, &[])
+    }
+
+    /// `extra`: more smtpd.py options (`--reject-rcpt ...`).
+    fn start_with(py: &str, ns: &str, maildir: &Path, extra: &[&str]) -> Smtpd {
+        std::fs::create_dir_all(maildir).unwrap();
+        let log = std::fs::File::create(maildir.join("server.log")).unwrap();
+        let mut child = Command::new(ip())
+            .args(["netns", "exec", ns, py, SMTPD_PY])
+            .args(["--port", &PORT.to_string(), "--lifetime", "120"])
+            .args(["--user", USER, "--password", PASSWORD])
+            .args(["--auth-required", "--log-connections", "--maildir"])
+            .arg(maildir)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn smtpd.py");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(SERVER_START).unwrap_or_default();
+        let server = Smtpd {
+            child,
+            maildir: maildir.to_path_buf(),
+            py: py.into(),
+        };
+        if line.trim() != PORT.to_string() {
+            let log = std::fs::read_to_string(maildir.join("server.log")).unwrap_or_default();
+            panic!("smtpd.py did not start on port {PORT}: {line:?}\n{log}");
+        }
+        server
+    }
+
+    /// The saved messages, oldest first.
+    fn messages(&self) -> Vec<PathBuf> {
+        files_ending(&self.maildir, ".eml")
+    }
+
+    fn count(&self) -> usize {
+        self.messages().len()
+    }
+
+    fn file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.maildir.join(name)).unwrap_or_default()
+    }
+
+    fn connections(&self) -> usize {
+        self.file("connections.log").lines().count()
+    }
+
+    /// Parses message `eml` with Python's email package (smtpd.py parse).
+    fn parse(&self, eml: &Path) -> Parsed {
+        let st = Command::new(&self.py)
+            .arg(SMTPD_PY)
+            .arg("parse")
+            .arg(eml)
+            .status()
+            .expect("smtpd.py parse");
+        assert!(st.success(), "smtpd.py parse {eml:?}");
+        let read = |suffix: &str| {
+            let mut p = eml.as_os_str().to_owned();
+            p.push(suffix);
+            std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p:?}: {e}"))
+        };
+        Parsed {
+            headers: read(".headers"),
+            parts: read(".parts"),
+            text: read(".part0"),
+            // A test message is text only.
+            html: std::fs::read_to_string(eml.with_extension("eml.part1")).unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for Smtpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .collect(),
+        Err(_) => vec![],
+    };
+    v.sort();
+    v
+}
+
+/// A delivered message as Python's email package read it.
+struct Parsed {
+    headers: String,
+    parts: String,
+    text: String,
+    html: String,
+}
+
+impl Parsed {
+    /// Every value of header `name`.
+    fn header(&self, name: &str) -> Vec<&str> {
+        let prefix = format!("{name}: ");
+        self.headers
+            .lines()
+            .filter_map(|l| l.strip_prefix(prefix.as_str()))
+            .collect()
+    }
+
+    fn one(&self, name: &str) -> &str {
+        let v = self.header(name);
+        assert_eq!(v.len(), 1, "{name} once in:\n{}", self.headers);
+        v[0]
+    }
+}
+
+// ---------------------------------------------------------------------------
+// netmon runs, each one's output kept for the password check.
+
+struct Run {
+    nm: Netmon,
+    outputs: std::cell::RefCell<Vec<(String, Output)>>,
+}
+
+impl Run {
+    fn new(ns: &Netns, config: &str) -> Run {
+        Run {
+            nm: Netmon::new(ns, Backend::Nft, Some(config)),
+            outputs: Default::default(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.nm.run(args);
+        self.outputs
+            .borrow_mut()
+            .push((args.join(" "), out.clone()));
+        out
+    }
+
+    /// Exit status `code`; returns (stdout, stderr).
+    fn expect(&self, code: i32, args: &[&str]) -> (String, String) {
+        let out = self.run(args);
+        let (so, se) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "netmon {}\nstdout: {so}\nstderr: {se}",
+            args.join(" ")
+        );
+        (so, se)
+    }
+
+    fn ok(&self, args: &[&str]) -> (String, String) {
+        self.expect(0, args)
+    }
+
+    fn set_config(&self, text: &str) {
+        std::fs::write(&self.nm.config, text).unwrap();
+    }
+
+    fn state(&self) -> &Path {
+        self.nm.state.path()
+    }
+
+    fn persist(&self) -> &Path {
+        self.nm.persist.path()
+    }
+
+    /// Spooled messages waiting in `<dir>/spool`.
+    fn spooled(dir: &Path) -> Vec<PathBuf> {
+        files_ending(&dir.join("spool"), ".msg")
+    }
+
+    /// Neither password in any output so far, nor in any file netmon left.
+    fn assert_no_password(&self) {
+        let outputs = self.outputs.borrow();
+        assert!(!outputs.is_empty());
+        for (args, out) in outputs.iter() {
+            for stream in [&out.stdout, &out.stderr] {
+                let s = String::from_utf8_lossy(stream);
+                for pw in [PASSWORD, WRONG_PASSWORD] {
+                    assert!(!s.contains(pw), "netmon {args} printed a password: {s}");
+                }
+            }
+        }
+        for dir in [self.state(), self.persist()] {
+            for f in walk(dir) {
+                let s = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+                for pw in [PASSWORD, WRONG_PASSWORD] {
+                    assert!(!s.contains(pw), "{f:?} holds a password");
+                }
+            }
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                v.extend(walk(&p));
+            } else {
+                v.push(p);
+            }
+        }
+    }
+    v
+}
+
+/// The blog's meters plus a mail section; `auth` plain or login.
+fn config(auth: &str, password: &str) -> String {
+    format!(
+        "{BLOG_CONFIG}
+config mail 'mail'
+\toption server '127.0.0.1'
+\toption port '{PORT}'
+\toption from '{FROM}'
+\tlist to '{}'
+\tlist to '{}'
+\toption subject '{SUBJECT}'
+\toption auth '{auth}'
+\toption username '{USER}'
+\toption password '{password}'
+\toption timeout '5'
+",
+        TO[0], TO[1]
+    )
+}
+
+/// A plain namespace (lo up) for tests that need no lab traffic.
+fn netns() -> Netns {
+    Netns::new(&unique("nmt-mail"))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// `2026-11-21T19:00:00Z` → `2026-11-21 19:00:00 UTC` (the subject's form).
+fn human(rfc3339: &str) -> String {
+    format!("{} UTC", rfc3339.replace('T', " ").trim_end_matches('Z'))
+}
+
+/// `(bytes, packets)` of a "(N bytes, M packets)" line.
+fn numbers(line: &str) -> (u64, u64) {
+    let inner = line
+        .rsplit_once('(')
+        .and_then(|(_, r)| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no (N bytes, M packets) in {line:?}"));
+    let (b, p) = inner.split_once(", ").unwrap();
+    let b = b.strip_suffix(" bytes").unwrap().parse().unwrap();
+    let p = p.strip_suffix(" packets").unwrap().parse().unwrap();
+    (b, p)
+}
+
+/// The text part's numbers for `meter`: (period, total) as (bytes, packets).
+fn text_numbers(text: &str, meter: &str) -> ((u64, u64), (u64, u64)) {
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let i = lines
+        .iter()
+        .position(|l| *l == format!("{meter}:"))
+        .unwrap_or_else(|| panic!("meter {meter} not in the text part:\n{text}"));
+    let usage = lines[i + 1].trim_start();
+    let total = lines[i + 2].trim_start();
+    assert!(usage.starts_with("Usage:"), "{text}");
+    assert!(total.starts_with("Current Total:"), "{text}");
+    (numbers(usage), numbers(total))
+}
+
+/// The message carries every header, both alternatives, and exactly the
+/// numbers of `rep`; returns the parsed message.
+fn assert_report_message(srv: &Smtpd, eml: &Path, rep: &Report) -> Parsed {
+    let m = srv.parse(eml);
+    let date = m.one("Date");
+    assert!(
+        date.ends_with("+0000") && date.contains(':'),
+        "Date: {date}"
+    );
+    let id = m.one("Message-ID");
+    assert!(
+        id.starts_with('<') && id.ends_with('>') && id.contains('@'),
+        "{id}"
+    );
+    assert_eq!(m.one("From"), FROM);
+    assert_eq!(m.one("To"), TO.join(", "));
+    let subject = format!(
+        "Usage {} .. {} on {}",
+        human(&rep.from),
+        human(&rep.to),
+        hostname()
+    );
+    assert_eq!(m.one("Subject"), subject);
+    assert_eq!(m.one("MIME-Version"), "1.0");
+    let parts: Vec<&str> = m.parts.lines().collect();
+    assert_eq!(parts.len(), 3, "{}", m.parts);
+    assert_eq!(parts[0], "multipart/alternative");
+    assert!(parts[1].starts_with("text/plain "), "{}", m.parts);
+    assert!(parts[2].starts_with("text/html "), "{}", m.parts);
+    for meter in &rep.meters {
+        let (period, total) = text_numbers(&m.text, &meter.name);
+        assert_eq!(
+            period,
+            (meter.period_bytes, meter.period_packets),
+            "period of {} in the text part vs the JSON {}\n{}",
+            meter.name,
+            rep.raw,
+            m.text
+        );
+        assert_eq!(
+            total,
+            (meter.total_bytes, meter.total_packets),
+            "total of {} in the text part vs the JSON {}",
+            meter.name,
+            rep.raw
+        );
+        assert!(m.html.contains(&meter.name), "{} in the HTML", meter.name);
+    }
+    assert!(m.html.contains("<svg"), "no inline SVG chart:\n{}", m.html);
+    let lower = m.html.to_ascii_lowercase();
+    for bad in ["<script", "<img", "<link", "<iframe"] {
+        assert!(!lower.contains(bad), "{bad} in the HTML part");
+    }
+    let env = std::fs::read_to_string(eml.with_extension("env")).unwrap();
+    assert_eq!(env, format!("{FROM}\n{}\n{}\n", TO[0], TO[1]), "envelope");
+    m
+}
+
+fn report_mail(run: &Run) -> (Report, String) {
+    let (so, se) = run.ok(&["report", "--mail", "--format", "json"]);
+    (Report::parse(&so), se)
+}
+
+/// The warning `report --mail` prints when the mail was spooled.
+fn assert_spooled_warning(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one warning line: {stderr}");
+    assert!(
+        lines[0].starts_with("netmon: warning: report mail not delivered (")
+            && lines[0].contains("retried at the next update"),
+        "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 1. The report mail, parsed back; AUTH PLAIN, LOGIN, wrong password.
+
+#[test]
+fn report_mail_carries_the_json_numbers_and_a_wrong_password_is_spooled_until_fixed() {
+    let Some(py) = setup("report_mail_carries_the_json_numbers") else {
+        return;
+    };
+    let lab = Lab::new(false);
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &lab.r.name, tmp.path());
+    let run = Run::new(&lab.r, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    lab.mark();
+    let proxy = lab.udp(
+        (Host::Proxy, "192.168.1.10"),
+        (Host::Router, "192.168.1.1"),
+        300,
+        7,
+    );
+    let offnet = lab.udp(
+        (Host::Outside, "10.99.0.2"),
+        (Host::Router, "10.99.0.1"),
+        500,
+        4,
+    );
+    let (rep, se) = report_mail(&run);
+    assert_eq!(se, "", "delivered without a word");
+    // Nothing crossed loopback before this report: the JSON is exact.
+    rep.assert_first("proxy", proxy.fwd);
+    rep.assert_first("offnet", offnet.fwd);
+    assert_eq!(srv.count(), 1);
+    assert_eq!(srv.file("auth.log"), "PLAIN ok\n");
+    let first = assert_report_message(&srv, &srv.messages()[0], &rep);
+    assert_ne!(first.one("Message-ID"), "");
+
+    // AUTH LOGIN. This report's offnet includes the first mail's SMTP
+    // session over lo (src 127.0.0.1 is off the LAN): the text must still
+    // say exactly what the JSON says.
+    run.set_config(&config("login", PASSWORD));
+    let (rep2, se) = report_mail(&run);
+    assert_eq!(se, "");
+    assert_eq!(srv.count(), 2);
+    assert_eq!(srv.file("auth.log"), "PLAIN ok\nLOGIN ok\n");
+    assert!(rep2.meter("offnet").period_packets > 0, "{}", rep2.raw);
+    let second = assert_report_message(&srv, &srv.messages()[1], &rep2);
+    assert_ne!(second.one("Message-ID"), first.one("Message-ID"));
+
+    // Wrong password: refused at AUTH, spooled, exit 0.
+    run.set_config(&config("plain", WRONG_PASSWORD));
+    let (rep3, se) = report_mail(&run);
+    assert_spooled_warning(&se);
+    assert_eq!(srv.count(), 2);
+    assert!(srv.file("auth.log").ends_with("PLAIN fail\n"));
+    let spooled = Run::spooled(run.state());
+    assert_eq!(spooled.len(), 1, "{spooled:?}");
+    let (status, _) = run.ok(&["status"]);
+    assert!(
+        status.contains("mail:     1 report(s) waiting in the spool"),
+        "{status}"
+    );
+    // The dry run and a status with the wrong password print neither.
+    run.ok(&["--dry-run", "report", "--mail"]);
+
+    // Fixed: the next update delivers the spooled report once.
+    run.set_config(&config("plain", PASSWORD));
+    let (_, se) = run.ok(&["update"]);
+    assert!(
+        se.contains("delivered") && se.starts_with("netmon: warning: spooled mail "),
+        "{se}"
+    );
+    assert_eq!(srv.count(), 3, "delivered exactly once");
+    assert!(Run::spooled(run.state()).is_empty());
+    assert_report_message(&srv, &srv.messages()[2], &rep3);
+    let (status, _) = run.ok(&["status"]);
+    assert!(!status.contains("waiting in the spool"), "{status}");
+    run.ok(&["update"]);
+    assert_eq!(srv.count(), 3, "a further update sends nothing");
+    run.assert_no_password();
+}
+
+// ---------------------------------------------------------------------------
+// 2. Server down, then up.
+
+#[test]
+fn report_while_the_server_is_down_is_delivered_once_by_the_next_update() {
+    let Some(py) = setup("report_while_the_server_is_down") else {
+        return;
+    };
+    let ns = netns();
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    let (rep, se) = report_mail(&run);
+    assert_spooled_warning(&se);
+    assert!(se.contains("refused"), "connection refused: {se}");
+    assert_eq!(Run::spooled(run.state()).len(), 1);
+    let (status, _) = run.ok(&["status"]);
+    assert!(status.contains("1 report(s) waiting"), "{status}");
+
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    run.ok(&["update"]);
+    assert_eq!(srv.count(), 1, "delivered exactly once");
+    assert!(Run::spooled(run.state()).is_empty());
+    assert_report_message(&srv, &srv.messages()[0], &rep);
+    let conns = srv.connections();
+    run.ok(&["update"]);
+    assert_eq!(srv.count(), 1, "a further update sends nothing");
+    assert_eq!(srv.connections(), conns, "nor even connects");
+    run.assert_no_password();
+}
+
+// ---------------------------------------------------------------------------
+// 3. sync keeps the spool across a reboot.
+
+#[test]
+fn synced_spool_survives_a_reboot_and_is_delivered_once() {
+    let Some(py) = setup("synced_spool_survives_a_reboot") else {
+        return;
+    };
+    let ns = netns();
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    let (rep, se) = report_mail(&run);
+    assert_spooled_warning(&se);
+    let ram = Run::spooled(run.state());
+    assert_eq!(ram.len(), 1);
+    let (_, se) = run.ok(&["sync"]);
+    assert!(se.contains("still waiting"), "the retry at sync: {se}");
+    let ram = Run::spooled(run.state());
+    let flash = Run::spooled(run.persist());
+    assert_eq!(flash.len(), 1, "sync copies the spool");
+    assert_eq!(ram[0].file_name(), flash[0].file_name());
+    assert_eq!(
+        std::fs::read(&ram[0]).unwrap(),
+        std::fs::read(&flash[0]).unwrap()
+    );
+
+    // Reboot: /tmp is gone. The server is up now.
+    std::fs::remove_dir_all(run.state()).unwrap();
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    let (_, se) = run.ok(&["update"]);
+    assert!(se.contains("delivered"), "{se}");
+    assert_eq!(srv.count(), 1, "the restored message, once");
+    assert!(Run::spooled(run.state()).is_empty());
+    assert_report_message(&srv, &srv.messages()[0], &rep);
+    run.ok(&["update"]);
+    assert_eq!(srv.count(), 1, "a further update sends nothing");
+    run.assert_no_password();
+}
+
+// ---------------------------------------------------------------------------
+// 4. mail-test.
+
+#[test]
+fn mail_test_exit_codes() {
+    let Some(py) = setup("mail_test_exit_codes") else {
+        return;
+    };
+    let ns = netns();
+    let run = Run::new(&ns, &config("login", PASSWORD));
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    let (so, se) = run.ok(&["mail-test"]);
+    assert_eq!(
+        so,
+        format!("netmon: test message accepted for {}\n", TO.join(", "))
+    );
+    assert_eq!(se, "");
+    assert_eq!(srv.count(), 1);
+    assert_eq!(srv.file("auth.log"), "LOGIN ok\n");
+    let m = srv.parse(&srv.messages()[0]);
+    assert_eq!(
+        m.one("Subject"),
+        format!("netmon test message from {}", hostname())
+    );
+    assert_eq!(m.parts.lines().next(), Some("text/plain"), "{}", m.parts);
+    drop(srv);
+
+    let (so, se) = run.expect(1, &["mail-test"]);
+    assert_eq!(so, "");
+    assert_eq!(se.lines().count(), 1, "{se}");
+    assert!(
+        se.starts_with("netmon: test message not delivered: "),
+        "{se}"
+    );
+    assert!(
+        Run::spooled(run.state()).is_empty(),
+        "a test message is not spooled"
+    );
+
+    run.set_config(BLOG_CONFIG);
+    let (so, se) = run.expect(2, &["mail-test"]);
+    assert_eq!(so, "");
+    assert_eq!(se.lines().count(), 1, "{se}");
+    assert!(se.starts_with("netmon: mail-test needs "), "{se}");
+    let (_, se) = run.expect(2, &["report", "--mail"]);
+    assert!(se.starts_with("netmon: report --mail needs "), "{se}");
+    run.assert_no_password();
+}
+
+// ---------------------------------------------------------------------------
+// 5. Header injection through the config.
+
+/// The config with `line` (a whole line, marked by `needle` in the normal
+/// config) replaced; returns the text and the 1-based line of the change.
+fn config_with(needle: &str, line: &str) -> (String, usize) {
+    let base = config("plain", PASSWORD);
+    let n = base
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle} not in the config"));
+    let mut lines: Vec<&str> = base.lines().collect();
+    lines[n] = line;
+    (lines.join("\n") + "\n", n + 1)
+}
+
+#[test]
+fn line_breaks_in_subject_or_recipient_are_refused_at_load_and_nothing_is_sent() {
+    let Some(py) = setup("line_breaks_in_subject_or_recipient") else {
+        return;
+    };
+    let ns = netns();
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    let cases = [
+        // A raw CR inside double quotes.
+        (
+            "option subject",
+            "\toption subject \"Usage\rBcc: evil@x.test\"",
+        ),
+        // The escaped form: a backslash before the CR (a literal CR in UCI).
+        (
+            "option subject",
+            "\toption subject \"Usage\\\rBcc: evil@x.test\"",
+        ),
+        // A raw LF cannot hide in quotes: the quote is open at line end.
+        (
+            "option subject",
+            "\toption subject \"Usage\nBcc: evil@x.test\"",
+        ),
+        // Recipients, raw and escaped.
+        (
+            "list to 'bob",
+            "\tlist to \"bob@example.org\rBcc: evil@x.test\"",
+        ),
+        ("list to 'bob", "\tlist to \"bob@example.org\\\r\""),
+        // Single quotes are literal: still a raw CR.
+        ("list to 'alice", "\tlist to 'alice@example.org\r'"),
+        // A password with a CR: refused, and the message does not quote it.
+        (
+            "option password",
+            "\toption password \"Pw-7f3a-secret-91\r\"",
+        ),
+        // The lexer lets tabs through; the mail section refuses them too.
+        (
+            "option subject",
+            "\toption subject \"Usage\tBcc: evil@x.test\"",
+        ),
+        (
+            "option password",
+            "\toption password \"Pw-7f3a-secret-91\t\"",
+        ),
+        // A backslash before LF joins the lines (libuci): no LF in the
+        // value, and the joined text is no address.
+        (
+            "list to 'bob",
+            "\tlist to \"bob@example.org\\\nBcc: evil@x.test\"",
+        ),
+    ];
+    for (needle, line) in cases {
+        let (text, n) = config_with(needle, line);
+        run.set_config(&text);
+        let (so, se) = run.expect(2, &["report", "--mail"]);
+        assert_eq!(so, "", "{line:?}");
+        assert_eq!(se.lines().count(), 1, "{line:?}: {se}");
+        let want = format!("netmon: cannot read {} line {n}: ", run.nm.config.display());
+        assert!(
+            se.starts_with(&want),
+            "{line:?}: {se:?} should start {want:?}"
+        );
+        run.expect(2, &["mail-test"]);
+    }
+    assert_eq!(srv.connections(), 0, "no mail attempted");
+    assert_eq!(srv.count(), 0);
+    assert!(
+        !run.state().join("state").exists(),
+        "nothing ran past the config"
+    );
+    let tables = ns.ok(&["nft", "list", "tables"]);
+    assert!(!tables.contains("netmon"), "no rules installed: {tables}");
+
+    // A backslash before `r` or `n` is a plain letter in UCI, not a line
+    // break: accepted, and the header stays one header. The non-ASCII
+    // subject travels RFC 2047 encoded: the raw message is 7-bit, with
+    // lines of at most 998 bytes (RFC 5322 2.1.1).
+    let (text, _) = config_with(
+        "option subject",
+        "\toption subject \"Verbrauch über A\\r\\nBcc: evil@x.test\"",
+    );
+    run.set_config(&text);
+    run.ok(&["start"]);
+    report_mail(&run);
+    assert_eq!(srv.count(), 1);
+    let eml = &srv.messages()[0];
+    let m = srv.parse(eml);
+    assert_eq!(m.one("Subject"), "Verbrauch über ArnBcc: evil@x.test");
+    assert!(m.header("Bcc").is_empty(), "{}", m.headers);
+    let raw = std::fs::read(eml).unwrap();
+    assert!(raw.is_ascii(), "8-bit bytes in the message");
+    assert!(raw.split(|&b| b == b'\n').all(|l| l.len() <= 1000));
+    let env = std::fs::read_to_string(eml.with_extension("env")).unwrap();
+    assert!(!env.contains("evil"), "{env}");
+    run.assert_no_password();
+}
+
+// ---------------------------------------------------------------------------
+// Beyond the five: a refused recipient, and a second reboot.
+
+/// One of three recipients refused (RCPT 550): the others get the report,
+/// the refusal is a warning, and nothing is spooled (RFC 5321 3.3).
+#[test]
+fn refused_recipient_is_a_warning_and_the_others_get_the_report() {
+    let Some(py) = setup("refused_recipient_is_a_warning") else {
+        return;
+    };
+    let ns = netns();
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start_with(&py, &ns.name, tmp.path(), &["--reject-rcpt", "nobody"]);
+    let text = config("plain", PASSWORD) + "\tlist to 'nobody@example.org'\n";
+    let run = Run::new(&ns, &text);
+    run.ok(&["start"]);
+    let (_, se) = report_mail(&run);
+    assert_eq!(se.lines().count(), 1, "{se}");
+    // (The line names the address twice today: app.rs prints the
+    // recipient before a reason that already starts with it.)
+    assert!(
+        se.starts_with("netmon: warning: the server refused recipient nobody@example.org: ")
+            && se.contains(": 550 5.1.1 <nobody@example.org>: no such user"),
+        "{se}"
+    );
+    assert_eq!(srv.count(), 1);
+    assert_eq!(srv.file("rejected.log"), "nobody@example.org\n");
+    let env = std::fs::read_to_string(srv.messages()[0].with_extension("env")).unwrap();
+    assert_eq!(env, format!("{FROM}\n{}\n{}\n", TO[0], TO[1]));
+    assert!(Run::spooled(run.state()).is_empty(), "not spooled again");
+    run.ok(&["update"]);
+    assert_eq!(srv.count(), 1);
+    run.assert_no_password();
+}
+
+/// A spooled report delivered after a reboot must not come back after the
+/// next reboot. It does today: the delivery removes the RAM copy only,
+/// the persistent copy stays until the next sync (up to sync_interval,
+/// 12 h by default), and a reboot before that restores and sends it again.
+#[test]
+#[ignore = "bug: a delivered spool entry stays in <persist-dir>/spool until the next sync; a reboot before that sends it again"]
+fn delivered_spool_entry_is_not_restored_by_a_later_reboot() {
+    let Some(py) = setup("delivered_spool_entry_is_not_restored") else {
+        return;
+    };
+    let ns = netns();
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    let (_, se) = report_mail(&run);
+    assert_spooled_warning(&se);
+    run.ok(&["sync"]);
+    assert_eq!(Run::spooled(run.persist()).len(), 1);
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    run.ok(&["update"]);
+    assert_eq!(srv.count(), 1);
+    // Reboot before the next sync.
+    std::fs::remove_dir_all(run.state()).unwrap();
+    run.ok(&["update"]);
+    assert_eq!(srv.count(), 1, "delivered again after a second reboot");
+    run.assert_no_password();
+}
+
+/// A report that can be neither delivered nor spooled is an error (exit
+/// 1, one line), and its period is not marked as reported: the next
+/// report starts where the failed one started.
+#[test]
+fn report_that_cannot_be_spooled_fails_and_keeps_its_period() {
+    if setup("report_that_cannot_be_spooled").is_none() {
+        return;
+    }
+    let ns = netns();
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    let (first, _) = {
+        let (so, se) = run.ok(&["report", "--format", "json"]);
+        (Report::parse(&so), se)
+    };
+    // The spool directory cannot be created: a file is in the way.
+    std::fs::write(run.state().join("spool"), "in the way").unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let (so, se) = run.expect(1, &["report", "--mail", "--format", "json"]);
+    assert_eq!(so, "", "no report printed for a run that failed");
+    let last = se.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("netmon: mail not delivered (") && last.contains("not spooled either"),
+        "{se}"
+    );
+    std::fs::remove_file(run.state().join("spool")).unwrap();
+    let (so, _) = run.ok(&["report", "--format", "json"]);
+    let again = Report::parse(&so);
+    assert_eq!(
+        again.from, first.to,
+        "the failed report's period is reported again"
+    );
+    run.assert_no_password();
+}
