@@ -263,6 +263,10 @@ fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool, warn: &mut Buf) 
             st.synced = old;
             flash_err = Some(e);
         }
+    } else if let Err(e) =
+        store::forget_removed(&spool_dir(&cx.state_dir), &spool_dir(&cx.persist_dir))
+    {
+        flash_err = Some(e);
     }
     store::save_state(&cx.state_dir, st)?;
     let names = names(&cx.cfg);
@@ -371,10 +375,10 @@ fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<(
     match mailer.send_or_spool(&msg, &mailer.envelope()?, cx.now)? {
         Delivery::Sent { rejected } => {
             for x in rejected {
+                // The reason starts with the recipient already.
                 let _ = ufmt::uwrite!(
                     warn,
-                    "the server refused recipient {}: {}\n",
-                    x.recipient.as_str(),
+                    "the server refused a recipient: {}\n",
                     x.reason.as_str()
                 );
             }
@@ -420,8 +424,9 @@ fn mail_test(cx: &Ctx, out: &mut Buf) -> Result<()> {
         Outcome::Delivered { rejected } => {
             let mut b = Buf::new();
             let _ = ufmt::uwrite!(b, "test message delivered, but the server refused");
-            for x in &rejected {
-                let _ = ufmt::uwrite!(b, " {} ({})", x.recipient.as_str(), x.reason.as_str());
+            for (i, x) in rejected.iter().enumerate() {
+                let sep = if i == 0 { " " } else { "; " };
+                let _ = ufmt::uwrite!(b, "{}{}", sep, x.reason.as_str());
             }
             Err(Error::runtime(b.as_str()))
         }

@@ -200,18 +200,7 @@ pub fn sync_state(flash: &str, st: &State, now: i64, warn: &mut Buf) -> Result<(
 /// keep the spool with the persistent state, and to bring it back after a
 /// reboot. A missing `from` means an empty one.
 pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
-    let names = |dir: &str| -> Vec<String> {
-        fs::read_dir(dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .filter(|n| !n.starts_with('.'))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let want = names(from);
+    let want = file_names(from);
     if want.is_empty() && fs::metadata(to).is_err() {
         return Ok(());
     }
@@ -221,11 +210,38 @@ pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
         let bytes = fs::read(&src).map_err(|e| Error::io("read", &src, &e))?;
         replace_file(to, n, &bytes)?;
     }
-    for n in names(to).iter().filter(|n| !want.contains(n)) {
-        let p = join(to, n);
+    prune_dir(&want, to)
+}
+
+/// Regular, non-hidden files of a directory (none when it does not exist).
+fn file_names(dir: &str) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn prune_dir(keep: &[String], dir: &str) -> Result<()> {
+    for n in file_names(dir).iter().filter(|n| !keep.contains(n)) {
+        let p = join(dir, n);
         fs::remove_file(&p).map_err(|e| Error::io("remove", &p, &e))?;
     }
     Ok(())
+}
+
+/// Removes from `to` the files no longer in `from`: a spooled report
+/// delivered since the last sync must not come back after a reboot.
+/// Only deletions, so no flash write between syncs.
+pub fn forget_removed(from: &str, to: &str) -> Result<()> {
+    if fs::metadata(to).is_err() {
+        return Ok(());
+    }
+    prune_dir(&file_names(from), to)
 }
 
 /// Size at which the log is moved to `log.tsv.1` (replacing the previous

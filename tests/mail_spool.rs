@@ -303,7 +303,10 @@ fn report_message_parses_back_with_every_header_and_both_parts() {
     let (t, h) = rendered();
     assert_eq!(read(".part0").replace("\r\n", "\n"), t);
     assert_eq!(read(".part1").replace("\r\n", "\n"), h);
-    assert!(t.contains("1.15 GiB  (1234567890 bytes, 987654 packets)"), "{t}");
+    assert!(
+        t.contains("1.15 GiB  (1234567890 bytes, 987654 packets)"),
+        "{t}"
+    );
     assert!(h.contains(">1234567890 B</td>"));
     assert_eq!(s.file("001.env"), "netmon@gw.lan\nme@example.org\n");
 }
