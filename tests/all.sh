@@ -11,6 +11,9 @@ step "cargo fmt --check"
 cargo fmt --check
 step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+step "fuzz targets (short runs)"
+bash tests/fuzz.sh
+
 step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Short libFuzzer runs of every fuzz target (fuzz/), part of the suite.
+# Same instrumentation cargo-fuzz uses, on the stable toolchain
+# (RUSTC_BOOTSTRAP for -Z-free sancov flags); SECONDS_PER_TARGET each.
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+secs=${SECONDS_PER_TARGET:-15}
+export RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Cpasses=sancov-module \
+  -Cllvm-args=-sanitizer-coverage-level=4 \
+  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
+  -Cllvm-args=-sanitizer-coverage-pc-table \
+  -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks"
+triple=x86_64-unknown-linux-gnu
+cargo build --locked --quiet --release --bins --target "$triple"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/parse_nft" "$work/parse_iptables" "$work/state_decode"
+cp ../tests/fixtures/*.nft "$work/parse_nft/" 2>/dev/null || true
+cp ../tests/fixtures/*.txt "$work/parse_iptables/" 2>/dev/null || true
+for t in parse_nft parse_iptables state_decode; do
+  echo "fuzz $t for ${secs}s"
+  if ! "target/$triple/release/$t" -max_total_time="$secs" -max_len=9000 \
+    -print_final_stats=1 "$work/$t" >"$work/$t.log" 2>&1; then
+    tail -40 "$work/$t.log"
+    echo "fuzz target $t found a crash"
+    exit 1
+  fi
+  grep -E 'stat::number_of_executed_units' "$work/$t.log"
+done
