@@ -1,1 +1,373 @@
-//! (stub)
+//! Command line: argh structs (the raw layer; doc comments are the help
+//! text) and their validation into a `Command` in one place.
+
+use crate::config::BackendChoice;
+use crate::error::{Error, Result};
+use argh::FromArgs;
+
+pub const DEFAULT_CONFIG: &str = "/etc/config/netmon";
+pub const DEFAULT_STATE_DIR: &str = "/tmp/netmon";
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Network-usage accounting on the firewall's own counters. Without a command, runs `report`.
+#[argh(help_triggers("-h", "--help", "help"))]
+pub struct Args {
+    /// config file (default /etc/config/netmon; when it is missing, WAN download/upload meters for the default-route interface are used)
+    #[argh(option, arg_name = "path")]
+    pub config: Option<String>,
+    /// state directory (default /tmp/netmon, or option state_dir)
+    #[argh(option, arg_name = "dir")]
+    pub state_dir: Option<String>,
+    /// firewall backend: auto (default), nft or iptables
+    #[argh(option, arg_name = "name")]
+    pub backend: Option<String>,
+    /// persistent state directory, written only by a sync (default /etc/netmon, or option persist_dir)
+    #[argh(option, arg_name = "dir")]
+    pub persist_dir: Option<String>,
+    /// print every firewall command that would run, one per line, and run none (no state is written)
+    #[argh(switch)]
+    pub dry_run: bool,
+    /// when no good copy of the state exists, move the damaged ones aside and start afresh
+    #[argh(switch)]
+    pub force: bool,
+    #[argh(subcommand)]
+    pub cmd: Option<Sub>,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
+#[argh(subcommand)]
+pub enum Sub {
+    Start(StartArgs),
+    Stop(StopArgs),
+    Update(UpdateArgs),
+    Report(ReportArgs),
+    Status(StatusArgs),
+    Daily(DailyArgs),
+    Sync(SyncArgs),
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Install the counting rules (idempotent) and take a first reading. Aliases: initiate, initialise.
+#[argh(subcommand, name = "start")]
+pub struct StartArgs {}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Take a last reading, then remove exactly the rules start added. Aliases: clear, flush.
+#[argh(subcommand, name = "stop")]
+pub struct StopArgs {}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Read the counters and add them to the totals; reinstall the rules if they vanished (what cron runs).
+#[argh(subcommand, name = "update")]
+pub struct UpdateArgs {}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Update, then show usage since the last report and the running totals.
+#[argh(subcommand, name = "report")]
+pub struct ReportArgs {
+    /// output format: text (default) or json
+    #[argh(option, arg_name = "fmt")]
+    pub format: Option<String>,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Show the backend, whether the rules are in place, the meters and the state.
+#[argh(subcommand, name = "status")]
+pub struct StatusArgs {}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Show usage per day (MiB; json: bytes), or per billing month, from the saved buckets.
+#[argh(subcommand, name = "daily")]
+pub struct DailyArgs {
+    /// output format: tsv (default), csv or json
+    #[argh(option, arg_name = "fmt")]
+    pub format: Option<String>,
+    /// how many days up to today (1-62, default 31)
+    #[argh(option, arg_name = "n")]
+    pub days: Option<String>,
+    /// show billing months (up to 24) instead of days
+    #[argh(switch)]
+    pub months: bool,
+    /// convert a netmon log file (time and running totals per meter) instead, like the blog's graph script
+    #[argh(option, arg_name = "file")]
+    pub log: Option<String>,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Update, then copy the state to the persistent directory now (also done every sync_interval and by stop).
+#[argh(subcommand, name = "sync")]
+pub struct SyncArgs {}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Action {
+    Start,
+    Stop,
+    Update,
+    Report(ReportFormat),
+    Status,
+    Daily(Daily),
+    Sync,
+}
+
+/// What `daily` shows.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Daily {
+    pub format: DailyFormat,
+    pub days: u8,
+    pub months: bool,
+    pub log: Option<String>,
+}
+
+/// Most days `daily` can show: the day buckets kept per meter.
+pub const MAX_DAILY_DAYS: u8 = crate::state::DAYS as u8;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DailyFormat {
+    Tsv,
+    Csv,
+    Json,
+}
+
+/// A validated command line.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Command {
+    pub action: Action,
+    pub config: String,
+    /// Whether --config was given (a missing explicit file is an error).
+    pub config_given: bool,
+    pub state_dir: Option<String>,
+    pub persist_dir: Option<String>,
+    pub backend: Option<BackendChoice>,
+    pub dry_run: bool,
+    pub force: bool,
+}
+
+/// What parsing the command line produced.
+pub enum Parsed {
+    Run(Command),
+    /// `--help` and the like: print this on stdout, exit 0.
+    Help(String),
+}
+
+/// The blog's command names, kept as aliases.
+fn canonical(cmd: &str) -> &str {
+    match cmd {
+        "initiate" | "initialise" | "initialize" => "start",
+        "clear" | "flush" => "stop",
+        other => other,
+    }
+}
+
+/// Parses `args` (without the program name).
+pub fn parse(args: &[&str]) -> Result<Parsed> {
+    let mut v: Vec<&str> = args.to_vec();
+    // The first word that is neither an option nor an option's value is the command.
+    let mut i = 0;
+    while i < v.len() {
+        match v[i] {
+            "--config" | "--state-dir" | "--persist-dir" | "--backend" => i += 2,
+            w if w.starts_with('-') => i += 1,
+            w => {
+                v[i] = canonical(w);
+                break;
+            }
+        }
+    }
+    match Args::from_args(&["netmon"], &v) {
+        Ok(a) => validate(a).map(Parsed::Run),
+        Err(e) if e.status.is_ok() => Ok(Parsed::Help(e.output)),
+        Err(e) => Err(usage_error(&e.output)),
+    }
+}
+
+fn usage_error(out: &str) -> Error {
+    let first = out
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("bad arguments");
+    let mut s = String::new();
+    let mut chars = first.chars();
+    if let Some(c) = chars.next() {
+        s.extend(c.to_lowercase());
+        s.push_str(chars.as_str());
+    }
+    let s = s.trim_end_matches('.').to_string() + " (see netmon --help)";
+    Error::usage(s)
+}
+
+fn validate(a: Args) -> Result<Command> {
+    let action = match a.cmd {
+        None => Action::Report(ReportFormat::Text),
+        Some(Sub::Start(_)) => Action::Start,
+        Some(Sub::Stop(_)) => Action::Stop,
+        Some(Sub::Update(_)) => Action::Update,
+        Some(Sub::Status(_)) => Action::Status,
+        Some(Sub::Report(r)) => Action::Report(match r.format.as_deref() {
+            None | Some("text") => ReportFormat::Text,
+            Some("json") => ReportFormat::Json,
+            Some(o) => return Err(bad_value("--format", o, "text or json")),
+        }),
+        Some(Sub::Sync(_)) => Action::Sync,
+        Some(Sub::Daily(d)) => Action::Daily(daily(d)?),
+    };
+    let backend = match a.backend.as_deref() {
+        None => None,
+        Some(b) => Some(
+            BackendChoice::parse(b)
+                .ok_or_else(|| bad_value("--backend", b, "auto, nft or iptables"))?,
+        ),
+    };
+    for (opt, v) in [
+        ("--state-dir", &a.state_dir),
+        ("--persist-dir", &a.persist_dir),
+    ] {
+        if v.as_deref().is_some_and(str::is_empty) {
+            let mut s = String::from(opt);
+            s.push_str(" must not be empty");
+            return Err(Error::usage(s));
+        }
+    }
+    Ok(Command {
+        action,
+        config_given: a.config.is_some(),
+        config: a.config.unwrap_or_else(|| DEFAULT_CONFIG.into()),
+        state_dir: a.state_dir,
+        persist_dir: a.persist_dir,
+        backend,
+        dry_run: a.dry_run,
+        force: a.force,
+    })
+}
+
+fn daily(d: DailyArgs) -> Result<Daily> {
+    let format = match d.format.as_deref() {
+        None | Some("tsv") => DailyFormat::Tsv,
+        Some("csv") => DailyFormat::Csv,
+        Some("json") => DailyFormat::Json,
+        Some(o) => return Err(bad_value("--format", o, "tsv, csv or json")),
+    };
+    let days = match d.days.as_deref() {
+        None => 31,
+        Some(v) => match v.parse::<u8>() {
+            Ok(n) if (1..=MAX_DAILY_DAYS).contains(&n) => n,
+            _ => return Err(bad_value("--days", v, "a number of days from 1 to 62")),
+        },
+    };
+    if d.months && d.days.is_some() {
+        return Err(Error::usage("--days and --months cannot be combined"));
+    }
+    Ok(Daily {
+        format,
+        days,
+        months: d.months,
+        log: d.log,
+    })
+}
+
+fn bad_value(opt: &str, v: &str, want: &str) -> Error {
+    let mut s = String::from("invalid value '");
+    s.extend(v.chars().filter(|c| !c.is_control()));
+    s.push_str("' for ");
+    s.push_str(opt);
+    s.push_str(": expected ");
+    s.push_str(want);
+    Error::usage(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Command {
+        match parse(args) {
+            Ok(Parsed::Run(c)) => c,
+            _ => panic!("expected a command for {args:?}"),
+        }
+    }
+
+    #[test]
+    fn bare_netmon_is_report() {
+        assert_eq!(run(&[]).action, Action::Report(ReportFormat::Text));
+    }
+
+    #[test]
+    fn blog_aliases() {
+        for a in ["initiate", "initialise", "start"] {
+            assert_eq!(run(&[a]).action, Action::Start);
+        }
+        for a in ["clear", "flush", "stop"] {
+            assert_eq!(run(&[a]).action, Action::Stop);
+        }
+        // An alias after global options, and an option value that looks like one.
+        let c = run(&["--config", "clear", "--dry-run", "flush"]);
+        assert_eq!(
+            (c.action, c.config.as_str(), c.dry_run),
+            (Action::Stop, "clear", true)
+        );
+    }
+
+    #[test]
+    fn globals_and_formats() {
+        let c = run(&[
+            "--state-dir",
+            "/x",
+            "--backend",
+            "nft",
+            "report",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(c.action, Action::Report(ReportFormat::Json));
+        assert_eq!(c.backend, Some(BackendChoice::Nft));
+        assert_eq!(c.state_dir.as_deref(), Some("/x"));
+        assert_eq!(c.config, DEFAULT_CONFIG);
+        let d = Daily {
+            format: DailyFormat::Csv,
+            days: 7,
+            months: false,
+            log: None,
+        };
+        assert_eq!(
+            run(&["daily", "--format", "csv", "--days", "7"]).action,
+            Action::Daily(d)
+        );
+        assert_eq!(run(&["--force", "sync"]).action, Action::Sync);
+        assert!(run(&["--force", "sync"]).force);
+    }
+
+    #[test]
+    fn errors_are_usage_errors() {
+        for bad in [
+            &["--bogus"][..],
+            &["frobnicate"],
+            &["--backend", "pf"],
+            &["report", "--format", "xml"],
+            &["daily", "--days", "63"],
+            &["daily", "--days", "0"],
+            &["daily", "--months", "--days", "3"],
+            &["--state-dir", ""],
+            &["--config"],
+            &["daily", "--days", "63"],
+            &["daily", "--days", "0"],
+            &["daily", "--months", "--days", "3"],
+            &["--state-dir", ""],
+        ] {
+            let e = parse(bad).err().expect("error");
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(!e.message().contains('\n'), "{bad:?}: {}", e.message());
+        }
+    }
+
+    #[test]
+    fn help_is_not_an_error() {
+        assert!(matches!(parse(&["--help"]), Ok(Parsed::Help(_))));
+        assert!(matches!(parse(&["report", "--help"]), Ok(Parsed::Help(_))));
+    }
+}

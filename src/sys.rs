@@ -50,3 +50,47 @@ pub fn boot_id() -> Option<heapless::String<40>> {
     let s = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     heapless::String::try_from(s.trim()).ok()
 }
+
+/// An exclusive advisory lock (flock) held until dropped.
+pub struct Lock {
+    _file: std::fs::File,
+}
+
+/// Takes the exclusive lock on `path`, waiting at most `wait_ms`. On
+/// success the file holds our pid (so a waiting process can name the
+/// holder). On timeout returns the holder's pid as read from the file.
+pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::io::AsRawFd;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    let mut waited = 0u32;
+    loop {
+        // SAFETY: the fd is owned by `f`, open for the whole call.
+        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            break;
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EWOULDBLOCK) && e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+        if waited >= wait_ms {
+            let mut s = String::new();
+            let _ = f.read_to_string(&mut s);
+            return Ok(Err(s.trim().parse().unwrap_or(0)));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited = waited.saturating_add(50);
+    }
+    let mut b = crate::out::Buf::new();
+    let _ = ufmt::uwrite!(b, "{}\n", std::process::id());
+    f.set_len(0)?;
+    f.rewind()?;
+    f.write_all(b.as_bytes())?;
+    Ok(Ok(Lock { _file: f }))
+}

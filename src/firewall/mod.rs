@@ -1,1 +1,230 @@
-//! (stub)
+//! Firewall backends: install, read and remove netmon's own counting rules.
+//!
+//! Each rule carries a tag `netmon:<meter>:<hash>` (nft rule comment,
+//! iptables `-m comment`), the hash covering the rule's match and hook, so
+//! a read can tell "installed as configured" from "missing" or "stale"
+//! without relying on positions. Nothing untagged is ever changed.
+
+pub mod iptables;
+pub mod nft;
+pub mod run;
+
+use crate::config::BackendChoice;
+use crate::error::{Error, Result};
+use crate::meter::{Meter, MAX_METERS};
+use crate::out::Buf;
+use crate::state::Count;
+use run::Runner;
+
+/// A resolved backend.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backend {
+    Nft,
+    Iptables,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Nft => "nft",
+            Backend::Iptables => "iptables",
+        }
+    }
+
+    /// `auto`: nft when firewall4 (nftables) is in use or only nft exists,
+    /// iptables for firewall3 or when only iptables exists.
+    pub fn resolve(choice: BackendChoice, path: &str) -> Result<Backend> {
+        match choice {
+            BackendChoice::Nft => Ok(Backend::Nft),
+            BackendChoice::Iptables => Ok(Backend::Iptables),
+            BackendChoice::Auto => auto(path),
+        }
+    }
+
+    /// Reads netmon's counters and checks its rules against `meters`.
+    pub fn read(self, meters: &[Meter], r: &mut Runner) -> Result<Observed> {
+        match self {
+            Backend::Nft => nft::read(meters, r),
+            Backend::Iptables => iptables::read(meters, r),
+        }
+    }
+
+    /// Installs netmon's rules, replacing whatever of netmon's was there.
+    pub fn install(self, meters: &[Meter], r: &mut Runner) -> Result<()> {
+        match self {
+            Backend::Nft => nft::install(meters, r),
+            Backend::Iptables => iptables::install(meters, r),
+        }
+    }
+
+    /// Removes exactly what `install` adds; a no-op when nothing is there.
+    pub fn remove(self, meters: &[Meter], r: &mut Runner) -> Result<()> {
+        match self {
+            Backend::Nft => nft::remove(r),
+            Backend::Iptables => iptables::remove(meters, r),
+        }
+    }
+}
+
+fn auto(path: &str) -> Result<Backend> {
+    let exists = |p: &str| std::fs::metadata(p).is_ok();
+    if exists("/sbin/fw4") {
+        return Ok(Backend::Nft);
+    }
+    if exists("/sbin/fw3") {
+        return Ok(Backend::Iptables);
+    }
+    if in_path(path, "nft") {
+        return Ok(Backend::Nft);
+    }
+    if in_path(path, "iptables") {
+        return Ok(Backend::Iptables);
+    }
+    Err(Error::runtime(
+        "neither nft nor iptables was found in PATH: install nftables (or iptables), or pass --backend",
+    ))
+}
+
+fn in_path(path: &str, tool: &str) -> bool {
+    path.split(':').filter(|d| !d.is_empty()).any(|d| {
+        let mut p = String::from(d);
+        p.push('/');
+        p.push_str(tool);
+        std::fs::metadata(&p).is_ok_and(|m| m.is_file())
+    })
+}
+
+/// What a read found.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Observed {
+    /// Counters per meter, config order (zero where missing).
+    pub counts: heapless::Vec<Count, MAX_METERS>,
+    /// Every rule, chain and counter is present exactly as configured.
+    pub installed: bool,
+    /// Something of netmon's exists (maybe stale or partial).
+    pub present: bool,
+    /// nft table handle (0 for iptables or when absent).
+    pub handle: u64,
+}
+
+impl Observed {
+    fn empty(n: usize) -> Observed {
+        let mut counts = heapless::Vec::new();
+        for _ in 0..n.min(MAX_METERS) {
+            let _ = counts.push(Count::default());
+        }
+        Observed {
+            counts,
+            installed: false,
+            present: false,
+            handle: 0,
+        }
+    }
+}
+
+/// FNV-1a, 32 bits: a short, stable fingerprint of a rule's text.
+pub fn fnv1a(data: &[u8]) -> u32 {
+    data.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// `netmon:<meter>:<8 hex of fnv1a(hook + match)>`.
+pub fn tag(b: &mut Buf, meter: &str, hook: &str, matches: &[u8]) {
+    let mut h = fnv1a(hook.as_bytes());
+    h = matches.iter().fold(h ^ 0xff, |h, &c| {
+        (h ^ u32::from(c)).wrapping_mul(0x0100_0193)
+    });
+    b.push_bytes(b"netmon:");
+    b.push_bytes(meter.as_bytes());
+    b.push_bytes(b":");
+    let digits = b"0123456789abcdef";
+    for shift in (0..8).rev() {
+        b.push_bytes(&[digits[((h >> (shift * 4)) & 0xf) as usize]]);
+    }
+}
+
+/// The meter name in a tag, if it is one of netmon's counting tags.
+pub fn tag_meter(tag: &str) -> Option<&str> {
+    let rest = tag.strip_prefix("netmon:")?;
+    let (name, hash) = rest.split_once(':')?;
+    (hash.len() == 8 && hash.bytes().all(|c| c.is_ascii_hexdigit())).then_some(name)
+}
+
+/// An order-sensitive digest of the tags seen in one chain, so "the rules
+/// are exactly the configured ones" is checked in O(1) memory.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Digest {
+    pub n: u32,
+    pub h: u32,
+}
+
+impl Digest {
+    pub fn add(&mut self, tag: &[u8]) {
+        self.n = self.n.wrapping_add(1);
+        self.h = tag
+            .iter()
+            .fold(self.h.rotate_left(5) ^ 0x5bd1_e995, |h, &c| {
+                (h ^ u32::from(c)).wrapping_mul(0x0100_0193)
+            });
+    }
+}
+
+fn meter_index(meters: &[Meter], name: &str) -> Option<usize> {
+    meters.iter().position(|m| m.name == name)
+}
+
+fn parse_failed(tool: &str, e: crate::parse::ParseError) -> Error {
+    use crate::parse::ParseError;
+    let mut b = Buf::new();
+    match e {
+        ParseError::Io(e) => return Error::io("read the output of", tool, &e),
+        ParseError::Syntax { line, what, text } => {
+            let _ = ufmt::uwrite!(
+                b,
+                "cannot understand the output of {} at line {}: {} ('{}')",
+                tool,
+                line,
+                what,
+                text.as_str()
+            );
+        }
+    }
+    Error::runtime(b.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_stable_and_parse_back() {
+        let mut a = Buf::new();
+        tag(&mut a, "proxy", "input", b"ip saddr 192.168.1.10/32");
+        let mut b = Buf::new();
+        tag(&mut b, "proxy", "forward", b"ip saddr 192.168.1.10/32");
+        assert_ne!(a.as_str(), b.as_str());
+        assert_eq!(tag_meter(a.as_str()), Some("proxy"));
+        assert_eq!(a.as_str().len(), "netmon:proxy:".len() + 8);
+        assert_eq!(tag_meter("netmon"), None);
+        assert_eq!(tag_meter("netmon:x:123"), None);
+        assert_eq!(tag_meter("other:x:12345678"), None);
+    }
+
+    #[test]
+    fn digest_is_order_sensitive() {
+        let (mut x, mut y) = (Digest::default(), Digest::default());
+        x.add(b"a");
+        x.add(b"b");
+        y.add(b"b");
+        y.add(b"a");
+        assert_ne!(x, y);
+    }
+
+    #[test]
+    fn path_lookup() {
+        assert!(in_path("/nonexistent:/bin:/usr/bin", "ls"));
+        assert!(!in_path("/nonexistent", "ls"));
+        assert!(!in_path("", "ls"));
+    }
+}

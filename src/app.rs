@@ -1,0 +1,389 @@
+//! Running a validated command: the I/O edge that ties config, firewall,
+//! state files and reports together. The clock and the environment are
+//! read here and passed into the pure parts.
+
+use crate::cli::{Action, Command, Daily, ReportFormat, DEFAULT_STATE_DIR};
+use crate::config::{self, BackendChoice, Config, Source};
+use crate::error::{Error, Result};
+use crate::firewall::{run::Runner, Backend, Observed};
+use crate::out::Buf;
+use crate::report::{self, Report};
+use crate::state::{Calendar, Generation, Reading, State};
+use crate::tz::Zone;
+use crate::{store, sys};
+
+/// How long a second netmon waits for the first to finish.
+pub const LOCK_WAIT_MS: u32 = 30_000;
+/// Where `sync` keeps the durable copy unless configured otherwise.
+pub const DEFAULT_PERSIST_DIR: &str = "/etc/netmon";
+/// Default time between two writes to persistent storage.
+pub const DEFAULT_SYNC_INTERVAL: u32 = 12 * 3600;
+/// Earliest sane clock: the build time (see build.rs).
+pub const BUILD_EPOCH: &str = env!("NETMON_BUILD_EPOCH");
+
+/// Everything a command needs, resolved once.
+pub struct Ctx {
+    pub cfg: Config,
+    pub backend: Backend,
+    pub state_dir: String,
+    pub persist_dir: String,
+    pub sync_interval: i64,
+    pub cal: Calendar,
+    pub runner: Runner,
+    pub now: i64,
+    pub force: bool,
+}
+
+/// Runs `cmd`; returns what goes to stdout. Warnings (one sentence per
+/// line) go to `warn` even when the command then fails.
+pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
+    let mut cx = context(cmd, warn)?;
+    let mut out = Buf::new();
+    match &cmd.action {
+        Action::Daily(d) => daily(&cx, d, &mut out)?,
+        Action::Status => status(&mut cx, &mut out)?,
+        Action::Start | Action::Update | Action::Sync => {
+            let n = update(&mut cx, cmd.action == Action::Sync, warn)?;
+            if cmd.action == Action::Start && !cx.runner.dry_run {
+                let _ = ufmt::uwrite!(
+                    out,
+                    "netmon: counting {} meters with {}\n",
+                    n,
+                    cx.backend.as_str()
+                );
+            }
+        }
+        Action::Stop => stop(&mut cx, &mut out, warn)?,
+        Action::Report(fmt) => report(&mut cx, *fmt, &mut out, warn)?,
+    }
+    if cx.runner.dry_run {
+        return Ok(core::mem::take(&mut cx.runner.printed));
+    }
+    Ok(out)
+}
+
+fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
+    let cfg = load_config(&cmd.config)?;
+    let choice = cmd.backend.or(cfg.backend).unwrap_or(BackendChoice::Auto);
+    let path = std::env::var("PATH").unwrap_or_default();
+    let backend = Backend::resolve(choice, &path)?;
+    let state_dir = cmd
+        .state_dir
+        .clone()
+        .or_else(|| cfg.state_dir.clone())
+        .unwrap_or_else(|| DEFAULT_STATE_DIR.into());
+    let persist_dir = cmd
+        .persist_dir
+        .clone()
+        .or_else(|| cfg.persist_dir.clone())
+        .unwrap_or_else(|| DEFAULT_PERSIST_DIR.into());
+    let cal = Calendar {
+        zone: zone(warn),
+        billing_day: cfg.billing_day.unwrap_or(1),
+        min_sane: BUILD_EPOCH.parse().unwrap_or(0),
+    };
+    Ok(Ctx {
+        sync_interval: i64::from(cfg.sync_interval.unwrap_or(DEFAULT_SYNC_INTERVAL)),
+        cfg,
+        backend,
+        state_dir,
+        persist_dir,
+        cal,
+        runner: Runner::new(cmd.dry_run),
+        now: sys::now(),
+        force: cmd.force,
+    })
+}
+
+/// The router's zone: `TZ`, else /etc/TZ (OpenWrt writes the POSIX string
+/// there), else UTC. An unreadable string is UTC with a warning.
+fn zone(warn: &mut Buf) -> Zone {
+    let tz = std::env::var("TZ")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/TZ").ok())
+        .unwrap_or_default();
+    let tz = tz.trim();
+    if tz.is_empty() {
+        return Zone::UTC;
+    }
+    Zone::parse(tz).unwrap_or_else(|| {
+        let clean: String = tz.chars().filter(|c| !c.is_control()).take(64).collect();
+        let _ = ufmt::uwrite!(
+            warn,
+            "TZ '{}' is not a POSIX TZ string (like CET-1CEST,M3.5.0,M10.5.0/3); days are counted in UTC\n",
+            clean.as_str()
+        );
+        Zone::UTC
+    })
+}
+
+/// The config file, or the embedded default when it does not exist.
+pub fn load_config(path: &str) -> Result<Config> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = core::str::from_utf8(&bytes).map_err(|_| {
+                let mut s = String::from("cannot read ");
+                s.push_str(path);
+                s.push_str(": not UTF-8 text");
+                Error::config(s)
+            })?;
+            config::parse(text, path).map_err(|e| Error::config(e.sentence()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let route = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+            let route6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+            config::default_config(&route, &route6).map_err(|e| Error::config(e.sentence()))
+        }
+        Err(e) => Err(Error::io("read", path, &e)),
+    }
+}
+
+fn names(cfg: &Config) -> heapless::Vec<&str, { crate::meter::MAX_METERS }> {
+    cfg.meters.iter().map(|m| m.name.as_str()).collect()
+}
+
+/// Takes the state lock, loads the state (RAM, else flash, else new).
+fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<(sys::Lock, State)> {
+    store::ensure_dir(&cx.state_dir)?;
+    let path = store::lock_path(&cx.state_dir);
+    let lock = match sys::lock(&path, LOCK_WAIT_MS) {
+        Ok(Ok(l)) => l,
+        Ok(Err(pid)) => {
+            let mut b = Buf::new();
+            let _ = ufmt::uwrite!(
+                b,
+                "another netmon (pid {}) holds {}; it did not finish within {} s, try again later",
+                pid,
+                path.as_str(),
+                LOCK_WAIT_MS / 1000
+            );
+            return Err(Error::runtime(b.as_str()));
+        }
+        Err(e) => return Err(Error::io("lock", &path, &e)),
+    };
+    let st = store::open_state(&cx.state_dir, &cx.persist_dir, cx.now, cx.force, warn)?;
+    Ok((lock, st))
+}
+
+fn reading(cx: &Ctx, obs: &Observed, reinstalled: bool) -> Reading {
+    Reading {
+        time: cx.now,
+        counts: obs.counts.clone(),
+        generation: Generation {
+            boot_id: sys::boot_id().unwrap_or_default(),
+            handle: obs.handle,
+        },
+        reinstalled,
+    }
+}
+
+/// Reads, repairs and folds; syncs when due (or when `sync`). Returns the
+/// number of meters. In dry-run, only prints the commands.
+fn update(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<usize> {
+    if cx.runner.dry_run {
+        let _ = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
+        cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
+        return Ok(cx.cfg.meters.len());
+    }
+    let (_lock, mut st) = open_state(cx, warn)?;
+    let before = st.clone();
+    fold_current(cx, &mut st)?;
+    commit(cx, &before, &mut st, sync)?;
+    Ok(cx.cfg.meters.len())
+}
+
+/// One reading folded into `st`, reinstalling the rules first if they are
+/// missing or stale (what was still readable is folded before that).
+fn fold_current(cx: &mut Ctx, st: &mut State) -> Result<()> {
+    let meters = &cx.cfg.meters;
+    let names = names(&cx.cfg);
+    let obs = cx.backend.read(meters, &mut cx.runner)?;
+    if obs.installed {
+        st.fold(&names, &reading(cx, &obs, false), &cx.cal);
+        return Ok(());
+    }
+    if obs.present {
+        st.fold(&names, &reading(cx, &obs, false), &cx.cal);
+    }
+    cx.backend.install(meters, &mut cx.runner)?;
+    let fresh = cx.backend.read(meters, &mut cx.runner)?;
+    st.fold(&names, &reading(cx, &fresh, true), &cx.cal);
+    Ok(())
+}
+
+/// Whether the persistent copy is due: `sync_interval` passed, or the last
+/// sync time lies implausibly far in the future (a clock that was wrong).
+fn sync_due(cx: &Ctx, st: &State) -> bool {
+    let next = st.synced.saturating_add(cx.sync_interval);
+    cx.now >= next || st.synced > cx.now.saturating_add(cx.sync_interval)
+}
+
+/// Writes the state: to persistent storage first when a sync is due, then
+/// the RAM copy (always), then the log line. A failed sync is reported
+/// after the RAM copy is safe.
+fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool) -> Result<()> {
+    let mut flash_err = None;
+    if sync || sync_due(cx, st) {
+        let old = st.synced;
+        st.synced = cx.now;
+        if let Err(e) = store::sync_state(&cx.persist_dir, st) {
+            st.synced = old;
+            flash_err = Some(e);
+        }
+    }
+    store::save_state(&cx.state_dir, st)?;
+    let names = names(&cx.cfg);
+    let prev: Vec<u64> = names
+        .iter()
+        .map(|n| before.meter(n).map_or(0, |m| m.total.bytes))
+        .collect();
+    let now: Vec<u64> = st.meters.iter().map(|m| m.total.bytes).collect();
+    store::append_log(
+        &cx.state_dir,
+        &names,
+        (before.updated, &prev),
+        (cx.now, &now),
+    )?;
+    match flash_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn stop(cx: &mut Ctx, out: &mut Buf, warn: &mut Buf) -> Result<()> {
+    if cx.runner.dry_run {
+        let _ = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
+        return cx.backend.remove(&cx.cfg.meters, &mut cx.runner);
+    }
+    let (_lock, mut st) = open_state(cx, warn)?;
+    let before = st.clone();
+    let obs = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
+    if obs.present {
+        let names = names(&cx.cfg);
+        st.fold(&names, &reading(cx, &obs, false), &cx.cal);
+    }
+    cx.backend.remove(&cx.cfg.meters, &mut cx.runner)?;
+    st.mark_stopped();
+    commit(cx, &before, &mut st, true)?;
+    let _ = ufmt::uwrite!(
+        out,
+        "netmon: rules removed ({}); totals kept in {} and {}\n",
+        cx.backend.as_str(),
+        cx.state_dir.as_str(),
+        cx.persist_dir.as_str()
+    );
+    Ok(())
+}
+
+fn report(cx: &mut Ctx, fmt: ReportFormat, out: &mut Buf, warn: &mut Buf) -> Result<()> {
+    if cx.runner.dry_run {
+        update(cx, false, warn)?;
+        return Ok(());
+    }
+    let (_lock, mut st) = open_state(cx, warn)?;
+    let before = st.clone();
+    fold_current(cx, &mut st)?;
+    let r = Report::of(&st, cx.now);
+    match fmt {
+        ReportFormat::Text => report::text::render(&r, out),
+        ReportFormat::Json => report::json::render(&r, out),
+    }
+    st.mark_reported(cx.now);
+    commit(cx, &before, &mut st, false)
+}
+
+fn daily(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
+    use report::daily::{render, render_rows};
+    if let Some(path) = &d.log {
+        let f = std::fs::File::open(path).map_err(|e| Error::io("read", path, &e))?;
+        return render(std::io::BufReader::new(f), d.format, out)
+            .map(|_| ())
+            .map_err(|e| Error::io("read", path, &e));
+    }
+    let st =
+        store::peek_state(&cx.state_dir, &cx.persist_dir).unwrap_or_else(|| State::new(cx.now));
+    let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
+    let today = cx.cal.day(cx.now);
+    if d.months {
+        let this = cx.cal.period(today);
+        let n = crate::state::MONTHS as i32;
+        let rows = (this - n + 1..=this).map(|p| {
+            let v = st.meters.iter().map(|m| m.month(p).bytes).collect();
+            (cx.cal.period_start(p), v)
+        });
+        render_rows(&names, d.format, "Start", rows, out);
+    } else {
+        let rows = (today - i64::from(d.days) + 1..=today).map(|day| {
+            let v = st.meters.iter().map(|m| m.day(day).bytes).collect();
+            (day, v)
+        });
+        render_rows(&names, d.format, "Date", rows, out);
+    }
+    Ok(())
+}
+
+fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
+    let obs = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
+    if cx.runner.dry_run {
+        return Ok(());
+    }
+    let _ = ufmt::uwrite!(out, "backend:  {}\nrules:    ", cx.backend.as_str());
+    out.push_bytes(match (obs.installed, obs.present) {
+        (true, _) => b"installed\n",
+        (false, true) => b"stale or incomplete (run netmon start to repair)\n",
+        (false, false) => b"not installed (run netmon start)\n",
+    });
+    out.push_bytes(b"config:   ");
+    match &cx.cfg.source {
+        Source::File(p) => out.push_bytes(p.as_bytes()),
+        Source::Default { wan } => {
+            let _ = ufmt::uwrite!(
+                out,
+                "embedded default (no config file), WAN interface {}",
+                wan.as_str()
+            );
+        }
+    }
+    let _ = ufmt::uwrite!(
+        out,
+        "\nstate:    {} (persistent copy in {})\nmeters:  ",
+        cx.state_dir.as_str(),
+        cx.persist_dir.as_str()
+    );
+    for m in &cx.cfg.meters {
+        let _ = ufmt::uwrite!(out, " {}", m.name.as_str());
+    }
+    out.push_bytes(b"\n");
+    if let Some(st) = store::peek_state(&cx.state_dir, &cx.persist_dir) {
+        for (label, t) in [
+            ("updated:  ", st.updated),
+            ("reported: ", st.reported),
+            ("synced:   ", st.synced),
+        ] {
+            out.push_bytes(label.as_bytes());
+            if t == 0 {
+                out.push_bytes(b"never");
+            } else {
+                let _ = crate::time::write_human(out, t);
+            }
+            out.push_bytes(b"\n");
+        }
+    }
+    if offloading_enabled() {
+        out.push_bytes(b"warning:  flow offloading is on in /etc/config/firewall: offloaded connections bypass the firewall and are not counted\n");
+    }
+    Ok(())
+}
+
+/// OpenWrt's `option flow_offloading '1'` in the firewall defaults.
+fn offloading_enabled() -> bool {
+    let Ok(text) = std::fs::read_to_string("/etc/config/firewall") else {
+        return false;
+    };
+    text.lines().map(str::trim).any(|l| {
+        let mut w = l.split_whitespace();
+        w.next() == Some("option")
+            && w.next() == Some("flow_offloading")
+            && matches!(w.next(), Some("1" | "'1'" | "\"1\""))
+    })
+}

@@ -1,0 +1,1385 @@
+//! `/etc/config/netmon`: UCI text (see `uci`), validated into a `Config`.
+//!
+//! Two stages: `uci::Lexer` turns text into `(line, Statement)` records;
+//! `Validator` here gives them meaning, section by section, and checks a
+//! meter as a whole when its section ends. Unknown section types, unknown
+//! options and repeated options are errors, never ignored: a typo in a
+//! router's config must not silently count the wrong traffic.
+//!
+//! Invariants of a `Config` that `parse` returns: 1..=`MAX_METERS` meters
+//! with distinct valid names; each meter has 1-3 distinct hooks; src, dst
+//! and proto agree on one IP family; `iif` only with hooks that have an
+//! input interface (input, forward), `oif` only with hooks that have an
+//! output interface (output, forward). Every error names the file and the
+//! line (0 = the file as a whole) and is one sentence saying what is wrong
+//! and how to fix it. Limits: `MAX_METERS` meter sections (disabled ones
+//! count), `uci::MAX_WORD` bytes a word; the 33rd meter is an error.
+
+pub mod uci;
+
+use crate::meter::{valid_ifname, valid_name, Cidr, Hook, IfName, Meter, Name, Proto, MAX_METERS};
+use crate::out::Buf;
+use uci::{Lexer, Statement};
+
+/// Where netmon looks for its config when `--config` is not given.
+pub const DEFAULT_PATH: &str = "/etc/config/netmon";
+
+/// Which firewall backend to drive.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BackendChoice {
+    Auto,
+    Nft,
+    Iptables,
+}
+
+impl BackendChoice {
+    pub fn parse(s: &str) -> Option<BackendChoice> {
+        match s {
+            "auto" => Some(BackendChoice::Auto),
+            "nft" | "nftables" => Some(BackendChoice::Nft),
+            "iptables" => Some(BackendChoice::Iptables),
+            _ => None,
+        }
+    }
+}
+
+/// Where the meters came from.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Source {
+    /// Read from this file.
+    File(String),
+    /// The embedded default, built for this WAN interface.
+    Default { wan: String },
+}
+
+/// A validated configuration.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Config {
+    pub source: Source,
+    pub meters: heapless::Vec<Meter, MAX_METERS>,
+    /// `option persist_dir`: where `sync` keeps the durable copy (flash or USB).
+    pub persist_dir: Option<String>,
+    /// `option sync_interval` in seconds (`12h`, `30m`, `1d`, `600`).
+    pub sync_interval: Option<u32>,
+    /// `option billing_day` (1-31): the day month buckets start on.
+    pub billing_day: Option<u8>,
+    /// `config netmon 'main'` / `option backend` (auto|nft|iptables); CLI overrides.
+    pub backend: Option<BackendChoice>,
+    /// `config netmon 'main'` / `option state_dir`; CLI overrides.
+    pub state_dir: Option<String>,
+}
+
+/// A config error: the file, the 1-based line (0 = whole file), and the
+/// sentence saying what is wrong and how to fix it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: u32,
+    pub msg: String,
+}
+
+impl ConfigError {
+    /// `cannot read FILE line N: MSG` — the sentence after `netmon: `.
+    pub fn sentence(&self) -> String {
+        let mut s = String::from("cannot read ");
+        s.push_str(&self.file);
+        if self.line > 0 {
+            let mut b = crate::out::Buf::new();
+            let _ = ufmt::uwrite!(b, " line {}", self.line);
+            s.push_str(b.as_str());
+        }
+        s.push_str(": ");
+        s.push_str(&self.msg);
+        s
+    }
+}
+
+/// Parses and validates the text of a UCI config file named `file`.
+pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    let mut v = Validator::new(file);
+    for item in Lexer::new(text) {
+        let (line, st) = item.map_err(|e| v.err(e.line, e.msg))?;
+        v.statement(line, st)?;
+    }
+    v.finish()
+}
+
+/// Section types this file may hold.
+const SECTION_TYPES: [&str; 2] = ["netmon", "meter"];
+/// Options of `config netmon 'main'`.
+const MAIN_OPTIONS: [&str; 5] = [
+    "backend",
+    "state_dir",
+    "persist_dir",
+    "sync_interval",
+    "billing_day",
+];
+/// Options of `config meter 'NAME'`.
+const METER_OPTIONS: [&str; 7] = ["hook", "src", "dst", "iif", "oif", "proto", "enabled"];
+/// Protocol names offered in suggestions (`Proto::parse` also takes `ipv6-icmp`).
+const PROTOS: [&str; 7] = ["tcp", "udp", "icmp", "icmpv6", "sctp", "gre", "esp"];
+/// Longest `state_dir` (PATH_MAX would be 4096; a state dir is short).
+const MAX_PATH: usize = 255;
+
+/// An error message under construction, by `String::push_str`.
+struct Msg(String);
+
+impl Msg {
+    fn new(s: &str) -> Msg {
+        Msg(String::from(s))
+    }
+    fn s(mut self, s: &str) -> Msg {
+        self.0.push_str(s);
+        self
+    }
+    fn n(mut self, n: u32) -> Msg {
+        let mut b = Buf::new();
+        let _ = ufmt::uwrite!(b, "{}", n);
+        self.0.push_str(b.as_str());
+        self
+    }
+    /// `option KEY 'VALUE': `, the prefix of every bad-value message.
+    fn option(key: &str, value: &str) -> Msg {
+        Msg::new("option ").s(key).s(" '").s(value).s("': ")
+    }
+    /// ` (did you mean 'X'?)` or `fallback`.
+    fn suggest(self, word: &str, known: &[&'static str], fallback: &str) -> Msg {
+        match did_you_mean(word, known) {
+            Some(k) => self.s(" (did you mean '").s(k).s("'?)"),
+            None => self.s(fallback),
+        }
+    }
+}
+
+impl From<Msg> for String {
+    fn from(m: Msg) -> String {
+        m.0
+    }
+}
+
+/// A meter section being read: each option with the line it was set on.
+struct Draft {
+    name: Name,
+    line: u32,
+    hooks: heapless::Vec<(Hook, u32), 3>,
+    src: Option<(Cidr, u32)>,
+    dst: Option<(Cidr, u32)>,
+    iif: Option<(IfName, u32)>,
+    oif: Option<(IfName, u32)>,
+    proto: Option<(Proto, u32)>,
+    enabled: Option<(bool, u32)>,
+}
+
+enum Section {
+    None,
+    Main,
+    Meter(Box<Draft>),
+}
+
+/// Stage two: statements in, a `Config` out.
+struct Validator<'f> {
+    file: &'f str,
+    section: Section,
+    /// Every meter section seen so far, enabled or not, with its line.
+    names: heapless::Vec<(Name, u32), MAX_METERS>,
+    meters: heapless::Vec<Meter, MAX_METERS>,
+    main_line: Option<u32>,
+    persist_dir: Option<(String, u32)>,
+    sync_interval: Option<(u32, u32)>,
+    billing_day: Option<(u8, u32)>,
+    backend: Option<(BackendChoice, u32)>,
+    state_dir: Option<(String, u32)>,
+}
+
+impl<'f> Validator<'f> {
+    fn new(file: &'f str) -> Validator<'f> {
+        Validator {
+            file,
+            section: Section::None,
+            names: heapless::Vec::new(),
+            meters: heapless::Vec::new(),
+            main_line: None,
+            persist_dir: None,
+            sync_interval: None,
+            billing_day: None,
+            backend: None,
+            state_dir: None,
+        }
+    }
+
+    fn err(&self, line: u32, msg: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.into(),
+            line,
+            msg: msg.into(),
+        }
+    }
+
+    fn statement(&mut self, line: u32, st: Statement<'_>) -> Result<(), ConfigError> {
+        match st {
+            // `uci import` files may name their package; only ours makes sense.
+            Statement::Package { name } if name == "netmon" => Ok(()),
+            Statement::Package { name } => {
+                let m = Msg::new("package '").s(&name);
+                Err(self.err(line, m.s("' is not netmon (remove the package line)")))
+            }
+            Statement::Config { ty, name } => {
+                self.close()?;
+                self.open(line, &ty, name.as_deref())
+            }
+            Statement::Option { key, value } => self.option(line, &key, &value, false),
+            Statement::List { key, value } => self.option(line, &key, &value, true),
+        }
+    }
+
+    fn open(&mut self, line: u32, ty: &str, name: Option<&str>) -> Result<(), ConfigError> {
+        match ty {
+            "netmon" => self.open_main(line, name),
+            "meter" => self.open_meter(line, name),
+            _ => {
+                let m = Msg::new("unknown section type '").s(ty).s("'");
+                let m = m.suggest(ty, &SECTION_TYPES, " (known types: netmon, meter)");
+                Err(self.err(line, m))
+            }
+        }
+    }
+
+    /// Scripts read `uci get netmon.main.state_dir`, so the name is fixed.
+    fn open_main(&mut self, line: u32, name: Option<&str>) -> Result<(), ConfigError> {
+        if name != Some("main") {
+            let m = "the netmon section must be named 'main' (write: config netmon 'main')";
+            return Err(self.err(line, m));
+        }
+        if let Some(first) = self.main_line {
+            let m = Msg::new("section netmon 'main' appears twice (first on line ").n(first);
+            return Err(self.err(line, m.s("); merge the two")));
+        }
+        self.main_line = Some(line);
+        self.section = Section::Main;
+        Ok(())
+    }
+
+    fn open_meter(&mut self, line: u32, name: Option<&str>) -> Result<(), ConfigError> {
+        let name = name.ok_or_else(|| {
+            let m = "a meter section needs a name, since the section name is the meter's name \
+                     (write: config meter 'NAME')";
+            self.err(line, m)
+        })?;
+        let name = meter_name(name).ok_or_else(|| {
+            let m = Msg::new("meter name '").s(name);
+            let m = m.s("' is not valid (use up to 24 of a-z, 0-9 and _, starting with a letter)");
+            self.err(line, m)
+        })?;
+        if let Some((_, first)) = self.names.iter().find(|(n, _)| *n == name) {
+            let m = Msg::new("meter '")
+                .s(&name)
+                .s("' is defined twice (first on line ");
+            return Err(self.err(line, m.n(*first).s("); rename one")));
+        }
+        if self.names.push((name.clone(), line)).is_err() {
+            let m = Msg::new("too many meters: netmon counts at most ").n(MAX_METERS as u32);
+            let m = m.s(" meter sections, disabled ones included (remove or merge some)");
+            return Err(self.err(line, m));
+        }
+        self.section = Section::Meter(Box::new(Draft::new(name, line)));
+        Ok(())
+    }
+
+    fn option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), ConfigError> {
+        let r = match &mut self.section {
+            Section::None => Err(Msg::new(
+                "an option before the first section (start with config meter 'NAME')",
+            )
+            .into()),
+            Section::Main => self.main_option(line, key, value, list),
+            Section::Meter(d) => meter_option(d, line, key, value, list),
+        };
+        r.map_err(|m| self.err(line, m))
+    }
+
+    fn main_option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), String> {
+        check_option(key, value, list, &MAIN_OPTIONS, "the netmon section")?;
+        match key {
+            "backend" => {
+                let b = BackendChoice::parse(value).ok_or_else(|| {
+                    Msg::option(key, value).s("unknown backend (use auto, nft or iptables)")
+                })?;
+                set_once(&mut self.backend, key, line, b)
+            }
+            "persist_dir" => set_once(&mut self.persist_dir, key, line, abs_path(key, value)?),
+            "sync_interval" => set_once(&mut self.sync_interval, key, line, interval(value)?),
+            "billing_day" => set_once(&mut self.billing_day, key, line, billing_day(value)?),
+            _ => set_once(&mut self.state_dir, key, line, abs_path(key, value)?),
+        }
+    }
+
+    /// Ends the open section; a meter is checked as a whole and kept if enabled.
+    fn close(&mut self) -> Result<(), ConfigError> {
+        let Section::Meter(d) = core::mem::replace(&mut self.section, Section::None) else {
+            return Ok(());
+        };
+        let (meter, enabled) = d.finish().map_err(|(line, m)| self.err(line, m))?;
+        if enabled && self.meters.push(meter).is_err() {
+            // Unreachable: `names` has the same capacity and is pushed first.
+            return Err(self.err(0, "too many meters"));
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Config, ConfigError> {
+        self.close()?;
+        if self.meters.is_empty() {
+            let m = if self.names.is_empty() {
+                "no meter is defined (add one, e.g. config meter 'wan_down' with \
+                 option hook 'input' and option iif 'eth0')"
+            } else {
+                "every meter is disabled (set option enabled '1' in at least one)"
+            };
+            return Err(self.err(0, m));
+        }
+        Ok(Config {
+            source: Source::File(self.file.into()),
+            meters: self.meters,
+            persist_dir: self.persist_dir.map(|(s, _)| s),
+            sync_interval: self.sync_interval.map(|(s, _)| s),
+            billing_day: self.billing_day.map(|(s, _)| s),
+            backend: self.backend.map(|(b, _)| b),
+            state_dir: self.state_dir.map(|(s, _)| s),
+        })
+    }
+}
+
+fn meter_name(s: &str) -> Option<Name> {
+    if !valid_name(s) {
+        return None;
+    }
+    let mut n = Name::new();
+    n.push_str(s).ok()?;
+    Some(n)
+}
+
+/// Checks that `key` is known to the section, is a list only if it may
+/// be, and has a value. uci treats `option KEY ''` as "unset"; netmon
+/// refuses it so that an edit never silently drops a match.
+fn check_option(
+    key: &str,
+    value: &str,
+    list: bool,
+    known: &[&'static str],
+    section: &str,
+) -> Result<(), String> {
+    if !known.contains(&key) {
+        let m = Msg::new("unknown option '").s(key).s("'");
+        let fallback = Msg::new(" for ")
+            .s(section)
+            .s(" (known: ")
+            .s(&known.join(", "));
+        return Err(m.suggest(key, known, &String::from(fallback.s(")"))).into());
+    }
+    if list && key != "hook" {
+        let m = Msg::new("option ")
+            .s(key)
+            .s(" takes one value (write: option ")
+            .s(key);
+        return Err(m.s(" '...'; only hook may be a list)").into());
+    }
+    if value.trim_matches([' ', '\t']).is_empty() {
+        let m = Msg::new("option ")
+            .s(key)
+            .s(" has no value (give one, or remove the line)");
+        return Err(m.into());
+    }
+    Ok(())
+}
+
+/// Stores an option's value, refusing a second setting: uci would let the
+/// last one win, which hides a mistake in a file edited by hand.
+fn set_once<T>(slot: &mut Option<(T, u32)>, key: &str, line: u32, v: T) -> Result<(), String> {
+    if let Some((_, first)) = slot {
+        let m = Msg::new("option ")
+            .s(key)
+            .s(" is set twice (first on line ")
+            .n(*first);
+        return Err(m.s("); keep one").into());
+    }
+    *slot = Some((v, line));
+    Ok(())
+}
+
+fn abs_path(key: &str, value: &str) -> Result<String, String> {
+    if !value.starts_with('/') {
+        let m = Msg::option(key, value);
+        return Err(m.s("not an absolute path (start it with /)").into());
+    }
+    if value.len() > MAX_PATH {
+        let m = Msg::new("option ")
+            .s(key)
+            .s(" is longer than ")
+            .n(MAX_PATH as u32);
+        return Err(m.s(" bytes; use a shorter path").into());
+    }
+    Ok(value.into())
+}
+
+/// Longest sync interval: 31 days (a longer one risks a month of history).
+pub const MAX_SYNC_INTERVAL: u32 = 31 * 86_400;
+
+/// `600`, `90s`, `30m`, `12h`, `1d` → seconds; at least 60 s (flash wear).
+fn interval(value: &str) -> Result<u32, String> {
+    let bad = || -> String {
+        Msg::option("sync_interval", value)
+            .s("not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)")
+            .into()
+    };
+    let (digits, mult) = match value.as_bytes().last() {
+        Some(b's') => (&value[..value.len() - 1], 1),
+        Some(b'm') => (&value[..value.len() - 1], 60),
+        Some(b'h') => (&value[..value.len() - 1], 3600),
+        Some(b'd') => (&value[..value.len() - 1], 86_400),
+        _ => (value, 1),
+    };
+    if digits.is_empty() || digits.len() > 7 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u32 = digits.parse().map_err(|_| bad())?;
+    match n.checked_mul(mult) {
+        Some(v) if (60..=MAX_SYNC_INTERVAL).contains(&v) => Ok(v),
+        _ => Err(bad()),
+    }
+}
+
+fn billing_day(value: &str) -> Result<u8, String> {
+    match value.parse::<u8>() {
+        Ok(d) if (1..=31).contains(&d) && value.len() <= 2 => Ok(d),
+        _ => Err(Msg::option("billing_day", value)
+            .s("not a day of the month from 1 to 31 (a day past the end of a month means its last day)")
+            .into()),
+    }
+}
+
+fn meter_option(
+    d: &mut Draft,
+    line: u32,
+    key: &str,
+    value: &str,
+    list: bool,
+) -> Result<(), String> {
+    check_option(key, value, list, &METER_OPTIONS, "a meter")?;
+    match key {
+        "hook" => d.add_hooks(line, value, list),
+        "src" => set_once(&mut d.src, key, line, cidr(key, value)?),
+        "dst" => set_once(&mut d.dst, key, line, cidr(key, value)?),
+        "iif" => set_once(&mut d.iif, key, line, ifname(key, value)?),
+        "oif" => set_once(&mut d.oif, key, line, ifname(key, value)?),
+        "proto" => set_once(&mut d.proto, key, line, proto(value)?),
+        _ => set_once(&mut d.enabled, key, line, boolean(key, value)?),
+    }
+}
+
+fn cidr(key: &str, value: &str) -> Result<Cidr, String> {
+    Cidr::parse(value).map_err(|e| Msg::option(key, value).s(e.as_str()).into())
+}
+
+fn ifname(key: &str, value: &str) -> Result<IfName, String> {
+    let mut n = IfName::new();
+    if valid_ifname(value) && n.push_str(value).is_ok() {
+        return Ok(n);
+    }
+    let m = Msg::option(key, value).s("not an interface name (the device as `ip link` ");
+    Err(m.s("shows it: up to 15 letters, digits, _ - . @)").into())
+}
+
+fn proto(value: &str) -> Result<Proto, String> {
+    Proto::parse(value).ok_or_else(|| {
+        let m = Msg::option("proto", value).s("unknown protocol");
+        let fallback = " (use tcp, udp, icmp, icmpv6, sctp, gre or esp)";
+        m.suggest(value, &PROTOS, fallback).into()
+    })
+}
+
+/// OpenWrt's booleans, as `config_get_bool` in /lib/functions.sh reads them.
+fn boolean(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "yes" | "on" | "true" | "enabled" => Ok(true),
+        "0" | "no" | "off" | "false" | "disabled" => Ok(false),
+        _ => Err(Msg::option(key, value)
+            .s("not a boolean (use '1' or '0')")
+            .into()),
+    }
+}
+
+impl Draft {
+    fn new(name: Name, line: u32) -> Draft {
+        Draft {
+            name,
+            line,
+            hooks: heapless::Vec::new(),
+            src: None,
+            dst: None,
+            iif: None,
+            oif: None,
+            proto: None,
+            enabled: None,
+        }
+    }
+
+    /// `option hook 'input forward'` or one `list hook` per hook; uci turns
+    /// an `option` followed by `list`s into one list, and so does netmon.
+    fn add_hooks(&mut self, line: u32, value: &str, list: bool) -> Result<(), String> {
+        if let (false, Some((_, first))) = (list, self.hooks.first()) {
+            let m = Msg::new("option hook is set twice (first on line ").n(*first);
+            return Err(m
+                .s("); give all hooks in one option hook 'input forward'")
+                .into());
+        }
+        for word in value.split([' ', '\t']).filter(|w| !w.is_empty()) {
+            self.add_hook(line, word)?;
+        }
+        Ok(())
+    }
+
+    fn add_hook(&mut self, line: u32, word: &str) -> Result<(), String> {
+        let hook = Hook::parse(word).ok_or_else(|| {
+            let m = Msg::option("hook", word).s("unknown hook");
+            let fallback = " (hooks are input, output and forward)";
+            String::from(m.suggest(word, &["input", "output", "forward"], fallback))
+        })?;
+        if self.hooks.iter().any(|(h, _)| *h == hook) {
+            let m = Msg::new("hook ")
+                .s(word)
+                .s(" is given twice in meter '")
+                .s(&self.name);
+            return Err(m.s("' (list each hook once)").into());
+        }
+        // Three distinct hooks exist, so a fourth push cannot happen.
+        self.hooks
+            .push((hook, line))
+            .map_err(|_| String::from("too many hooks"))
+    }
+
+    /// The whole-meter checks, then the meter and whether it is enabled.
+    /// An error is reported on the later of the two lines that disagree.
+    fn finish(self) -> Result<(Meter, bool), (u32, String)> {
+        if self.hooks.is_empty() {
+            let m = Msg::new("meter '")
+                .s(&self.name)
+                .s("' has no hook (add option hook ");
+            return Err((self.line, m.s("'input', 'output' or 'forward')").into()));
+        }
+        self.check_family()?;
+        self.check_interfaces()?;
+        let enabled = self.enabled.is_none_or(|(e, _)| e);
+        let meter = Meter {
+            name: self.name,
+            hooks: self.hooks.iter().map(|(h, _)| *h).collect(),
+            src: self.src.map(|(c, _)| c),
+            dst: self.dst.map(|(c, _)| c),
+            iif: self.iif.map(|(n, _)| n),
+            oif: self.oif.map(|(n, _)| n),
+            proto: self.proto.map(|(p, _)| p),
+        };
+        Ok((meter, enabled))
+    }
+
+    /// One rule matches one family: nft's `ip saddr`/`ip6 saddr`, and
+    /// iptables vs ip6tables, cannot mix IPv4 and IPv6 in one match.
+    fn check_family(&self) -> Result<(), (u32, String)> {
+        if let (Some((s, sl)), Some((d, dl))) = (self.src, self.dst) {
+            if s.family() != d.family() {
+                let m = "options src and dst are of different IP families (one IPv4, one IPv6); \
+                         a meter matches one family, so split it into two meters";
+                return Err((sl.max(dl), m.into()));
+            }
+        }
+        let (Some((p, pl)), Some((a, al))) = (self.proto, self.src.or(self.dst)) else {
+            return Ok(());
+        };
+        match p.family() {
+            Some(f) if f != a.family() => {
+                let m = match p {
+                    Proto::Icmp => {
+                        "option proto 'icmp' matches only IPv4 but the meter's addresses are \
+                         IPv6 (use proto 'icmpv6')"
+                    }
+                    _ => {
+                        "option proto 'icmpv6' matches only IPv6 but the meter's addresses are \
+                         IPv4 (use proto 'icmp')"
+                    }
+                };
+                Err((pl.max(al), m.into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// On the output hook a packet has no input interface yet, and on the
+    /// input hook no output interface (iptables refuses `-i` in OUTPUT and
+    /// `-o` in INPUT): such a rule would count nothing.
+    fn check_interfaces(&self) -> Result<(), (u32, String)> {
+        for &(hook, hl) in &self.hooks {
+            if let (Some((_, il)), false) = (&self.iif, hook.has_iif()) {
+                let m = self.iface_msg("iif", hook, "packets the router sends have no input");
+                return Err((hl.max(*il), m));
+            }
+            if let (Some((_, ol)), false) = (&self.oif, hook.has_oif()) {
+                let m = self.iface_msg("oif", hook, "packets for the router have no output");
+                return Err((hl.max(*ol), m));
+            }
+        }
+        Ok(())
+    }
+
+    fn iface_msg(&self, key: &str, hook: Hook, why: &str) -> String {
+        let m = Msg::new("option ")
+            .s(key)
+            .s(" cannot match on hook ")
+            .s(hook.as_str());
+        let m = m
+            .s(" in meter '")
+            .s(&self.name)
+            .s("': ")
+            .s(why)
+            .s(" interface (remove ");
+        m.s(key)
+            .s(", or move hook ")
+            .s(hook.as_str())
+            .s(" to a meter of its own)")
+            .into()
+    }
+}
+
+/// The known word closest to `word` if it is a likely typo of it: edit
+/// distance (a swap of two neighbours counts as one edit) at most 2, and at
+/// most 1 for words of 4 bytes or fewer, where 2 edits make anything match
+/// (`ospf` is not a typo of `esp`). First on ties.
+fn did_you_mean(word: &str, known: &[&'static str]) -> Option<&'static str> {
+    let mut best: Option<(usize, &'static str)> = None;
+    for &k in known {
+        let Some(d) = edit_distance(word.as_bytes(), k.as_bytes()) else {
+            continue;
+        };
+        let limit = if k.len() <= 4 { 1 } else { 2 };
+        if d <= limit && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, k));
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
+/// Optimal-string-alignment distance over bytes (Levenshtein plus adjacent
+/// transpositions); `None` past 32 bytes (no keyword is that long, so such
+/// a word is no typo of one).
+fn edit_distance(a: &[u8], b: &[u8]) -> Option<usize> {
+    const MAX: usize = 32;
+    if a.len() > MAX || b.len() > MAX {
+        return None;
+    }
+    // Three rows of the DP table: i-2, i-1, i. Indices stay under
+    // b.len() + 1 <= MAX + 1, the rows' length, so none can panic.
+    let mut back = [0usize; MAX + 1];
+    let mut prev = [0usize; MAX + 1];
+    let mut cur = [0usize; MAX + 1];
+    for (j, p) in prev.iter_mut().enumerate() {
+        *p = j;
+    }
+    for (i, &ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let mut d = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+            if i > 0 && j > 0 && a.get(i - 1) == Some(&cb) && b.get(j - 1) == Some(&ca) {
+                d = d.min(back[j - 1] + 1);
+            }
+            cur[j + 1] = d;
+        }
+        core::mem::swap(&mut back, &mut prev);
+        core::mem::swap(&mut prev, &mut cur);
+    }
+    Some(prev[b.len()])
+}
+
+/// `RTF_UP` and `RTF_REJECT` from linux/route.h (ipv6_route uses the same bits).
+const RTF_UP: u32 = 0x0001;
+const RTF_REJECT: u32 = 0x0200;
+
+/// The embedded default used when the config file is missing: WAN download
+/// (`hook input forward`, `iif WAN`) and upload (`hook output forward`,
+/// `oif WAN`), WAN being the interface of the default route found in the
+/// text of /proc/net/route, else /proc/net/ipv6_route.
+pub fn default_config(route: &str, ipv6_route: &str) -> Result<Config, ConfigError> {
+    let wan = lowest_metric(route, v4_default)
+        .or_else(|| lowest_metric(ipv6_route, v6_default))
+        .ok_or_else(no_route)?;
+    let mut iface = IfName::new();
+    iface.push_str(wan).map_err(|_| no_route())?;
+    let mut meters = heapless::Vec::new();
+    let down = wan_meter(
+        "wan_down",
+        &[Hook::Input, Hook::Forward],
+        Some(&iface),
+        None,
+    );
+    let up = wan_meter("wan_up", &[Hook::Output, Hook::Forward], None, Some(&iface));
+    // Capacity MAX_METERS (32) holds these two.
+    let _ = meters.push(down);
+    let _ = meters.push(up);
+    Ok(Config {
+        source: Source::Default { wan: wan.into() },
+        meters,
+        backend: None,
+        state_dir: None,
+        persist_dir: None,
+        sync_interval: None,
+        billing_day: None,
+    })
+}
+
+fn no_route() -> ConfigError {
+    ConfigError {
+        file: DEFAULT_PATH.into(),
+        line: 0,
+        msg: "there is no config file and no default route to find the WAN interface from; \
+              create /etc/config/netmon (a minimal one: config meter 'wan_down' / \
+              option hook 'input' / option iif 'eth0') or pass --config PATH"
+            .into(),
+    }
+}
+
+fn wan_meter(name: &str, hooks: &[Hook], iif: Option<&IfName>, oif: Option<&IfName>) -> Meter {
+    Meter {
+        name: meter_name(name).unwrap_or_default(),
+        hooks: hooks.iter().copied().collect(),
+        src: None,
+        dst: None,
+        iif: iif.cloned(),
+        oif: oif.cloned(),
+        proto: None,
+    }
+}
+
+/// The interface of the usable default route with the lowest metric
+/// (the first one on a tie, as the kernel's own order is its preference).
+fn lowest_metric(text: &str, route: fn(&str) -> Option<(u32, &str)>) -> Option<&str> {
+    let mut best: Option<(u32, &str)> = None;
+    for (metric, iface) in text.lines().filter_map(route) {
+        if best.is_none_or(|(m, _)| metric < m) {
+            best = Some((metric, iface));
+        }
+    }
+    best.map(|(_, iface)| iface)
+}
+
+/// One line of /proc/net/route (`Iface Destination Gateway Flags RefCnt
+/// Use Metric Mask MTU Window IRTT`, addresses and flags in hex, the
+/// metric in decimal); `(metric, iface)` if it is a usable default route.
+fn v4_default(line: &str) -> Option<(u32, &str)> {
+    let mut f = line.split_ascii_whitespace();
+    let iface = f.next()?;
+    let dest = hex32(f.next()?)?;
+    let flags = hex32(f.nth(1)?)?;
+    // The kernel prints the u32 priority with %d: wrap negatives back.
+    let metric = f.nth(2)?.parse::<i64>().ok()? as u32;
+    let mask = hex32(f.next()?)?;
+    let default = dest == 0 && mask == 0;
+    usable(default, flags, iface).then_some((metric, iface))
+}
+
+/// One line of /proc/net/ipv6_route (`dest plen src splen nexthop metric
+/// refcnt use flags iface`, all hex). Source-specific defaults (`::/0 from
+/// PREFIX`, which OpenWrt's netifd installs for delegated prefixes) count.
+fn v6_default(line: &str) -> Option<(u32, &str)> {
+    let f: heapless::Vec<&str, 10> = line.split_ascii_whitespace().take(10).collect();
+    let [dest, plen, _, _, _, metric, _, _, flags, iface] = f.as_slice() else {
+        return None;
+    };
+    let default = dest.len() == 32 && dest.bytes().all(|b| b == b'0') && hex32(plen)? == 0;
+    let flags = hex32(flags)?;
+    usable(default, flags, iface).then_some((hex32(metric)?, *iface))
+}
+
+/// A default route that is up, not an unreachable/prohibit (reject)
+/// route, and not on loopback (the kernel's `lo` reject route for ::/0).
+fn usable(default: bool, flags: u32, iface: &str) -> bool {
+    default
+        && flags & RTF_UP != 0
+        && flags & RTF_REJECT == 0
+        && iface != "lo"
+        && valid_ifname(iface)
+}
+
+/// 1-8 hex digits (`from_str_radix` alone would also take a `+`).
+fn hex32(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(s, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meter::Family;
+
+    const BLOG: &str = "\
+config netmon 'main'
+\toption backend 'auto'
+
+config meter 'proxy'
+\toption hook 'input'
+\toption src '192.168.1.10'
+
+config meter 'offnet'
+\toption hook 'input'
+\toption src '!192.168.1.0/24'
+";
+
+    fn ok(text: &str) -> Config {
+        parse(text, "/etc/config/netmon").unwrap_or_else(|e| panic!("{}", e.sentence()))
+    }
+
+    /// (line, message) of the error `text` must produce.
+    fn err(text: &str) -> (u32, String) {
+        let e = parse(text, "/etc/config/netmon").expect_err("should be refused");
+        (e.line, e.msg)
+    }
+
+    fn assert_err(text: &str, line: u32, msg: &str) {
+        let (l, m) = err(text);
+        assert_eq!((l, m.as_str()), (line, msg), "for:\n{text}");
+    }
+
+    fn name(s: &str) -> Name {
+        Name::try_from(s).unwrap()
+    }
+
+    #[test]
+    fn durable_state_options() {
+        let c = ok("config netmon 'main'\n option persist_dir '/mnt/usb/netmon'\n option sync_interval 30m\n option billing_day 31\nconfig meter 'a'\n option hook input\n");
+        assert_eq!(c.persist_dir.as_deref(), Some("/mnt/usb/netmon"));
+        assert_eq!((c.sync_interval, c.billing_day), (Some(1800), Some(31)));
+        for (v, secs) in [
+            ("600", 600),
+            ("90s", 90),
+            ("12h", 43_200),
+            ("1d", 86_400),
+            ("31d", MAX_SYNC_INTERVAL),
+        ] {
+            assert_eq!(interval(v), Ok(secs), "{v}");
+        }
+        for v in ["59", "32d", "", "h", "-5m", "1.5h", "+60"] {
+            assert!(interval(v).is_err(), "{v}");
+        }
+    }
+
+    fn ifn(s: &str) -> IfName {
+        IfName::try_from(s).unwrap()
+    }
+
+    fn hooks(h: &[Hook]) -> heapless::Vec<Hook, 3> {
+        h.iter().copied().collect()
+    }
+
+    fn bare(n: &str, h: &[Hook]) -> Meter {
+        Meter {
+            name: name(n),
+            hooks: hooks(h),
+            src: None,
+            dst: None,
+            iif: None,
+            oif: None,
+            proto: None,
+        }
+    }
+
+    #[test]
+    fn blog_config_parses_to_its_two_meters() {
+        let c = ok(BLOG);
+        let proxy = Meter {
+            src: Some(Cidr::parse("192.168.1.10/32").unwrap()),
+            ..bare("proxy", &[Hook::Input])
+        };
+        let offnet = Meter {
+            src: Some(Cidr {
+                addr: "192.168.1.0".parse().unwrap(),
+                prefix: 24,
+                negate: true,
+            }),
+            ..bare("offnet", &[Hook::Input])
+        };
+        assert_eq!(c.meters.as_slice(), [proxy, offnet]);
+        assert_eq!(c.backend, Some(BackendChoice::Auto));
+        assert_eq!(c.state_dir, None);
+        assert_eq!(c.source, Source::File("/etc/config/netmon".into()));
+    }
+
+    #[test]
+    fn every_meter_option_lands_in_the_meter() {
+        let c = ok("config netmon 'main'\n option backend nftables\n option state_dir '/tmp/nm'\n\
+                    config meter 'v6'\n option hook 'input forward'\n list hook output\n\
+                    option src 'fd00::/8'\n option dst '!fd00::1'\n option proto icmpv6\n\
+                    config meter 'wan'\n list hook input\n list hook forward\n option iif 'eth0.2'\n\
+                    config meter 'up'\n option hook forward\n option oif pppoe-wan\n option proto tcp\n");
+        assert_eq!(c.backend, Some(BackendChoice::Nft));
+        assert_eq!(c.state_dir.as_deref(), Some("/tmp/nm"));
+        let [v6, wan, up] = c.meters.as_slice() else {
+            panic!("{:?}", c.meters)
+        };
+        assert_eq!(v6.hooks, hooks(&[Hook::Input, Hook::Forward, Hook::Output]));
+        assert_eq!(v6.family(), Some(Family::V6));
+        assert_eq!(v6.dst, Some(Cidr::parse("!fd00::1").unwrap()));
+        assert_eq!(v6.proto, Some(Proto::Icmpv6));
+        assert_eq!(wan.hooks, hooks(&[Hook::Input, Hook::Forward]));
+        assert_eq!(wan.iif, Some(ifn("eth0.2")));
+        assert_eq!(
+            (up.oif.as_deref(), up.proto),
+            (Some("pppoe-wan"), Some(Proto::Tcp))
+        );
+    }
+
+    #[test]
+    fn quotes_escapes_and_comments_reach_the_values() {
+        let c = ok("# netmon\nconfig meter \"lan\" # the LAN\n\
+                    \toption hook \"in\\put\"   # escaped letter\n\
+                    \toption src 192.168.'1'.\"0/24\"\n\
+                    \toption iif br-lan#comment right after\n");
+        let m = &c.meters[0];
+        assert_eq!(m.hooks, hooks(&[Hook::Input]));
+        assert_eq!(m.src, Some(Cidr::parse("192.168.1.0/24").unwrap()));
+        assert_eq!(m.iif, Some(ifn("br-lan")));
+    }
+
+    #[test]
+    fn disabled_meters_are_left_out() {
+        let c = ok("config meter a\n option hook input\n option enabled 0\n\
+                    config meter b\n option hook input\n option enabled '1'\n\
+                    config meter c\n option hook input\n option enabled no\n");
+        let names: Vec<&str> = c.meters.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
+        assert_err(
+            "config meter a\n option hook input\n option enabled 0\n",
+            0,
+            "every meter is disabled (set option enabled '1' in at least one)",
+        );
+        assert_err(
+            "config meter a\n option hook input\n option enabled maybe\n",
+            3,
+            "option enabled 'maybe': not a boolean (use '1' or '0')",
+        );
+    }
+
+    #[test]
+    fn section_errors_name_their_line() {
+        assert_err(
+            "config meter\n option hook input\n",
+            1,
+            "a meter section needs a name, since the section name is the meter's name \
+             (write: config meter 'NAME')",
+        );
+        assert_err(
+            "\nconfig metre 'a'\n",
+            2,
+            "unknown section type 'metre' (did you mean 'meter'?)",
+        );
+        assert_err(
+            "config interface 'a'\n",
+            1,
+            "unknown section type 'interface' (known types: netmon, meter)",
+        );
+        assert_err(
+            "config netmon\n",
+            1,
+            "the netmon section must be named 'main' (write: config netmon 'main')",
+        );
+        assert_err(
+            "config netmon main\nconfig netmon main\n",
+            2,
+            "section netmon 'main' appears twice (first on line 1); merge the two",
+        );
+        assert_err(
+            "config meter 'WAN'\n",
+            1,
+            "meter name 'WAN' is not valid (use up to 24 of a-z, 0-9 and _, starting with a letter)",
+        );
+        assert_err(
+            "config meter a\n option hook input\n\nconfig meter a\n",
+            4,
+            "meter 'a' is defined twice (first on line 1); rename one",
+        );
+        assert_err(
+            "option hook input\n",
+            1,
+            "an option before the first section (start with config meter 'NAME')",
+        );
+        assert_err(
+            "package 'firewall'\n",
+            1,
+            "package 'firewall' is not netmon (remove the package line)",
+        );
+        assert_err("", 0, "no meter is defined (add one, e.g. config meter 'wan_down' with option hook 'input' and option iif 'eth0')");
+    }
+
+    #[test]
+    fn option_errors_name_their_line() {
+        let m = "config meter 'a'\n option hook input\n";
+        let cases: &[(&str, &str)] = &[
+            (" option enabeld 0", "unknown option 'enabeld' (did you mean 'enabled'?)"),
+            (" option scr 10.0.0.1", "unknown option 'scr' (did you mean 'src'?)"),
+            (
+                " option description x",
+                "unknown option 'description' for a meter (known: hook, src, dst, iif, oif, proto, enabled)",
+            ),
+            (" list src 10.0.0.1", "option src takes one value (write: option src '...'; only hook may be a list)"),
+            (" option src ''", "option src has no value (give one, or remove the line)"),
+            (
+                " option src '192.168.1.1/24'",
+                "option src '192.168.1.1/24': host bits set after the prefix (write the network address)",
+            ),
+            (" option dst 'lan'", "option dst 'lan': not an IPv4 or IPv6 address"),
+            (
+                " option src 10.0.0.0/40",
+                "option src '10.0.0.0/40': prefix length out of range (0-32 for IPv4, 0-128 for IPv6)",
+            ),
+            (
+                " option iif 'eth 0'",
+                "option iif 'eth 0': not an interface name (the device as `ip link` shows it: up to 15 letters, digits, _ - . @)",
+            ),
+            (" option proto tpc", "option proto 'tpc': unknown protocol (did you mean 'tcp'?)"),
+            (
+                " option proto ospf",
+                "option proto 'ospf': unknown protocol (use tcp, udp, icmp, icmpv6, sctp, gre or esp)",
+            ),
+            (" option hook output", "option hook is set twice (first on line 2); give all hooks in one option hook 'input forward'"),
+            (" list hook input", "hook input is given twice in meter 'a' (list each hook once)"),
+            (" list hook 'forward inptu'", "option hook 'inptu': unknown hook (did you mean 'input'?)"),
+            (" list hook prerouting", "option hook 'prerouting': unknown hook (hooks are input, output and forward)"),
+        ];
+        for (opt, msg) in cases {
+            assert_err(&format!("{m}\n{opt}\n"), 4, msg);
+        }
+        // The same option twice is refused, not last-one-wins.
+        assert_err(
+            &format!("{m} option src 10.0.0.1\n option src 10.0.0.2\n"),
+            4,
+            "option src is set twice (first on line 3); keep one",
+        );
+    }
+
+    #[test]
+    fn main_section_option_errors() {
+        let cases: &[(&str, &str)] = &[
+            ("option backend nftabels", "option backend 'nftabels': unknown backend (use auto, nft or iptables)"),
+            ("option state_dir tmp/netmon", "option state_dir 'tmp/netmon': not an absolute path (start it with /)"),
+            ("option stat_dir /tmp", "unknown option 'stat_dir' (did you mean 'state_dir'?)"),
+            ("option interval 5", "unknown option 'interval' for the netmon section (known: backend, state_dir, persist_dir, sync_interval, billing_day)"),
+            ("option sync_interval 5", "option sync_interval '5': not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),
+            ("option sync_interval 12x", "option sync_interval '12x': not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),
+            ("option sync_interval 99999999d", "option sync_interval '99999999d': not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),
+            ("option billing_day 32", "option billing_day '32': not a day of the month from 1 to 31 (a day past the end of a month means its last day)"),
+            ("option billing_day 0", "option billing_day '0': not a day of the month from 1 to 31 (a day past the end of a month means its last day)"),
+            ("option persist_dir etc/netmon", "option persist_dir 'etc/netmon': not an absolute path (start it with /)"),
+            ("list backend nft", "option backend takes one value (write: option backend '...'; only hook may be a list)"),
+        ];
+        for (opt, msg) in cases {
+            assert_err(&format!("config netmon 'main'\n\t{opt}\n"), 2, msg);
+        }
+        let long = format!("/{}", "d".repeat(MAX_PATH));
+        assert_err(
+            &format!("config netmon 'main'\n option state_dir '{long}'\n"),
+            2,
+            "option state_dir is longer than 255 bytes; use a shorter path",
+        );
+    }
+
+    #[test]
+    fn the_brief_example_suggests_interval() {
+        // The suggestion engine itself, on the example of STYLE.md item 6.
+        assert_eq!(
+            did_you_mean("intreval", &["interval", "backend"]),
+            Some("interval")
+        );
+        assert_eq!(did_you_mean("zzz", &["interval"]), None);
+        assert_eq!(did_you_mean("ab", &["ac", "ab"]), Some("ab"));
+        assert_eq!(did_you_mean(&"x".repeat(40), &["x"]), None);
+        // A swap of neighbours is one edit; short words allow only one.
+        assert_eq!(edit_distance(b"tpc", b"tcp"), Some(1));
+        assert_eq!(edit_distance(b"kitten", b"sitting"), Some(3));
+        assert_eq!(did_you_mean("tpc", &PROTOS), Some("tcp"));
+        assert_eq!(did_you_mean("ospf", &PROTOS), None);
+    }
+
+    #[test]
+    fn whole_meter_checks_report_the_later_line() {
+        assert_err(
+            "config meter a\n option hook input\n option src 10.0.0.0/8\n option dst fd00::/8\n",
+            4,
+            "options src and dst are of different IP families (one IPv4, one IPv6); \
+             a meter matches one family, so split it into two meters",
+        );
+        assert_err(
+            "config meter a\n option proto icmp\n option hook input\n option src fd00::1\n",
+            4,
+            "option proto 'icmp' matches only IPv4 but the meter's addresses are IPv6 (use proto 'icmpv6')",
+        );
+        assert_err(
+            "config meter a\n option dst 10.0.0.1\n option hook input\n option proto icmpv6\n\nconfig meter b\n",
+            4,
+            "option proto 'icmpv6' matches only IPv6 but the meter's addresses are IPv4 (use proto 'icmp')",
+        );
+        assert_err(
+            "config meter up\n option iif eth0\n option hook output\n",
+            3,
+            "option iif cannot match on hook output in meter 'up': packets the router sends have no \
+             input interface (remove iif, or move hook output to a meter of its own)",
+        );
+        assert_err(
+            "config meter down\n list hook input\n option oif eth0\n",
+            3,
+            "option oif cannot match on hook input in meter 'down': packets for the router have no \
+             output interface (remove oif, or move hook input to a meter of its own)",
+        );
+        // Several hooks: the one that cannot take the interface is named.
+        assert_err(
+            "config meter x\n list hook forward\n option iif eth0\n list hook output\n list hook input\n",
+            4,
+            "option iif cannot match on hook output in meter 'x': packets the router sends have no \
+             input interface (remove iif, or move hook output to a meter of its own)",
+        );
+        assert_err(
+            "config meter nohook\n option src 10.0.0.1\n\nconfig meter b\n option hook input\n",
+            1,
+            "meter 'nohook' has no hook (add option hook 'input', 'output' or 'forward')",
+        );
+        // Same family, and a family-free proto, are fine.
+        ok("config meter a\n option hook forward\n option src 10.0.0.0/8\n option dst !10.1.0.0/16\n option proto udp\n option iif lan\n option oif wan\n");
+    }
+
+    fn meters(n: usize) -> String {
+        let mut s = String::from("config netmon 'main'\n");
+        for i in 0..n {
+            s.push_str(&format!("\nconfig meter 'm{i}'\n\toption hook 'input'\n"));
+        }
+        s
+    }
+
+    #[test]
+    fn thirty_two_meters_fit_and_the_thirty_third_is_refused() {
+        assert_eq!(ok(&meters(MAX_METERS)).meters.len(), MAX_METERS);
+        // Meter i (from 0) opens on line 3 + 3i: the 33rd (i = 32) on 99.
+        assert_err(
+            &meters(MAX_METERS + 1),
+            99,
+            "too many meters: netmon counts at most 32 meter sections, disabled ones included \
+             (remove or merge some)",
+        );
+    }
+
+    #[test]
+    fn hostile_values_are_refused_not_passed_on() {
+        // A line feed inside a quoted value (it would end a mail header).
+        assert_err(
+            "config meter a\n option hook input\n option iif 'eth0\nBcc: x@y'\n",
+            3,
+            "the ' quote is not closed on this line (close it; a value cannot span lines)",
+        );
+        assert_err(
+            "config meter a\n option hook \"input\r\nforward\"\n",
+            2,
+            "this line holds a carriage return (byte 13); remove it (values may contain tabs but no other control characters)",
+        );
+        assert_err(
+            "config meter a\n\n option hook 'in\0put'\n",
+            3,
+            "this line holds a NUL byte (byte 0); remove it (values may contain tabs but no other control characters)",
+        );
+    }
+
+    #[test]
+    fn sentence_names_file_and_line() {
+        let e = parse(
+            &format!("{BLOG}\toption intreval 5\n"),
+            "/etc/config/netmon",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.sentence(),
+            "cannot read /etc/config/netmon line 11: unknown option 'intreval' for a meter \
+             (known: hook, src, dst, iif, oif, proto, enabled)"
+        );
+        let e = parse("", "/tmp/x").unwrap_err();
+        assert!(
+            e.sentence().starts_with("cannot read /tmp/x: no meter"),
+            "{}",
+            e.sentence()
+        );
+    }
+
+    /// A deterministic LCG (Numerical Recipes constants): no dependency.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+    }
+
+    #[test]
+    fn no_input_makes_parse_panic() {
+        let full = format!(
+            "{BLOG}config meter 'x'\n\tlist hook \"for\\\nward\" ; option oif 'eth0' # c\n"
+        );
+        for i in 0..=full.len() {
+            let _ = parse(&full[..i], "f");
+        }
+        // Bytes weighted towards UCI's own punctuation and keywords, so the
+        // random texts reach past the first statement.
+        let alphabet: &[&[u8]] = &[
+            b"config ",
+            b"meter ",
+            b"netmon ",
+            b"option ",
+            b"list ",
+            b"hook ",
+            b"input",
+            b"src ",
+            b"'",
+            b"\"",
+            b"\\",
+            b"#",
+            b";",
+            b"\n",
+            b"\r",
+            b" ",
+            b"\t",
+            b"\0",
+            b"a",
+            b"1",
+            b"/",
+            b"!",
+            b":",
+            b"\xc3\xa9",
+            b"\xff",
+            b"10.0.0.0/8",
+            b"iif ",
+            b"eth0",
+            b"proto ",
+            b"icmp",
+        ];
+        let mut rng = Lcg(42);
+        for _ in 0..4000 {
+            let mut bytes = Vec::new();
+            let len = rng.next() % 64;
+            for _ in 0..len {
+                let r = rng.next() as usize;
+                if r.is_multiple_of(4) {
+                    bytes.push((r >> 8) as u8);
+                } else {
+                    bytes.extend_from_slice(alphabet[(r >> 8) % alphabet.len()]);
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse(&text, "f");
+        }
+    }
+
+    /// This machine's /proc/net/route, copied verbatim (tabs and trailing blanks).
+    const ROUTE_REAL: &str = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                                       \n\
+eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0                                                                               \n\
+eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0                                                                               \n";
+
+    /// This machine's /proc/net/ipv6_route, copied verbatim.
+    const V6_REAL: &str = "\
+fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0
+fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000002 00000000 00000001     eth0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fd000000000000000000000000000001 00000400 00000002 00000000 00000003     eth0
+00000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000002 00000000 80200001       lo
+ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000003 00000000 00000001     eth0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo
+";
+
+    const ROUTE_HEADER: &str =
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+
+    fn wan(route: &str, v6: &str) -> Option<String> {
+        match default_config(route, v6).ok()?.source {
+            Source::Default { wan } => Some(wan),
+            Source::File(_) => None,
+        }
+    }
+
+    #[test]
+    fn default_config_builds_wan_meters_for_the_default_route() {
+        let c = default_config(ROUTE_REAL, V6_REAL).unwrap();
+        assert_eq!(c.source, Source::Default { wan: "eth0".into() });
+        let down = Meter {
+            iif: Some(ifn("eth0")),
+            ..bare("wan_down", &[Hook::Input, Hook::Forward])
+        };
+        let up = Meter {
+            oif: Some(ifn("eth0")),
+            ..bare("wan_up", &[Hook::Output, Hook::Forward])
+        };
+        assert_eq!(c.meters.as_slice(), [down, up]);
+        assert_eq!((c.backend, c.state_dir), (None, None));
+    }
+
+    #[test]
+    fn the_lowest_metric_default_route_wins() {
+        let two = format!(
+            "{ROUTE_HEADER}wwan0\t00000000\t0101A8C0\t0003\t0\t0\t20\t00000000\t0\t0\t0\n\
+             br-lan\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
+             pppoe-wan\t00000000\t0100000A\t0003\t0\t0\t10\t00000000\t0\t0\t0\n\
+             eth1\t00000000\t0100000A\t0003\t0\t0\t10\t00000000\t0\t0\t0\n"
+        );
+        assert_eq!(wan(&two, "").as_deref(), Some("pppoe-wan"));
+        // Down routes (no RTF_UP) and reject routes do not count.
+        let down = format!(
+            "{ROUTE_HEADER}eth9\t00000000\t0100000A\t0002\t0\t0\t0\t00000000\t0\t0\t0\n\
+             eth8\t00000000\t00000000\t0201\t0\t0\t0\t00000000\t0\t0\t0\n\
+             eth1\t00000000\t0100000A\t0003\t0\t0\t50\t00000000\t0\t0\t0\n"
+        );
+        assert_eq!(wan(&down, "").as_deref(), Some("eth1"));
+        // A /0 destination with a non-zero mask is no default route.
+        let masked =
+            format!("{ROUTE_HEADER}eth1\t00000000\t0100000A\t0003\t0\t0\t0\t000000FF\t0\t0\t0\n");
+        assert_eq!(wan(&masked, ""), None);
+    }
+
+    #[test]
+    fn ipv6_default_route_is_the_fallback() {
+        let only_v6 = "\
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo
+00000000000000000000000000000000 00 20010db8000000000000000000000000 30 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 pppoe-wan
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000200 00000001 00000000 00000003 wan6
+20010db8000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001 br-lan
+";
+        assert_eq!(wan(ROUTE_HEADER, only_v6).as_deref(), Some("wan6"));
+        assert_eq!(wan(ROUTE_HEADER, V6_REAL).as_deref(), Some("eth0"));
+        // IPv4 wins over IPv6 when both exist.
+        let v4 =
+            format!("{ROUTE_HEADER}eth1\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n");
+        assert_eq!(wan(&v4, only_v6).as_deref(), Some("eth1"));
+    }
+
+    #[test]
+    fn no_default_route_is_a_config_error_with_a_way_out() {
+        let e = default_config(ROUTE_HEADER, "").unwrap_err();
+        assert_eq!(
+            e.sentence(),
+            "cannot read /etc/config/netmon: there is no config file and no default route to find \
+             the WAN interface from; create /etc/config/netmon (a minimal one: config meter 'wan_down' \
+             / option hook 'input' / option iif 'eth0') or pass --config PATH"
+        );
+        // Only the loopback reject route: still none.
+        let lo_only = V6_REAL
+            .lines()
+            .filter(|l| l.ends_with("lo"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(default_config("", &lo_only).is_err());
+        assert!(default_config("garbage\n\t\t\n00000000", "zz 00 \n").is_err());
+    }
+}

@@ -1,0 +1,234 @@
+//! nftables backend: netmon's own `table inet netmon`, one named counter
+//! per meter, base chains hooked at priority -1 (before fw4's `filter`
+//! chains at 0, so packets are counted before any drop).
+//!
+//! `fw4 reload` flushes only `table inet fw4`; `fw4 flush` deletes every
+//! table, which `update` notices (table gone) and repairs. The table is
+//! (re)built in one nft transaction, so the ruleset is never half-built.
+
+use super::run::Runner;
+use super::{meter_index, parse_failed, tag, Digest, Observed};
+use crate::error::Result;
+use crate::meter::{Family, Hook, Meter};
+use crate::out::Buf;
+use crate::parse::nft::{self as p, Item};
+use crate::state::Count;
+
+pub const TABLE: &str = "netmon";
+pub const PRIORITY: &str = "-1";
+fn read_argv() -> [&'static str; 6] {
+    ["nft", "-a", "list", "table", "inet", TABLE]
+}
+
+/// The match part of a meter's rule, e.g. `ip saddr != 192.168.1.0/24 iifname "wan"`.
+pub fn matches(m: &Meter, hook: Hook, b: &mut Buf) {
+    let fam = |f: Family| if f == Family::V4 { "ip" } else { "ip6" };
+    let has_addr = m.src.is_some() || m.dst.is_some();
+    if let (Some(f), false) = (m.family(), has_addr) {
+        b.push_bytes(if f == Family::V4 {
+            b"meta nfproto ipv4 "
+        } else {
+            b"meta nfproto ipv6 "
+        });
+    }
+    for (c, dir) in [(m.src, "saddr"), (m.dst, "daddr")] {
+        if let Some(c) = c {
+            let _ = ufmt::uwrite!(b, "{} {} ", fam(c.family()), dir);
+            if c.negate {
+                b.push_bytes(b"!= ");
+            }
+            let _ = c.write_net(b);
+            b.push_bytes(b" ");
+        }
+    }
+    if let (Some(i), true) = (&m.iif, hook.has_iif()) {
+        let _ = ufmt::uwrite!(b, "iifname \"{}\" ", i.as_str());
+    }
+    if let (Some(o), true) = (&m.oif, hook.has_oif()) {
+        let _ = ufmt::uwrite!(b, "oifname \"{}\" ", o.as_str());
+    }
+    if let Some(p) = m.proto {
+        let _ = ufmt::uwrite!(b, "meta l4proto {} ", p.as_str());
+    }
+}
+
+/// Calls `f(hook, meter, tag)` for every rule netmon installs, in order.
+fn each_rule(meters: &[Meter], mut f: impl FnMut(Hook, &Meter, &[u8], &[u8])) {
+    let (mut mt, mut tg) = (Buf::new(), Buf::new());
+    for hook in Hook::ALL {
+        for m in meters.iter().filter(|m| m.hooks.contains(&hook)) {
+            mt.clear();
+            tg.clear();
+            matches(m, hook, &mut mt);
+            tag(&mut tg, &m.name, hook.as_str(), mt.as_bytes());
+            f(hook, m, mt.as_bytes(), tg.as_bytes());
+        }
+    }
+}
+
+/// The nft script that (re)creates the table in one transaction.
+pub fn script(meters: &[Meter]) -> Buf {
+    let mut b = Buf::new();
+    // `add` first so `delete` cannot fail when the table is absent.
+    b.push_bytes(b"add table inet netmon\ndelete table inet netmon\nadd table inet netmon\n");
+    for m in meters {
+        let _ = ufmt::uwrite!(b, "add counter inet {} m_{}\n", TABLE, m.name.as_str());
+    }
+    for hook in Hook::ALL {
+        if meters.iter().any(|m| m.hooks.contains(&hook)) {
+            let h = hook.as_str();
+            let _ = ufmt::uwrite!(
+                b,
+                "add chain inet {} {} {{ type filter hook {} priority {}; policy accept; }}\n",
+                TABLE,
+                h,
+                h,
+                PRIORITY
+            );
+        }
+    }
+    each_rule(meters, |hook, m, mt, tg| {
+        let _ = ufmt::uwrite!(b, "add rule inet {} {} ", TABLE, hook.as_str());
+        b.push_bytes(mt);
+        let _ = ufmt::uwrite!(b, "counter name \"m_{}\" comment \"", m.name.as_str());
+        b.push_bytes(tg);
+        b.push_bytes(b"\"\n");
+    });
+    b
+}
+
+pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
+    // One argument, one transaction; `;` keeps dry-run output to one line.
+    let s = script(meters);
+    let one_line = s.as_str().trim_end().replace('\n', "; ");
+    r.change(&["nft", &one_line])
+}
+
+pub fn remove(r: &mut Runner) -> Result<()> {
+    // `add` then `delete` in one transaction: no error when it is absent,
+    // and nothing but netmon's table is named.
+    r.change(&["nft", "add table inet netmon; delete table inet netmon"])
+}
+
+/// Expected per-chain digests, indexed like `Hook::ALL`.
+fn expected(meters: &[Meter]) -> [Digest; 3] {
+    let mut d = [Digest::default(); 3];
+    each_rule(meters, |hook, _, _, tg| d[hook_index(hook)].add(tg));
+    d
+}
+
+fn hook_index(h: Hook) -> usize {
+    match h {
+        Hook::Input => 0,
+        Hook::Output => 1,
+        Hook::Forward => 2,
+    }
+}
+
+pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
+    let argv = read_argv();
+    let mut obs = Observed::empty(meters.len());
+    let mut seen = [Digest::default(); 3];
+    let mut counters = 0usize;
+    let mut ours = false;
+    let res = r.read(&argv, |rd| {
+        p::parse(rd, |item| match item {
+            Item::Table {
+                family,
+                name,
+                handle,
+            } => {
+                ours = family == "inet" && name == TABLE;
+                if ours {
+                    obs.present = true;
+                    obs.handle = handle.unwrap_or(0);
+                }
+            }
+            Item::Counter {
+                name,
+                packets,
+                bytes,
+            } if ours => {
+                let idx = name.strip_prefix("m_").and_then(|n| meter_index(meters, n));
+                if let Some(c) = idx.and_then(|i| obs.counts.get_mut(i)) {
+                    *c = Count::new(packets, bytes);
+                    counters += 1;
+                }
+            }
+            Item::Rule {
+                chain,
+                comment: Some(c),
+                ..
+            } if ours => {
+                if let Some(h) = Hook::parse(chain) {
+                    seen[hook_index(h)].add(c.as_bytes());
+                }
+            }
+            _ => {}
+        })
+    })?;
+    let Some((parsed, ended)) = res else {
+        return Ok(obs); // dry run
+    };
+    if !ended.ok {
+        if ended.stderr.contains("No such file or directory") {
+            return Ok(Observed::empty(meters.len()));
+        }
+        return Err(super::run::failed(&argv, &ended.stderr));
+    }
+    parsed.map_err(|e| parse_failed("nft", e))?;
+    obs.installed = obs.present && counters == meters.len() && seen == expected(meters);
+    Ok(obs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meter::{Cidr, Proto};
+
+    fn meter(name: &str, hooks: &[Hook]) -> Meter {
+        Meter {
+            name: name.try_into().unwrap(),
+            hooks: hooks.iter().copied().collect(),
+            src: None,
+            dst: None,
+            iif: None,
+            oif: None,
+            proto: None,
+        }
+    }
+
+    #[test]
+    fn blog_meters_script() {
+        let mut proxy = meter("proxy", &[Hook::Input]);
+        proxy.src = Some(Cidr::parse("192.168.1.10").unwrap());
+        let mut offnet = meter("offnet", &[Hook::Input]);
+        offnet.src = Some(Cidr::parse("!192.168.1.0/24").unwrap());
+        let s = script(&[proxy, offnet]);
+        let lines: Vec<&str> = s.as_str().lines().collect();
+        assert_eq!(lines[3], "add counter inet netmon m_proxy");
+        assert_eq!(
+            lines[5],
+            "add chain inet netmon input { type filter hook input priority -1; policy accept; }"
+        );
+        assert!(lines[6].starts_with(
+            "add rule inet netmon input ip saddr 192.168.1.10/32 counter name \"m_proxy\" comment \"netmon:proxy:"
+        ));
+        assert!(
+            lines[7].starts_with("add rule inet netmon input ip saddr != 192.168.1.0/24 counter")
+        );
+        assert_eq!(lines.len(), 8);
+    }
+
+    #[test]
+    fn interfaces_only_where_the_hook_has_them() {
+        let mut down = meter("wan_down", &[Hook::Input, Hook::Forward]);
+        down.iif = Some("eth0".try_into().unwrap());
+        down.proto = Some(Proto::Icmp);
+        let s = script(&[down]);
+        let t = s.as_str();
+        assert!(t.contains("add rule inet netmon input meta nfproto ipv4 iifname \"eth0\" meta l4proto icmp counter"));
+        assert!(t.contains("add rule inet netmon forward meta nfproto ipv4 iifname \"eth0\""));
+        assert!(!t.contains("chain inet netmon output"));
+    }
+}

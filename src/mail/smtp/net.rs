@@ -1,0 +1,125 @@
+//! The socket edge: resolve, connect with a timeout, and run a `Session`
+//! over the TCP stream with read and write timeouts set, so no single
+//! read, write or connect waits longer than the configured timeout.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use super::envelope::{Credentials, Envelope};
+use super::session::{push_io_error, Failure, Outcome, Session, Stage};
+use crate::out::{write_ip, Buf};
+
+/// Shortest timeout used; zero would mean "no timeout" to the socket.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A connected socket: reads buffered, writes straight through (the
+/// session already hands over whole commands and body chunks).
+pub struct Connection {
+    reader: BufReader<TcpStream>,
+}
+
+impl Read for Connection {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl BufRead for Connection {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.reader.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.reader.consume(n)
+    }
+}
+
+impl Write for Connection {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.reader.get_mut().write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.reader.get_mut().flush()
+    }
+}
+
+/// Resolves `host` (name, IPv4 or IPv6 literal) and connects to the first
+/// address that answers, each attempt bounded by `timeout`. Failures are
+/// transient: the network or the server may be back at the next run.
+///
+/// Name resolution goes through the C library (`getaddrinfo`), which has
+/// its own timeouts (resolv.conf) that this one does not bound.
+pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<Connection, Failure> {
+    let timeout = timeout.max(MIN_TIMEOUT);
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|_| unresolved(host))?;
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => return configure(s, timeout).map_err(|e| connect_failure(&addr, &e)),
+            Err(e) => last = Some(connect_failure(&addr, &e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| unresolved(host)))
+}
+
+fn configure(s: TcpStream, timeout: Duration) -> io::Result<Connection> {
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    // Commands are small and lock-step: do not let Nagle hold them back.
+    s.set_nodelay(true)?;
+    Ok(Connection {
+        reader: BufReader::new(s),
+    })
+}
+
+/// Connects and delivers `message`: the whole job for one attempt.
+pub fn send(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    env: &Envelope,
+    auth: Option<&Credentials>,
+    message: &[u8],
+) -> Outcome {
+    match connect(host, port, timeout) {
+        Ok(conn) => Session::new(conn).send(env, auth, message),
+        Err(f) => Outcome::Transient(f),
+    }
+}
+
+fn unresolved(host: &str) -> Failure {
+    let mut r = String::from("connect: cannot resolve '");
+    // `host` comes from the validated config; keep it printable anyway.
+    r.extend(host.chars().filter(|c| !c.is_control()).take(255));
+    r.push('\'');
+    Failure {
+        stage: Stage::Connect,
+        code: None,
+        reason: r,
+    }
+}
+
+fn connect_failure(addr: &SocketAddr, e: &io::Error) -> Failure {
+    let mut b = Buf::new();
+    let _ = ufmt::uwrite!(b, "connect: ");
+    if addr.is_ipv6() {
+        let _ = ufmt::uwrite!(b, "[");
+    }
+    let _ = write_ip(&mut b, &addr.ip());
+    if addr.is_ipv6() {
+        let _ = ufmt::uwrite!(b, "]");
+    }
+    let _ = ufmt::uwrite!(b, ":{}: ", addr.port());
+    let mut r = String::from(b.as_str());
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => r.push_str("timed out"),
+        _ => push_io_error(&mut r, e),
+    }
+    Failure {
+        stage: Stage::Connect,
+        code: None,
+        reason: r,
+    }
+}

@@ -1,0 +1,58 @@
+//! The terminal report, laid out like the blog's mail: period, then per
+//! meter the usage and the current total, then "Total since".
+
+use super::Report;
+use crate::out::Buf;
+use crate::time::write_human as when;
+use crate::units::write_human as size;
+
+pub fn render(r: &Report<'_>, b: &mut Buf) {
+    b.push_bytes(b"Network usage between ");
+    let _ = when(b, r.from);
+    b.push_bytes(b" and ");
+    let _ = when(b, r.to);
+    b.push_bytes(b"\n");
+    if r.reset_detected {
+        b.push_bytes(
+            b"== RESET DETECTED == (counters restarted since the last report; usage is counted from the new counters)\n",
+        );
+    }
+    for row in &r.rows {
+        let _ = ufmt::uwrite!(b, "\n{}:\n    Usage:         ", row.name);
+        let _ = size(b, row.period.bytes);
+        let _ = ufmt::uwrite!(b, "  ({} packets)\n    Current Total: ", row.period.packets);
+        let _ = size(b, row.total.bytes);
+        let _ = ufmt::uwrite!(b, "  ({} packets)\n", row.total.packets);
+    }
+    b.push_bytes(b"\nTotal since: ");
+    let _ = when(b, r.total_since);
+    b.push_bytes(b"\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Row;
+    use crate::state::Count;
+
+    #[test]
+    fn blog_layout_with_reset_line() {
+        let r = Report {
+            from: 0,
+            to: 3600,
+            total_since: 0,
+            reset_detected: true,
+            rows: vec![Row {
+                name: "proxy",
+                period: Count::new(3, 1536),
+                total: Count::new(9, 3 << 30),
+            }],
+        };
+        let mut b = Buf::new();
+        render(&r, &mut b);
+        let t = b.as_str();
+        assert!(t.starts_with("Network usage between 1970-01-01 00:00:00 UTC and 1970-01-01 01:00:00 UTC\n== RESET DETECTED =="));
+        assert!(t.contains("proxy:\n    Usage:         1.50 KiB  (3 packets)\n    Current Total: 3.00 GiB  (9 packets)\n"));
+        assert!(t.ends_with("Total since: 1970-01-01 00:00:00 UTC\n"));
+    }
+}

@@ -1,0 +1,256 @@
+//! Files in the state directory: the state (replaced atomically), the
+//! TSV log (appended), and the lock that keeps one writer at a time.
+//!
+//! Atomic replace: write a temp file in the same directory, fsync it,
+//! rename it over the old one, fsync the directory — so after a crash the
+//! file is either the old or the new version, never a torn mix.
+
+use crate::error::{Error, Result};
+use crate::out::Buf;
+use crate::state::{DecodeError, State};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+
+pub const STATE_FILE: &str = "state";
+pub const LOG_FILE: &str = "log.tsv";
+pub const LOCK_FILE: &str = "lock";
+
+fn join(dir: &str, name: &str) -> String {
+    let mut p = String::with_capacity(dir.len() + name.len() + 1);
+    p.push_str(dir.trim_end_matches('/'));
+    p.push('/');
+    p.push_str(name);
+    p
+}
+
+/// Creates the state directory (mode 0700 by umask of root's cron) if missing.
+pub fn ensure_dir(dir: &str) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| Error::io("create state directory", dir, &e))
+}
+
+/// What one copy of the state holds.
+enum Copy {
+    Missing,
+    Good(State),
+    Damaged(DecodeError),
+}
+
+fn read_copy(dir: &str) -> Result<Copy> {
+    let path = join(dir, STATE_FILE);
+    match fs::read(&path) {
+        Ok(b) => Ok(match State::decode(&b) {
+            Ok(st) => Copy::Good(st),
+            Err(e) => Copy::Damaged(e),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Copy::Missing),
+        Err(e) => Err(Error::io("read", &path, &e)),
+    }
+}
+
+/// Renames a damaged `dir/state` to `dir/state.bad-<now>[.N]` (kept, not
+/// deleted: never over an earlier one) and returns the new name.
+fn move_aside(dir: &str, now: i64) -> Result<String> {
+    let from = join(dir, STATE_FILE);
+    for n in 0..100u32 {
+        let mut b = Buf::new();
+        let _ = ufmt::uwrite!(b, "{}.bad-{}", from.as_str(), now);
+        if n > 0 {
+            let _ = ufmt::uwrite!(b, ".{}", n);
+        }
+        if fs::symlink_metadata(b.as_str()).is_err() {
+            fs::rename(&from, b.as_str()).map_err(|e| Error::io("move aside", &from, &e))?;
+            return Ok(b.as_str().into());
+        }
+    }
+    Err(Error::runtime(
+        "too many damaged state files are kept; delete old state.bad-* files",
+    ))
+}
+
+fn damaged(b: &mut Buf, dir: &str, e: DecodeError) {
+    let _ = ufmt::uwrite!(
+        b,
+        "{}/{} is damaged ({})",
+        dir.trim_end_matches('/'),
+        STATE_FILE,
+        e.as_str()
+    );
+}
+
+/// Loads the working state: the RAM copy, else the persistent copy (after
+/// a reboot, or when the RAM copy is damaged), else a new state. A damaged
+/// copy is moved aside only when another good copy replaces it, or when
+/// `force` is given; otherwise it is left in place and the error says how
+/// to recover. Warnings (one sentence each) are appended to `warn`.
+pub fn open_state(ram: &str, flash: &str, now: i64, force: bool, warn: &mut Buf) -> Result<State> {
+    let r = read_copy(ram)?;
+    if let Copy::Good(st) = r {
+        return Ok(st);
+    }
+    let f = read_copy(flash)?;
+    match (r, f) {
+        (Copy::Damaged(e), Copy::Good(st)) => {
+            let to = move_aside(ram, now)?;
+            let mut b = Buf::new();
+            damaged(&mut b, ram, e);
+            let _ = ufmt::uwrite!(
+                b,
+                "; moved it to {} and continued from the copy in {}\n",
+                to.as_str(),
+                flash
+            );
+            warn.push_bytes(b.as_bytes());
+            Ok(st)
+        }
+        (_, Copy::Good(st)) => Ok(st),
+        (Copy::Missing, Copy::Missing) => Ok(State::new(now)),
+        (r, f) => recover(ram, flash, r, f, now, force, warn),
+    }
+}
+
+/// The state as a read-only command sees it (RAM copy, else persistent
+/// copy), without taking the lock or moving anything.
+pub fn peek_state(ram: &str, flash: &str) -> Option<State> {
+    for dir in [ram, flash] {
+        if let Ok(Copy::Good(st)) = read_copy(dir) {
+            return Some(st);
+        }
+    }
+    None
+}
+
+fn recover(
+    ram: &str,
+    flash: &str,
+    r: Copy,
+    f: Copy,
+    now: i64,
+    force: bool,
+    warn: &mut Buf,
+) -> Result<State> {
+    let mut b = Buf::new();
+    for (dir, c) in [(ram, &r), (flash, &f)] {
+        if let Copy::Damaged(e) = c {
+            if !b.as_bytes().is_empty() {
+                b.push_bytes(b" and ");
+            }
+            damaged(&mut b, dir, *e);
+        }
+    }
+    if !force {
+        b.push_bytes(b" and there is no good copy; it was left as it is: run the command again with --force to move it aside and start counting afresh");
+        return Err(Error::runtime(b.as_str()));
+    }
+    for (dir, c) in [(ram, &r), (flash, &f)] {
+        if let Copy::Damaged(_) = c {
+            let to = move_aside(dir, now)?;
+            let _ = ufmt::uwrite!(b, "; kept it as {}", to.as_str());
+        }
+    }
+    b.push_bytes(b"; starting afresh (--force)\n");
+    warn.push_bytes(b.as_bytes());
+    Ok(State::new(now))
+}
+
+/// Writes `bytes` to `dir/name` atomically (temp, fsync, rename, fsync dir).
+pub fn replace_file(dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
+    let path = join(dir, name);
+    let mut tmp = join(dir, ".");
+    tmp.push_str(name);
+    tmp.push_str(".tmp");
+    let write = || -> io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io("write", &tmp, &e));
+    }
+    if let Err(e) = fs::rename(&tmp, &path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io("replace", &path, &e));
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("sync directory", dir, &e))
+}
+
+pub fn save_state(dir: &str, st: &State) -> Result<()> {
+    replace_file(dir, STATE_FILE, &st.encode())
+}
+
+/// Writes the persistent copy (flash or USB), creating its directory.
+pub fn sync_state(flash: &str, st: &State) -> Result<()> {
+    fs::create_dir_all(flash).map_err(|e| Error::io("create", flash, &e))?;
+    replace_file(flash, STATE_FILE, &st.encode())
+}
+
+/// Size at which the log is moved to `log.tsv.1` (replacing the previous
+/// one) and a new log begins: about 20 days of 5-minute updates with two
+/// meters. History for reports lives in the state's buckets, not here.
+pub const MAX_LOG_BYTES: u64 = 256 * 1024;
+
+/// Appends one log line (timestamp, then running total bytes per meter).
+/// A log whose header names other meters, or that reached `MAX_LOG_BYTES`,
+/// is moved to `log.tsv.1` and a new
+/// one begins with a header and a baseline line (`prev`), so `daily` never
+/// attributes history to the first day of a new log.
+pub fn append_log(
+    dir: &str,
+    names: &[&str],
+    prev: (i64, &[u64]),
+    now: (i64, &[u64]),
+) -> Result<()> {
+    let path = join(dir, LOG_FILE);
+    let mut header = Buf::new();
+    header.push_bytes(b"time");
+    for n in names {
+        header.push_bytes(b"\t");
+        header.push_bytes(n.as_bytes());
+    }
+    header.push_bytes(b"\n");
+    let mut b = Buf::new();
+    let too_big = fs::metadata(&path).is_ok_and(|m| m.len() >= MAX_LOG_BYTES);
+    if too_big || !log_header_matches(&path, header.as_bytes()) {
+        if fs::metadata(&path).is_ok() {
+            let old = join(dir, "log.tsv.1");
+            fs::rename(&path, &old).map_err(|e| Error::io("rotate", &path, &e))?;
+        }
+        b.push_bytes(header.as_bytes());
+        log_line(&mut b, prev.0, prev.1);
+    }
+    log_line(&mut b, now.0, now.1);
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::io("open", &path, &e))?;
+    f.write_all(b.as_bytes())
+        .map_err(|e| Error::io("append to", &path, &e))
+}
+
+fn log_line(b: &mut Buf, t: i64, totals: &[u64]) {
+    let _ = crate::time::write_log_stamp(b, t);
+    for v in totals {
+        let _ = ufmt::uwrite!(b, "\t{}", *v);
+    }
+    b.push_bytes(b"\n");
+}
+
+fn log_header_matches(path: &str, header: &[u8]) -> bool {
+    use std::io::Read;
+    let mut buf = vec![0u8; header.len()];
+    match File::open(path) {
+        Ok(mut f) => f.read_exact(&mut buf).is_ok() && buf == header,
+        Err(_) => false,
+    }
+}
+
+pub fn log_path(dir: &str) -> String {
+    join(dir, LOG_FILE)
+}
+
+pub fn lock_path(dir: &str) -> String {
+    join(dir, LOCK_FILE)
+}

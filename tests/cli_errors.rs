@@ -1,0 +1,327 @@
+//! Bad input and broken environments: exit codes (2 usage/config, 1 runtime)
+//! and one `netmon: ` line on stderr that says what is wrong.
+//!
+//! Most tests need no root. When run as root, every netmon invocation still
+//! goes into a throwaway network namespace, so a netmon that wrongly carried
+//! on could never reach the host's firewall.
+//!
+//! Run: `cargo test --test cli_errors`.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs netmon with `args` and `PATH=path_env`: inside a fresh namespace when
+/// root (and namespaces work), directly otherwise (unprivileged netmon cannot
+/// change any firewall).
+fn netmon(args: &[&str], path_env: &str) -> Output {
+    let sandbox = is_root_with_netns().then(|| Netns::new(&unique("nmt-cli")));
+    let mut cmd = match &sandbox {
+        Some(ns) => {
+            let mut c = Command::new(ip());
+            c.args(["netns", "exec", &ns.name, NETMON]);
+            c
+        }
+        None => Command::new(NETMON),
+    };
+    // Never the default /etc/netmon: each run gets its own persistent dir.
+    let persist = TempDir::new("nmt-persist");
+    cmd.arg("--persist-dir").arg(persist.path());
+    cmd.args(args).env("PATH", path_env);
+    run_timeout(cmd)
+}
+
+fn is_root_with_netns() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        && which("ip").is_some()
+}
+
+/// Exit code `code` and exactly one stderr line starting `netmon: `; returns it.
+fn expect_error(out: &Output, code: i32) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
+    assert!(
+        err.starts_with("netmon: "),
+        "stderr must start with `netmon: `: {err:?}"
+    );
+    assert!(
+        err.ends_with('\n') && err.lines().count() == 1,
+        "exactly one line: {err:?}"
+    );
+    err
+}
+
+fn real_path() -> String {
+    std::env::var("PATH").unwrap_or_default()
+}
+
+/// A state dir and a config dir; args that keep netmon away from defaults.
+struct Env {
+    dir: TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: TempDir::new("nmt-cli"),
+        }
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+    fn config(&self, text: &str) -> String {
+        let p = self.path("netmon.conf");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    fn state_dir(&self) -> String {
+        let p = self.path("state");
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+}
+
+#[test]
+fn unknown_option_is_a_usage_error() {
+    let e = Env::new();
+    let out = netmon(
+        &["--state-dir", &e.state_dir(), "--bogus", "report"],
+        &real_path(),
+    );
+    expect_error(&out, 2);
+}
+
+#[test]
+fn unknown_command_is_a_usage_error() {
+    let e = Env::new();
+    let out = netmon(&["--state-dir", &e.state_dir(), "frobnicate"], &real_path());
+    expect_error(&out, 2);
+}
+
+#[test]
+fn unknown_backend_is_a_usage_error() {
+    let e = Env::new();
+    let out = netmon(
+        &["--state-dir", &e.state_dir(), "--backend", "pf", "update"],
+        &real_path(),
+    );
+    let err = expect_error(&out, 2);
+    assert!(err.contains("pf"), "names the bad value: {err}");
+}
+
+#[test]
+fn bad_cidr_names_file_and_line() {
+    let e = Env::new();
+    // The bad value is on line 7.
+    let cfg = e.config(
+        "config netmon 'main'\n\toption backend 'nft'\n\nconfig meter 'proxy'\n\toption hook 'input'\n\n\toption src '192.168.1.300/24'\n",
+    );
+    let out = netmon(
+        &["--config", &cfg, "--state-dir", &e.state_dir(), "start"],
+        &real_path(),
+    );
+    let err = expect_error(&out, 2);
+    assert!(err.contains(&cfg), "names the file: {err}");
+    assert!(
+        err.contains(":7") || err.contains("line 7"),
+        "names line 7: {err}"
+    );
+    assert!(
+        !Path::new(&e.path("state/state")).exists(),
+        "no state written for a bad config"
+    );
+}
+
+#[test]
+fn nft_missing_from_path() {
+    let e = Env::new();
+    let cfg = e.config(BLOG_CONFIG);
+    let empty = TempDir::new("nmt-emptypath");
+    let out = netmon(
+        &[
+            "--config",
+            &cfg,
+            "--state-dir",
+            &e.state_dir(),
+            "--backend",
+            "nft",
+            "start",
+        ],
+        empty.path().to_str().unwrap(),
+    );
+    let err = expect_error(&out, 1);
+    let low = err.to_lowercase();
+    assert!(low.contains("nft"), "names nft: {err}");
+    assert!(
+        low.contains("not found") || low.contains("missing") || low.contains("no such file"),
+        "says it is missing: {err}"
+    );
+}
+
+/// A fake tool that fails: its own stderr must reach the user.
+fn fake_tool(dir: &Path, name: &str, message: &str) {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\necho '{message}' >&2\nexit 1\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn failing_nft_stderr_is_reported() {
+    let e = Env::new();
+    let cfg = e.config(BLOG_CONFIG);
+    let bin = TempDir::new("nmt-fakebin");
+    fake_tool(bin.path(), "nft", "Error: fake nft refused 4242");
+    let out = netmon(
+        &[
+            "--config",
+            &cfg,
+            "--state-dir",
+            &e.state_dir(),
+            "--backend",
+            "nft",
+            "start",
+        ],
+        bin.path().to_str().unwrap(),
+    );
+    let err = expect_error(&out, 1);
+    assert!(
+        err.contains("fake nft refused 4242"),
+        "tool's stderr passed on: {err}"
+    );
+}
+
+#[test]
+fn failing_iptables_stderr_is_reported() {
+    let e = Env::new();
+    let cfg = e.config(BLOG_CONFIG);
+    let bin = TempDir::new("nmt-fakebin");
+    for t in IPT_TOOLS {
+        fake_tool(bin.path(), t, "iptables v0: fake failure 4343");
+    }
+    let out = netmon(
+        &[
+            "--config",
+            &cfg,
+            "--state-dir",
+            &e.state_dir(),
+            "--backend",
+            "iptables",
+            "update",
+        ],
+        bin.path().to_str().unwrap(),
+    );
+    let err = expect_error(&out, 1);
+    assert!(
+        err.contains("fake failure 4343"),
+        "tool's stderr passed on: {err}"
+    );
+}
+
+/// The remaining tests need a working firewall to get past the first
+/// reading, hence root and a namespace of their own.
+struct Router {
+    ns: Netns,
+    env: Env,
+    cfg: String,
+}
+
+impl Router {
+    fn new(test: &str) -> Option<Router> {
+        if !require_root_tools(test, &["nft"]) {
+            return None;
+        }
+        let env = Env::new();
+        let cfg = env.config(BLOG_CONFIG);
+        Some(Router {
+            ns: Netns::new(&unique("nmt-cli")),
+            env,
+            cfg,
+        })
+    }
+    fn run(&self, state_dir: &str, cmd: &str) -> Output {
+        let mut c = Command::new(ip());
+        c.args(["netns", "exec", &self.ns.name, NETMON]).args([
+            "--config",
+            &self.cfg,
+            "--state-dir",
+            state_dir,
+            "--persist-dir",
+            &format!("{state_dir}/persist"),
+            "--backend",
+            "nft",
+            cmd,
+        ]);
+        run_timeout(c)
+    }
+}
+
+#[test]
+fn garbage_state_file_is_kept_and_reported() {
+    let Some(r) = Router::new("garbage_state_file_is_kept_and_reported") else {
+        return;
+    };
+    let dir = r.env.state_dir();
+    let out = r.run(&dir, "start");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state = format!("{dir}/state");
+    let garbage: Vec<u8> = b"\x00\xffnot a netmon state\n\x01\x02".repeat(7);
+    std::fs::write(&state, &garbage).unwrap();
+    // Both copies damaged: with a good persistent copy netmon would use it
+    // (tests/durable.rs); with none it must refuse and keep the file.
+    std::fs::write(format!("{dir}/persist/state"), &garbage).unwrap();
+    for cmd in ["update", "report", "stop"] {
+        let out = r.run(&dir, cmd);
+        let err = expect_error(&out, 1);
+        assert!(
+            err.contains(&state) || err.contains("state"),
+            "{cmd}: says the state is bad: {err}"
+        );
+        // Kept for the user to look at, or moved aside whole; never half-written.
+        let kept = std::fs::read(&state).ok() == Some(garbage.clone());
+        let moved_aside = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                e.file_name() != "state" && std::fs::read(e.path()).ok() == Some(garbage.clone())
+            });
+        assert!(
+            kept || moved_aside,
+            "{cmd}: the damaged state was lost or altered"
+        );
+        assert!(
+            kept,
+            "{cmd}: main keeps the damaged file in place (it says so): {err}"
+        );
+    }
+}
+
+#[test]
+fn unwritable_state_dir_is_a_runtime_error() {
+    let Some(r) = Router::new("unwritable_state_dir_is_a_runtime_error") else {
+        return;
+    };
+    // Root ignores permission bits, so make the directory impossible instead:
+    // its parent is a regular file (ENOTDIR), or it is a regular file itself.
+    let file = r.env.path("plainfile");
+    std::fs::write(&file, b"x").unwrap();
+    for dir in [format!("{file}/state"), file.clone()] {
+        for cmd in ["start", "update", "report"] {
+            let out = r.run(&dir, cmd);
+            let err = expect_error(&out, 1);
+            assert!(
+                err.contains(&dir) || err.contains(&file),
+                "{cmd} {dir}: names the path: {err}"
+            );
+        }
+    }
+}
