@@ -9,8 +9,9 @@
 # RUSTC_BOOTSTRAP=1 and -Zbuild-std (MIPS is a tier-3 target: no prebuilt std).
 # Per-target linker and rustflags: .cargo/config.toml.
 #
-# NETMON_PANIC=immediate-abort|abort picks the panic strategy; the one that is
-# not Cargo.toml's goes to target/panic-<strategy>/<TARGET>/release/netmon.
+# Panics: immediate-abort (no message, ~100 KB smaller on mips; see lib.sh).
+# NETMON_PANIC=abort builds the variant that prints the panic message, into
+# target/panic-abort/<TARGET>/release/netmon.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
