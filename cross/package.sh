@@ -1,0 +1,98 @@
+#!/bin/bash
+# Packs built router binaries into OpenWrt packages:
+#   cross/package.sh [TARGET...]   (default: all four; run cross/build.sh first)
+# writes dist/netmon_<version>_<arch>.ipk.
+#
+# OpenWrt's ipk is NOT Debian's ar archive (opkg rejects that): it is a
+# gzipped tar of ./debian-binary, ./data.tar.gz and ./control.tar.gz, made
+# the way OpenWrt's scripts/ipkg-build makes it (GNU tar, numeric owner 0:0,
+# sorted names, one fixed mtime, gzip -n), so the same inputs give the same
+# bytes. mtime: $SOURCE_DATE_EPOCH, else the last commit's time.
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# Everything the ipk holds besides the binary.
+OW=$ROOT/openwrt
+MAINTAINER='netmon developers'
+SECTION=net
+
+[ $# -gt 0 ] || set -- "${ALL_TARGETS[@]}"
+check_targets "$@"
+cd "$ROOT"
+
+VERSION=$(ipk_version)
+LICENSE=$(cargo_field license)
+SUMMARY=$(cargo_field description)
+case $VERSION in -*) die "cannot read the version from Cargo.toml" ;; esac
+[ -n "$SUMMARY" ] || die "cannot read the description from Cargo.toml"
+EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
+
+# tar of a directory's contents, as ipkg-build makes it.
+pack() { # DIR > FILE.tar.gz
+	tar -C "$1" --format=gnu --numeric-owner --owner=0 --group=0 --sort=name \
+		--mtime="@$EPOCH" -cf - . | gzip -9n
+}
+
+stage_data() { # TARGET DIR
+	local d=$2
+	install -d -m 0755 "$d/usr/sbin" "$d/usr/libexec" "$d/etc/init.d" "$d/etc/config"
+	install -m 0755 "target/$1/release/netmon" "$d/usr/sbin/netmon"
+	install -m 0755 "$OW/files/netmon-crontab" "$d/usr/libexec/netmon-crontab"
+	install -m 0755 "$OW/files/netmon.init" "$d/etc/init.d/netmon"
+	# 0600 as OpenWrt's INSTALL_CONF: the file may hold mail credentials.
+	install -m 0600 "$OW/files/netmon.config" "$d/etc/config/netmon"
+}
+
+stage_control() { # ARCH INSTALLED_SIZE DIR
+	local d=$3 s
+	install -d -m 0755 "$d"
+	cat >"$d/control" <<CONTROL
+Package: netmon
+Version: $VERSION
+Depends: libc
+Source: netmon
+SourceName: netmon
+License: $LICENSE
+Section: $SECTION
+Maintainer: $MAINTAINER
+Architecture: $1
+Installed-Size: $2
+Description: $SUMMARY
+ One static binary: installs counting rules in netmon's own nftables
+ table (or iptables chains), reads them from cron every 5 minutes, keeps
+ totals across counter resets and reboots, reports per meter.
+CONTROL
+	echo /etc/config/netmon >"$d/conffiles"
+	chmod 0644 "$d/control" "$d/conffiles"
+	for s in postinst prerm postinst-pkg prerm-pkg; do
+		install -m 0755 "$OW/control/$s" "$d/$s"
+	done
+}
+
+mkdir -p dist
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for t in "$@"; do
+	bin=target/$t/release/netmon
+	[ -f "$bin" ] || die "$bin missing: run cross/build.sh $t first"
+	case $(file -b "$bin") in
+	"$(file_says "$t")"*"statically linked"*) ;;
+	*) die "$bin is not a static $t executable" ;;
+	esac
+	arch=$(openwrt_arch "$t")
+	rm -rf "$work/pkg" && mkdir -p "$work/pkg/data" "$work/pkg/out"
+	stage_data "$t" "$work/pkg/data"
+	pack "$work/pkg/data" >"$work/pkg/out/data.tar.gz"
+	# As ipkg-build: Installed-Size is the uncompressed data tar's size.
+	size=$(gzip -dc "$work/pkg/out/data.tar.gz" | wc -c)
+	stage_control "$arch" "$size" "$work/pkg/control"
+	pack "$work/pkg/control" >"$work/pkg/out/control.tar.gz"
+	echo 2.0 >"$work/pkg/out/debian-binary"
+	touch -d "@$EPOCH" "$work/pkg/out/"*
+	ipk=dist/netmon_${VERSION}_$arch.ipk
+	tar -C "$work/pkg/out" --format=gnu --numeric-owner --owner=0 --group=0 \
+		--mtime="@$EPOCH" -cf - ./debian-binary ./data.tar.gz ./control.tar.gz |
+		gzip -9n >"$ipk"
+	echo "cross: $ipk ($(stat -c %s "$ipk") bytes)" >&2
+done
