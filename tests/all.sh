@@ -11,6 +11,13 @@ step "cargo fmt --check"
 cargo fmt --check
 step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+step "router build: mips (big-endian) under qemu, ipk"
+# Installs Debian's rustc-web/cargo-web/rust-web-src, qemu-user-static and
+# zig (PyPI) when missing; unit tests + Y2038 test under qemu-mips, release
+# build, smoke run of the binary; then the ipk checks.
+bash cross/test-qemu.sh mips-unknown-linux-musl
+bash tests/package.sh --no-build mips-unknown-linux-musl
+
 step "fuzz targets (short runs)"
 bash tests/fuzz.sh
 
