@@ -27,6 +27,8 @@
 
 mod common;
 
+mod aiosmtpd;
+use aiosmtpd::aiosmtpd_python;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -50,44 +52,7 @@ const SUBJECT: &str = "Usage %from .. %to on %host";
 const SERVER_START: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------
-// Python with aiosmtpd (mirrors tests/smtp_server.rs).
-
-fn python() -> String {
-    if let Ok(p) = std::env::var("NETMON_TEST_PYTHON") {
-        return p;
-    }
-    let venv =
-        Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/netmon-venv/bin/python");
-    if venv.exists() {
-        return venv.to_string_lossy().into_owned();
-    }
-    "python3".into()
-}
-
-/// None (after printing SKIPPED) when aiosmtpd is missing outside CI.
-fn aiosmtpd_python() -> Option<String> {
-    let py = python();
-    let ok = Command::new(&py)
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if ok {
-        return Some(py);
-    }
-    let why = format!(
-        "{py} cannot import aiosmtpd (set NETMON_TEST_PYTHON or create ~/.cache/netmon-venv)"
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    // Straight to fd 2 (as the harness does): libtest captures eprintln!,
-    // and a skip must be visible in a passing run.
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
-    None
-}
+// Python with aiosmtpd: tests/aiosmtpd/mod.rs.
 
 /// Root, nft and aiosmtpd, or None after saying why.
 fn setup(test: &str) -> Option<String> {

@@ -11,6 +11,8 @@
 //! if present, else `python3`. Without aiosmtpd these tests print SKIPPED,
 //! unless env CI is set, where they fail.
 
+mod aiosmtpd;
+use aiosmtpd::aiosmtpd_python;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -28,37 +30,6 @@ use netmon::state::Count;
 
 const HOST: &str = "gw.lan";
 const NOW: i64 = 1_795_287_600; // Sat, 21 Nov 2026 19:00:00 UTC
-
-fn python() -> String {
-    if let Ok(p) = std::env::var("NETMON_TEST_PYTHON") {
-        return p;
-    }
-    let venv =
-        Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/netmon-venv/bin/python");
-    if venv.exists() {
-        return venv.to_string_lossy().into_owned();
-    }
-    "python3".into()
-}
-
-fn aiosmtpd_python() -> Option<String> {
-    let py = python();
-    let ok = Command::new(&py)
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if ok {
-        return Some(py);
-    }
-    let why = format!("{py} cannot import aiosmtpd (set NETMON_TEST_PYTHON)");
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    None
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("netmon-mail-{}-{name}", std::process::id()));

@@ -9,6 +9,8 @@
 //! if present, else `python3`. Without aiosmtpd the aiosmtpd tests print
 //! SKIPPED, unless env CI is set, where they fail.
 
+mod aiosmtpd;
+use aiosmtpd::aiosmtpd_python;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,40 +22,6 @@ use netmon::mail::smtp::{self, Credentials, Envelope, Mechanism, Outcome, Stage}
 
 const USER: &str = "router";
 const PASSWORD: &str = "s3cret-pw";
-
-fn python() -> String {
-    if let Ok(p) = std::env::var("NETMON_TEST_PYTHON") {
-        return p;
-    }
-    let venv =
-        Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/netmon-venv/bin/python");
-    if venv.exists() {
-        return venv.to_string_lossy().into_owned();
-    }
-    "python3".into()
-}
-
-/// None (after printing SKIPPED) when aiosmtpd is missing outside CI.
-fn aiosmtpd_python() -> Option<String> {
-    let py = python();
-    let ok = Command::new(&py)
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if ok {
-        return Some(py);
-    }
-    let why = format!(
-        "{py} cannot import aiosmtpd (set NETMON_TEST_PYTHON or create ~/.cache/netmon-venv)"
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    None
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("netmon-smtp-{}-{name}", std::process::id()));
