@@ -188,6 +188,38 @@ fn canonical(cmd: &str) -> &str {
     }
 }
 
+/// Every command and alias, for suggestions.
+const COMMANDS: [&str; 14] = [
+    "start",
+    "stop",
+    "update",
+    "report",
+    "status",
+    "daily",
+    "sync",
+    "mail-test",
+    "help",
+    "initiate",
+    "initialise",
+    "initialize",
+    "clear",
+    "flush",
+];
+
+fn unknown_command(w: &str) -> Error {
+    let mut s = String::from("unknown command '");
+    s.extend(w.chars().filter(|c| !c.is_control()).take(40));
+    s.push('\'');
+    if let Some(k) = crate::config::did_you_mean(w, &COMMANDS) {
+        s.push_str(" (did you mean '");
+        s.push_str(k);
+        s.push_str("'?)");
+    } else {
+        s.push_str(" (see netmon --help)");
+    }
+    Error::usage(s)
+}
+
 /// Parses `args` (without the program name).
 pub fn parse(args: &[&str]) -> Result<Parsed> {
     let mut v: Vec<&str> = args.to_vec();
@@ -199,6 +231,9 @@ pub fn parse(args: &[&str]) -> Result<Parsed> {
             w if w.starts_with('-') => i += 1,
             w => {
                 v[i] = canonical(w);
+                if !COMMANDS.contains(&v[i]) {
+                    return Err(unknown_command(w));
+                }
                 break;
             }
         }
@@ -417,6 +452,17 @@ mod tests {
             assert_eq!(e.exit_code(), 2, "{bad:?}");
             assert!(!e.message().contains('\n'), "{bad:?}: {}", e.message());
         }
+    }
+
+    #[test]
+    fn unknown_command_suggests_the_nearest() {
+        let e = parse(&["reprot"]).err().expect("error");
+        assert_eq!(
+            e.message(),
+            "unknown command 'reprot' (did you mean 'report'?)"
+        );
+        let e = parse(&["--dry-run", "xyzzy"]).err().expect("error");
+        assert_eq!(e.message(), "unknown command 'xyzzy' (see netmon --help)");
     }
 
     #[test]

@@ -685,7 +685,7 @@ impl Draft {
 /// distance (a swap of two neighbours counts as one edit) at most 2, and at
 /// most 1 for words of 4 bytes or fewer, where 2 edits make anything match
 /// (`ospf` is not a typo of `esp`). First on ties.
-fn did_you_mean(word: &str, known: &[&'static str]) -> Option<&'static str> {
+pub fn did_you_mean(word: &str, known: &[&'static str]) -> Option<&'static str> {
     let mut best: Option<(usize, &'static str)> = None;
     for &k in known {
         let Some(d) = edit_distance(word.as_bytes(), k.as_bytes()) else {
