@@ -224,6 +224,120 @@ pub fn hostname() -> String {
         .unwrap_or_default()
 }
 
+/// Feeds a child's stdin and drains its stderr from one thread, with
+/// poll(2): neither pipe can block the caller, and no thread is spawned
+/// (std's threads and channels cost ~20 KB on mips). stdin is closed once
+/// `input` is written (the child sees EOF) or the child stops reading;
+/// stderr is kept up to `cap` bytes and read on to its end.
+pub struct Pump {
+    stdin: Option<std::process::ChildStdin>,
+    input: Vec<u8>,
+    written: usize,
+    stderr: Option<std::process::ChildStderr>,
+    cap: usize,
+    /// The first `cap` bytes of stderr read so far.
+    pub err: Vec<u8>,
+}
+
+impl Pump {
+    pub fn new(
+        stdin: Option<std::process::ChildStdin>,
+        input: Vec<u8>,
+        stderr: Option<std::process::ChildStderr>,
+        cap: usize,
+    ) -> Pump {
+        use std::os::unix::io::AsRawFd;
+        if let Some(s) = &stdin {
+            // SAFETY: fcntl on a descriptor `s` owns; only our end of the
+            // pipe becomes non-blocking (the child's end is another open
+            // file description).
+            unsafe {
+                let fl = libc::fcntl(s.as_raw_fd(), libc::F_GETFL);
+                if fl >= 0 {
+                    libc::fcntl(s.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+                }
+            }
+        }
+        let mut p = Pump {
+            stdin,
+            input,
+            written: 0,
+            stderr,
+            cap,
+            err: Vec::new(),
+        };
+        p.close_stdin_when_done();
+        p
+    }
+
+    /// Whether stderr has ended (EOF or a read error).
+    pub fn stderr_done(&self) -> bool {
+        self.stderr.is_none()
+    }
+
+    /// Stops writing: the rest of the input is not wanted any more.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    fn close_stdin_when_done(&mut self) {
+        if self.written >= self.input.len() {
+            self.stdin = None;
+        }
+    }
+
+    /// Waits up to `ms` for a pipe to be ready and moves what it can.
+    pub fn step(&mut self, ms: u32) {
+        use std::io::{Read, Write};
+        use std::os::unix::io::AsRawFd;
+        let fd = |r: Option<i32>, events| libc::pollfd {
+            fd: r.unwrap_or(-1),
+            events,
+            revents: 0,
+        };
+        let mut fds = [
+            fd(self.stdin.as_ref().map(|s| s.as_raw_fd()), libc::POLLOUT),
+            fd(self.stderr.as_ref().map(|s| s.as_raw_fd()), libc::POLLIN),
+        ];
+        // SAFETY: `fds` is a valid array of fds.len() pollfd; a negative
+        // fd is ignored by poll.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms as i32) };
+        if n <= 0 {
+            return;
+        }
+        let [inp, errp] = fds;
+        if inp.revents != 0 {
+            if let Some(s) = self.stdin.as_mut() {
+                let rest = self.input.get(self.written..).unwrap_or_default();
+                match s.write(rest) {
+                    Ok(k) => self.written = self.written.saturating_add(k),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // EPIPE: the child exited early; its status tells why.
+                    Err(_) => self.written = self.input.len(),
+                }
+            }
+            self.close_stdin_when_done();
+        }
+        if errp.revents != 0 {
+            let mut buf = [0u8; 512];
+            let r = match self.stderr.as_mut() {
+                Some(s) => s.read(&mut buf),
+                None => return,
+            };
+            match r {
+                Ok(k) if k > 0 => {
+                    let room = self.cap.saturating_sub(self.err.len());
+                    self.err
+                        .extend_from_slice(buf.get(..k.min(room)).unwrap_or_default());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => self.stderr = None,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
