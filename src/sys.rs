@@ -105,28 +105,108 @@ pub enum Level {
 
 /// Sends one message to syslog as `netmon[PID]` (facility daemon), where
 /// OpenWrt's `logread` shows it: cron has no terminal, so failures of
-/// cron runs must land there. NUL bytes (which would cut the C string)
-/// become spaces. The message is passed as an argument to a constant
-/// `"%s"` format, never as the format itself.
+/// cron runs must land there. NUL bytes (which would cut the line)
+/// become spaces.
+///
+/// This is what musl's `openlog("netmon", LOG_PID, LOG_DAEMON)` +
+/// `syslog(prio, "%s", msg)` sends, byte for byte (`syslog_line`), done
+/// here because musl's syslog drags in its printf engine (with float
+/// formatting) and strftime: about 25 KB of the mips binary.
 pub fn syslog(level: Level, msg: &str) {
-    static IDENT: &[u8] = b"netmon\0";
-    static FORMAT: &[u8] = b"%s\0";
     let prio = match level {
         Level::Err => libc::LOG_ERR,
         Level::Warning => libc::LOG_WARNING,
         Level::Info => libc::LOG_INFO,
     };
-    let text: Vec<u8> = msg.bytes().map(|b| if b == 0 { b' ' } else { b }).collect();
-    let Ok(c) = std::ffi::CString::new(text) else {
-        return;
-    };
-    // SAFETY: IDENT and FORMAT are NUL-terminated statics, so the pointer
-    // openlog keeps (it does not copy the ident) stays valid for the
-    // whole program; `c` is a NUL-terminated string alive for the call,
-    // and the format "%s" consumes exactly that one argument.
+    let line = syslog_line(prio | libc::LOG_DAEMON, now(), std::process::id(), msg);
+    send_log(&line);
+}
+
+/// musl's datagram for `<pri>`: `<pri>Mmm dd hh:mm:ss netmon[pid]: msg`
+/// with a UTC time stamp (musl uses gmtime), the day space-padded
+/// (`%e`), cut to musl's 1024-byte buffer less its NUL, and a newline
+/// added unless the line already ends in one.
+pub fn syslog_line(pri: i32, now: i64, pid: u32, msg: &str) -> Vec<u8> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    const MAX: usize = 1023;
+    let c = crate::time::Civil::from_unix(now);
+    let mon = MONTHS
+        .get(usize::from(c.month).wrapping_sub(1))
+        .unwrap_or(&"Jan");
+    let mut b = crate::out::Buf::new();
+    let _ = ufmt::uwrite!(b, "<{}>{} ", pri, *mon);
+    if c.day < 10 {
+        b.push_bytes(b" ");
+    }
+    let _ = ufmt::uwrite!(b, "{} ", c.day);
+    for (i, v) in [c.hour, c.min, c.sec].into_iter().enumerate() {
+        if i > 0 {
+            b.push_bytes(b":");
+        }
+        if v < 10 {
+            b.push_bytes(b"0");
+        }
+        let _ = ufmt::uwrite!(b, "{}", v);
+    }
+    let _ = ufmt::uwrite!(b, " netmon[{}]: ", pid);
+    let mut v = b.as_bytes().to_vec();
+    v.extend(msg.bytes().map(|b| if b == 0 { b' ' } else { b }));
+    v.truncate(MAX);
+    if v.last() != Some(&b'\n') {
+        v.push(b'\n');
+    }
+    v
+}
+
+/// musl's `log_addr`: a `short` family and `char[9]` path, 12 bytes with
+/// padding, passed whole as the address length.
+fn log_addr() -> (libc::sockaddr_un, libc::socklen_t) {
+    // SAFETY: sockaddr_un is plain old data; all zeroes is a valid value.
+    let mut a: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    a.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in a.sun_path.iter_mut().zip(b"/dev/log") {
+        *d = *s as libc::c_char;
+    }
+    (a, 12)
+}
+
+/// Sends to /dev/log over one datagram socket opened at the first message
+/// and kept; like musl, a lost connection (syslogd restarted) is
+/// reconnected once, any other failure is silent.
+fn send_log(line: &[u8]) {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    static FD: AtomicI32 = AtomicI32::new(-1);
+    let (addr, len) = log_addr();
+    let addr_ptr = (&addr as *const libc::sockaddr_un).cast::<libc::sockaddr>();
+    let mut fd = FD.load(Ordering::Relaxed);
+    if fd < 0 {
+        // SAFETY: socket takes no pointers; connect reads `len` (12 <=
+        // size_of sockaddr_un) bytes of `addr`, which lives on this frame.
+        unsafe {
+            fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            if fd >= 0 {
+                libc::connect(fd, addr_ptr, len);
+            }
+        }
+        FD.store(fd, Ordering::Relaxed);
+    }
+    // SAFETY: `line` is valid for line.len() bytes; `addr` as above.
     unsafe {
-        libc::openlog(IDENT.as_ptr().cast(), libc::LOG_PID, libc::LOG_DAEMON);
-        libc::syslog(prio, FORMAT.as_ptr().cast(), c.as_ptr());
+        let send = || libc::send(fd, line.as_ptr().cast(), line.len(), 0);
+        if send() < 0 {
+            let e = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            let lost = [
+                libc::ECONNREFUSED,
+                libc::ECONNRESET,
+                libc::ENOTCONN,
+                libc::EPIPE,
+            ];
+            if lost.contains(&e) && libc::connect(fd, addr_ptr, len) == 0 {
+                send();
+            }
+        }
     }
 }
 
@@ -142,4 +222,150 @@ pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().into())
         .unwrap_or_default()
+}
+
+/// Feeds a child's stdin and drains its stderr from one thread, with
+/// poll(2): neither pipe can block the caller, and no thread is spawned
+/// (std's threads and channels cost ~20 KB on mips). stdin is closed once
+/// `input` is written (the child sees EOF) or the child stops reading;
+/// stderr is kept up to `cap` bytes and read on to its end.
+pub struct Pump {
+    stdin: Option<std::process::ChildStdin>,
+    input: Vec<u8>,
+    written: usize,
+    stderr: Option<std::process::ChildStderr>,
+    cap: usize,
+    /// The first `cap` bytes of stderr read so far.
+    pub err: Vec<u8>,
+}
+
+impl Pump {
+    pub fn new(
+        stdin: Option<std::process::ChildStdin>,
+        input: Vec<u8>,
+        stderr: Option<std::process::ChildStderr>,
+        cap: usize,
+    ) -> Pump {
+        use std::os::unix::io::AsRawFd;
+        if let Some(s) = &stdin {
+            // SAFETY: fcntl on a descriptor `s` owns; only our end of the
+            // pipe becomes non-blocking (the child's end is another open
+            // file description).
+            unsafe {
+                let fl = libc::fcntl(s.as_raw_fd(), libc::F_GETFL);
+                if fl >= 0 {
+                    libc::fcntl(s.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+                }
+            }
+        }
+        let mut p = Pump {
+            stdin,
+            input,
+            written: 0,
+            stderr,
+            cap,
+            err: Vec::new(),
+        };
+        p.close_stdin_when_done();
+        p
+    }
+
+    /// Whether stderr has ended (EOF or a read error).
+    pub fn stderr_done(&self) -> bool {
+        self.stderr.is_none()
+    }
+
+    /// Stops writing: the rest of the input is not wanted any more.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    fn close_stdin_when_done(&mut self) {
+        if self.written >= self.input.len() {
+            self.stdin = None;
+        }
+    }
+
+    /// Waits up to `ms` for a pipe to be ready and moves what it can.
+    pub fn step(&mut self, ms: u32) {
+        use std::io::{Read, Write};
+        use std::os::unix::io::AsRawFd;
+        let fd = |r: Option<i32>, events| libc::pollfd {
+            fd: r.unwrap_or(-1),
+            events,
+            revents: 0,
+        };
+        let mut fds = [
+            fd(self.stdin.as_ref().map(|s| s.as_raw_fd()), libc::POLLOUT),
+            fd(self.stderr.as_ref().map(|s| s.as_raw_fd()), libc::POLLIN),
+        ];
+        // SAFETY: `fds` is a valid array of fds.len() pollfd; a negative
+        // fd is ignored by poll.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms as i32) };
+        if n <= 0 {
+            return;
+        }
+        let [inp, errp] = fds;
+        if inp.revents != 0 {
+            if let Some(s) = self.stdin.as_mut() {
+                let rest = self.input.get(self.written..).unwrap_or_default();
+                match s.write(rest) {
+                    Ok(k) => self.written = self.written.saturating_add(k),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // EPIPE: the child exited early; its status tells why.
+                    Err(_) => self.written = self.input.len(),
+                }
+            }
+            self.close_stdin_when_done();
+        }
+        if errp.revents != 0 {
+            let mut buf = [0u8; 512];
+            let r = match self.stderr.as_mut() {
+                Some(s) => s.read(&mut buf),
+                None => return,
+            };
+            match r {
+                Ok(k) if k > 0 => {
+                    let room = self.cap.saturating_sub(self.err.len());
+                    self.err
+                        .extend_from_slice(buf.get(..k.min(room)).unwrap_or_default());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => self.stderr = None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syslog_line_is_musls() {
+        // 2026-11-05 07:08:09 UTC; LOG_DAEMON|LOG_ERR = 27.
+        let l = syslog_line(27, 1_793_862_489, 42, "boom");
+        assert_eq!(l, b"<27>Nov  5 07:08:09 netmon[42]: boom\n");
+        let l = syslog_line(28, 1_795_287_600, 7, "a\0b\n");
+        assert_eq!(l, b"<28>Nov 21 19:00:00 netmon[7]: a b\n");
+        assert_eq!(
+            syslog_line(30, 0, 1, ""),
+            b"<30>Jan  1 00:00:00 netmon[1]: \n"
+        );
+    }
+
+    #[test]
+    fn syslog_line_is_cut_like_musls_buffer() {
+        let head = "<27>Jan  1 00:00:00 netmon[1]: ".len();
+        for n in [1022 - head, 1023 - head, 1024 - head, 5000] {
+            let l = syslog_line(27, 0, 1, &"x".repeat(n));
+            let want = (head + n).min(1023) + 1;
+            assert_eq!(l.len(), want, "{n}");
+            assert_eq!(l.last(), Some(&b'\n'));
+        }
+        // A message ending in a newline at the cut gets none added.
+        let l = syslog_line(27, 0, 1, &"\n".repeat(2000));
+        assert_eq!(l.len(), 1023);
+    }
 }

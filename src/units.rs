@@ -6,8 +6,8 @@ use ufmt::uWrite;
 const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 /// Writes `hundredths / 100` with two decimals.
-pub fn write_fixed2<W: uWrite + ?Sized>(w: &mut W, hundredths: u128) -> Result<(), W::Error> {
-    let whole = (hundredths / 100) as u64;
+pub fn write_fixed2<W: uWrite + ?Sized>(w: &mut W, hundredths: u64) -> Result<(), W::Error> {
+    let whole = hundredths / 100;
     let frac = (hundredths % 100) as u8;
     ufmt::uwrite!(w, "{}.", whole)?;
     if frac < 10 {
@@ -16,10 +16,41 @@ pub fn write_fixed2<W: uWrite + ?Sized>(w: &mut W, hundredths: u128) -> Result<(
     ufmt::uwrite!(w, "{}", frac)
 }
 
-/// `bytes / 2^(10*k)` in hundredths, rounded half up.
-fn scaled(bytes: u64, k: u32) -> u128 {
-    let div = 1u128 << (10 * k);
-    (u128::from(bytes) * 100 + div / 2) / div
+/// `bytes / 2^(10*k)` in hundredths, rounded half up (k <= 4), exact in
+/// u64: with bytes = q * 2^s + r, `(bytes*100 + 2^s/2) >> s` is
+/// `q*100 + ((r*100 + 2^s/2) >> s)`, and neither part can overflow
+/// (q < 2^54, r*100 < 2^47). u128 would link a 2 KB division routine.
+fn scaled(bytes: u64, k: u32) -> u64 {
+    let s = 10 * k;
+    let r = bytes & ((1u64 << s) - 1);
+    (bytes >> s) * 100 + ((r * 100 + (1u64 << s) / 2) >> s)
+}
+
+/// `floor(v * m / d)` exactly (as `u128` arithmetic truncated to u64
+/// would give it) without u128: d > 0, m < 256. The remainder of `v / d`
+/// is multiplied bit by bit modulo `d`, so nothing overflows.
+pub fn mul_div(v: u64, m: u8, d: u64) -> u64 {
+    let r = v % d;
+    let (mut frac, mut rem) = (0u64, 0u64);
+    for i in (0..8).rev() {
+        // (frac, rem) = 2 * (frac, rem): rem + rem, carried past d.
+        frac = frac.wrapping_mul(2);
+        if rem >= d - rem {
+            frac += 1;
+            rem -= d - rem;
+        } else {
+            rem += rem;
+        }
+        if (m >> i) & 1 == 1 {
+            if rem >= d - r {
+                frac += 1;
+                rem -= d - r;
+            } else {
+                rem += r;
+            }
+        }
+    }
+    (v / d).wrapping_mul(u64::from(m)).wrapping_add(frac)
 }
 
 /// `512 B`, `1.50 KiB`, `3.21 GiB`, up to TiB.
@@ -68,6 +99,53 @@ mod tests {
         assert_eq!(h(5 * (1 << 30) + (1 << 29)), "5.50 GiB");
         assert_eq!(h(3 << 40), "3.00 TiB");
         assert_eq!(h(u64::MAX), "16777216.00 TiB");
+    }
+
+    #[test]
+    fn scaled_matches_u128() {
+        for k in 1..=4u32 {
+            for b in [
+                0,
+                1,
+                511,
+                512,
+                1023,
+                1024,
+                1_048_575,
+                1 << 40,
+                u64::MAX - 1,
+                u64::MAX,
+            ] {
+                let div = 1u128 << (10 * k);
+                let want = (u128::from(b) * 100 + div / 2) / div;
+                assert_eq!(u128::from(scaled(b, k)), want, "{b} {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn mul_div_matches_u128() {
+        let vals = [
+            0,
+            1,
+            2,
+            3,
+            159,
+            160,
+            1 << 32,
+            (1 << 56) + 7,
+            u64::MAX / 3,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for v in vals {
+            for d in vals.iter().copied().filter(|&d| d > 0) {
+                for m in [0u8, 1, 2, 160, 255] {
+                    let want = (u128::from(v) * u128::from(m) / u128::from(d)) as u64;
+                    assert_eq!(mul_div(v, m, d), want, "{v} {m} {d}");
+                }
+            }
+        }
     }
 
     #[test]

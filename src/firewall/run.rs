@@ -97,7 +97,10 @@ impl Runner {
                 let _ = io::copy(&mut r, &mut io::sink());
                 v
             }
-            None => Err(ParseError::Io(io::Error::other("no stdout"))),
+            // Text-less: only the kind is ever shown (`sys::write_io_error`), and
+            // a boxed message would link its `Debug` impl (core::fmt, unicode
+            // tables).
+            None => Err(ParseError::Io(io::ErrorKind::Other.into())),
         };
         let ended = finish(argv[0], &mut child)?;
         Ok(Some((parsed, ended)))

@@ -13,7 +13,6 @@
 //!
 //! Time and host name come from the caller; nothing here reads the clock.
 
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +23,7 @@ use crate::mail::message::{self, Message};
 use crate::mail::smtp::{self, Envelope, Failure, Outcome, Rejection, Stage};
 use crate::mail::spool;
 use crate::out::Buf;
+use crate::sys::Pump;
 use crate::time::Civil;
 
 /// Where OpenWrt's msmtp-mta (and busybox) put sendmail.
@@ -152,8 +152,11 @@ fn lost(reason: &str, e: &Error) -> Error {
 }
 
 /// Runs `path -t -i` with `msg` (LF line ends) on stdin, waiting at most
-/// `limit`; the child is killed after that. A writer thread feeds stdin
-/// and a reader thread drains stderr, so neither pipe can block the wait.
+/// `limit`; the child is killed after that. stdin is fed and stderr
+/// drained while waiting (`sys::Pump`), so neither pipe can block the
+/// wait. After the exit, stderr gets `STDERR_GRACE` to end: a grandchild
+/// (a sendmail that forks) may keep it open, and the wait must stay
+/// bounded; its text is then left out.
 pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
     let spawned = Command::new(path)
         .args(["-t", "-i"])
@@ -166,22 +169,18 @@ pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
         Err(e) => return Outcome::Transient(sendmail_failure(path, "cannot run it: ", &e)),
     };
     let body = lf_line_ends(msg);
-    let stdin = child.stdin.take();
-    // Neither thread is joined: a grandchild (a sendmail that forks) may
-    // keep a pipe open long after the child exits, and the wait must
-    // stay bounded. They end at EOF or EPIPE (std ignores SIGPIPE).
-    std::thread::spawn(move || {
-        if let Some(mut s) = stdin {
-            // A child that exits early closes the pipe: its exit status
-            // then says what went wrong, so this error adds nothing.
-            let _ = s.write_all(&body);
-        }
-    });
-    let stderr = child.stderr.take();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(read_capped(stderr)));
-    let status = wait_bounded(&mut child, limit);
-    let err = rx.recv_timeout(STDERR_GRACE).unwrap_or_default();
+    let mut pump = Pump::new(child.stdin.take(), body, child.stderr.take(), MAX_STDERR);
+    let status = wait_bounded(&mut child, &mut pump, limit);
+    pump.close_stdin();
+    let start = Instant::now();
+    while !pump.stderr_done() && start.elapsed() < STDERR_GRACE {
+        pump.step(20);
+    }
+    let err = if pump.stderr_done() {
+        tidy_stderr(&pump.err)
+    } else {
+        String::new()
+    };
     match status {
         Some(s) if s.success() => Outcome::Delivered { rejected: vec![] },
         Some(s) => Outcome::Transient(exit_failure(path, s.code(), &err)),
@@ -193,16 +192,18 @@ pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
     }
 }
 
-/// The exit status, or None (after killing it) when `limit` passed.
+/// The exit status, or None (after killing it) when `limit` passed;
+/// the pipes are served every 20 ms meanwhile.
 fn wait_bounded(
     child: &mut std::process::Child,
+    pump: &mut Pump,
     limit: Duration,
 ) -> Option<std::process::ExitStatus> {
     let start = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(s)) => return Some(s),
-            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) if start.elapsed() < limit => pump.step(20),
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -212,20 +213,9 @@ fn wait_bounded(
     }
 }
 
-fn read_capped(stderr: Option<std::process::ChildStderr>) -> String {
-    let Some(mut s) = stderr else {
-        return String::new();
-    };
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 512];
-    while let Ok(n) = s.read(&mut buf) {
-        let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
-            break;
-        };
-        let room = MAX_STDERR.saturating_sub(kept.len());
-        kept.extend_from_slice(chunk.get(..room.min(n)).unwrap_or(chunk));
-    }
-    String::from_utf8_lossy(&kept)
+/// stderr's lines, trimmed, blank ones dropped, joined with `; `.
+fn tidy_stderr(kept: &[u8]) -> String {
+    String::from_utf8_lossy(kept)
         .split(['\n', '\r'])
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -406,6 +396,41 @@ mod tests {
         assert_eq!(id_domain("OpenWrt"), "OpenWrt");
         assert_eq!(id_domain("my router"), "netmon.invalid");
         assert_eq!(id_domain(""), "netmon.invalid");
+    }
+
+    /// A message and a stderr both larger than a pipe's buffer, the
+    /// stderr written before stdin is read: neither pipe may block.
+    #[test]
+    fn sendmail_pipes_do_not_block_each_other() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("netmon-pump-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let got = dir.join("got");
+        let script = dir.join("sendmail");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' e >&2\ncat > {}\nexit 75\n",
+                got.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let msg: Vec<u8> = (0..300_000u32)
+            .map(|i| b"ab\r\n"[(i % 4) as usize])
+            .collect();
+        let out = sendmail(script.to_str().unwrap(), &msg, Duration::from_secs(20));
+        let Outcome::Transient(f) = out else {
+            panic!("{out:?}")
+        };
+        let want = format!(
+            "sendmail {}: exit status 75: {}",
+            script.display(),
+            "e".repeat(1024)
+        );
+        assert_eq!(f.reason, want);
+        assert_eq!(std::fs::read(&got).unwrap(), lf_line_ends(&msg));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

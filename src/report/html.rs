@@ -185,13 +185,13 @@ fn colour(j: usize) -> &'static str {
 
 /// Height in user units of `v` on a scale whose top is `top` (> 0).
 fn scaled(v: u64, top: u64) -> u64 {
-    (u128::from(v) * u128::from(PLOT_H) / u128::from(top.max(1))) as u64
+    crate::units::mul_div(v, PLOT_H as u8, top.max(1))
 }
 
 /// Grid lines and labels at 0, half and the top of the scale.
 fn y_axis(b: &mut Buf, top: u64, width: u64) {
-    for (num, den) in [(0u64, 2u64), (1, 2), (2, 2)] {
-        let v = (u128::from(top) * u128::from(num) / u128::from(den)) as u64;
+    for (num, den) in [(0u8, 2u64), (1, 2), (2, 2)] {
+        let v = crate::units::mul_div(top, num, den);
         let y = TOP + PLOT_H - scaled(v, top);
         let _ = ufmt::uwrite!(
             b,
