@@ -143,20 +143,7 @@ fn blog_meters(test: &str, backend: Backend) {
     nm.ok(&["stop"]);
 }
 
-#[test]
-fn blog_meters_nft() {
-    blog_meters("blog_meters_nft", Backend::Nft);
-}
-
-#[test]
-fn blog_meters_iptables_nft() {
-    blog_meters("blog_meters_iptables_nft", Backend::IptNft);
-}
-
-#[test]
-fn blog_meters_iptables_legacy() {
-    blog_meters("blog_meters_iptables_legacy", Backend::IptLegacy);
-}
+per_backend!(blog_meters: blog_meters_nft, blog_meters_iptables_nft, blog_meters_iptables_legacy);
 
 /// The embedded default (no config file): WAN download = arriving on the
 /// default-route interface (input + forward), upload = leaving it (output +
@@ -205,20 +192,7 @@ fn wan_default_meters(test: &str, backend: Backend) {
     nm.ok(&["stop"]);
 }
 
-#[test]
-fn wan_default_meters_nft() {
-    wan_default_meters("wan_default_meters_nft", Backend::Nft);
-}
-
-#[test]
-fn wan_default_meters_iptables_nft() {
-    wan_default_meters("wan_default_meters_iptables_nft", Backend::IptNft);
-}
-
-#[test]
-fn wan_default_meters_iptables_legacy() {
-    wan_default_meters("wan_default_meters_iptables_legacy", Backend::IptLegacy);
-}
+per_backend!(wan_default_meters: wan_default_meters_nft, wan_default_meters_iptables_nft, wan_default_meters_iptables_legacy);
 
 /// IPv6 meters, a negated IPv6 prefix, a meter over two hooks with a `dst`
 /// match, and an IPv4 meter that IPv6 traffic must not reach.
@@ -264,17 +238,4 @@ fn v6_meters(test: &str, backend: Backend) {
     nm.ok(&["stop"]);
 }
 
-#[test]
-fn v6_meters_nft() {
-    v6_meters("v6_meters_nft", Backend::Nft);
-}
-
-#[test]
-fn v6_meters_iptables_nft() {
-    v6_meters("v6_meters_iptables_nft", Backend::IptNft);
-}
-
-#[test]
-fn v6_meters_iptables_legacy() {
-    v6_meters("v6_meters_iptables_legacy", Backend::IptLegacy);
-}
+per_backend!(v6_meters: v6_meters_nft, v6_meters_iptables_nft, v6_meters_iptables_legacy);

@@ -346,20 +346,7 @@ fn reset_by_flush(test: &str, backend: Backend) {
     nm.ok(&["stop"]);
 }
 
-#[test]
-fn reset_by_flush_nft() {
-    reset_by_flush("reset_by_flush_nft", Backend::Nft);
-}
-
-#[test]
-fn reset_by_flush_iptables_nft() {
-    reset_by_flush("reset_by_flush_iptables_nft", Backend::IptNft);
-}
-
-#[test]
-fn reset_by_flush_iptables_legacy() {
-    reset_by_flush("reset_by_flush_iptables_legacy", Backend::IptLegacy);
-}
+per_backend!(reset_by_flush: reset_by_flush_nft, reset_by_flush_iptables_nft, reset_by_flush_iptables_legacy);
 
 /// Counters zeroed under netmon (`iptables -Z`, `nft reset counters`).
 /// Detection is by value decrease, so the traffic after the zeroing must be
@@ -393,20 +380,7 @@ fn reset_by_zero(test: &str, backend: Backend) {
     nm.ok(&["stop"]);
 }
 
-#[test]
-fn reset_by_zero_nft() {
-    reset_by_zero("reset_by_zero_nft", Backend::Nft);
-}
-
-#[test]
-fn reset_by_zero_iptables_nft() {
-    reset_by_zero("reset_by_zero_iptables_nft", Backend::IptNft);
-}
-
-#[test]
-fn reset_by_zero_iptables_legacy() {
-    reset_by_zero("reset_by_zero_iptables_legacy", Backend::IptLegacy);
-}
+per_backend!(reset_by_zero: reset_by_zero_nft, reset_by_zero_iptables_nft, reset_by_zero_iptables_legacy);
 
 /// proxy's bytes start just below 2^32 (a 32-bit truncation would show),
 /// its packets too; offnet's start 5000 below 2^64, packets above 2^32.
@@ -527,17 +501,4 @@ fn large_counters(test: &str, backend: Backend) {
     nm.ok(&["stop"]);
 }
 
-#[test]
-fn large_counters_nft() {
-    large_counters("large_counters_nft", Backend::Nft);
-}
-
-#[test]
-fn large_counters_iptables_nft() {
-    large_counters("large_counters_iptables_nft", Backend::IptNft);
-}
-
-#[test]
-fn large_counters_iptables_legacy() {
-    large_counters("large_counters_iptables_legacy", Backend::IptLegacy);
-}
+per_backend!(large_counters: large_counters_nft, large_counters_iptables_nft, large_counters_iptables_legacy);

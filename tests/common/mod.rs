@@ -88,6 +88,26 @@ pub fn which(tool: &str) -> Option<PathBuf> {
     found
 }
 
+/// One `#[test]` per backend (nft, iptables-nft, iptables-legacy), each
+/// calling `body(test_name, backend)`.
+#[macro_export]
+macro_rules! per_backend {
+    ($body:ident: $nft:ident, $ipt_nft:ident, $ipt_legacy:ident) => {
+        #[test]
+        fn $nft() {
+            $body(stringify!($nft), Backend::Nft);
+        }
+        #[test]
+        fn $ipt_nft() {
+            $body(stringify!($ipt_nft), Backend::IptNft);
+        }
+        #[test]
+        fn $ipt_legacy() {
+            $body(stringify!($ipt_legacy), Backend::IptLegacy);
+        }
+    };
+}
+
 /// Returns true when the calling test can run (root, tools present, network
 /// namespaces usable). Otherwise prints `SKIPPED <test>: <why>` to stderr and
 /// returns false, unless `CI` is set: then it panics, because CI must run
