@@ -202,9 +202,7 @@ fn update(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<usize> {
 }
 
 fn spool_dir(dir: &str) -> String {
-    let mut p = String::from(dir.trim_end_matches('/'));
-    p.push_str("/spool");
-    p
+    store::join(dir, "spool")
 }
 
 /// The mail settings, when a `config mail` section is enabled.

@@ -39,6 +39,15 @@ impl Hook {
         }
     }
 
+    /// Position in `ALL`, for per-hook arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Hook::Input => 0,
+            Hook::Output => 1,
+            Hook::Forward => 2,
+        }
+    }
+
     /// Lower-case name, as in the config and in nft.
     pub fn as_str(self) -> &'static str {
         match self {

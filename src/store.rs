@@ -15,7 +15,8 @@ pub const STATE_FILE: &str = "state";
 pub const LOG_FILE: &str = "log.tsv";
 pub const LOCK_FILE: &str = "lock";
 
-fn join(dir: &str, name: &str) -> String {
+/// `dir/name`, with `dir`'s trailing slashes dropped.
+pub fn join(dir: &str, name: &str) -> String {
     let mut p = String::with_capacity(dir.len() + name.len() + 1);
     p.push_str(dir.trim_end_matches('/'));
     p.push('/');
@@ -171,6 +172,12 @@ pub fn replace_file(dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         return Err(Error::io("replace", &path, &e));
     }
+    sync_dir(dir)
+}
+
+/// fsync of the directory makes a rename in it durable (POSIX leaves that
+/// to the file system otherwise).
+pub fn sync_dir(dir: &str) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync directory", dir, &e))

@@ -34,14 +34,6 @@ fn tool(f: Family) -> &'static str {
     }
 }
 
-fn hook_index(h: Hook) -> usize {
-    match h {
-        Hook::Input => 0,
-        Hook::Output => 1,
-        Hook::Forward => 2,
-    }
-}
-
 /// The match arguments of a meter's rule, as argv words.
 pub fn match_args(m: &Meter, hook: Hook) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
@@ -229,11 +221,11 @@ fn observe(meters: &[Meter], s: &mut FamilySeen, rule: p::Rule<'_>) {
     let Some(comment) = rule.comment else { return };
     for h in Hook::ALL {
         if rule.chain == h.builtin_chain() && comment == JUMP_TAG && rule.target == chain(h) {
-            s.jumps[hook_index(h)] += 1;
+            s.jumps[h.index()] += 1;
             s.present = true;
         }
         if rule.chain == chain(h) {
-            s.digests[hook_index(h)].add(comment.as_bytes());
+            s.digests[h.index()].add(comment.as_bytes());
             s.present = true;
             let idx = super::tag_meter(comment).and_then(|n| meter_index(meters, n));
             if let Some(c) = idx.and_then(|i| s.counts.get_mut(i)) {
@@ -248,7 +240,7 @@ fn expected(meters: &[Meter], f: Family) -> [Digest; 3] {
     for h in Hook::ALL {
         for m in meters_for(meters, f, h) {
             let args = match_args(m, h);
-            d[hook_index(h)].add(rule_tag(m, h, &args).as_bytes());
+            d[h.index()].add(rule_tag(m, h, &args).as_bytes());
         }
     }
     d

@@ -113,16 +113,8 @@ pub fn remove(r: &mut Runner) -> Result<()> {
 /// Expected per-chain digests, indexed like `Hook::ALL`.
 fn expected(meters: &[Meter]) -> [Digest; 3] {
     let mut d = [Digest::default(); 3];
-    each_rule(meters, |hook, _, _, tg| d[hook_index(hook)].add(tg));
+    each_rule(meters, |hook, _, _, tg| d[hook.index()].add(tg));
     d
-}
-
-fn hook_index(h: Hook) -> usize {
-    match h {
-        Hook::Input => 0,
-        Hook::Output => 1,
-        Hook::Forward => 2,
-    }
 }
 
 pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
@@ -161,7 +153,7 @@ pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
                 ..
             } if ours => {
                 if let Some(h) = Hook::parse(chain) {
-                    seen[hook_index(h)].add(c.as_bytes());
+                    seen[h.index()].add(c.as_bytes());
                 }
             }
             _ => {}

@@ -35,7 +35,6 @@
 //! work on the spool at once.
 
 use std::fs;
-use std::io::Write;
 
 use crate::error::{Error, Result};
 use crate::mail::smtp::{Outcome, MAX_REASON};
@@ -73,47 +72,12 @@ pub struct Entry {
 }
 
 fn path(dir: &str, name: &str) -> String {
-    let mut p = String::from(dir);
-    if !p.ends_with('/') {
-        p.push('/');
-    }
-    p.push_str(name);
-    p
+    crate::store::join(dir, name)
 }
 
 /// Creates the directory (and parents) if needed.
 pub fn ensure_dir(dir: &str) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, &e))
-}
-
-/// Writes `bytes` to `dir/name` atomically (see the module invariants).
-fn write_atomic(dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = path(dir, &{
-        let mut t = String::from(".");
-        t.push_str(name);
-        t.push_str(".tmp");
-        t
-    });
-    let fin = path(dir, name);
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io("write", &tmp, &e));
-    }
-    fs::rename(&tmp, &fin).map_err(|e| Error::io("rename", &fin, &e))?;
-    sync_dir(dir)
-}
-
-/// fsync of the directory makes the rename itself durable (POSIX leaves
-/// it to the file system otherwise).
-fn sync_dir(dir: &str) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("sync", dir, &e))
 }
 
 /// Keeps a reason to one printable line of at most `MAX_REASON` bytes.
@@ -312,7 +276,7 @@ pub fn add(
         from: from.into(),
         to: to.to_vec(),
     };
-    write_atomic(dir, &e.name, &e.encode(msg))?;
+    crate::store::replace_file(dir, &e.name, &e.encode(msg))?;
     Ok((e, warning))
 }
 
@@ -329,8 +293,8 @@ fn give_up(dir: &str, name: &str) -> Result<()> {
     ensure_dir(&failed)?;
     let to = path(&failed, name);
     fs::rename(path(dir, name), &to).map_err(|e| Error::io("move", &to, &e))?;
-    sync_dir(&failed)?;
-    sync_dir(dir)?;
+    crate::store::sync_dir(&failed)?;
+    crate::store::sync_dir(dir)?;
     let old = names(&failed)?;
     for n in old.iter().take(old.len().saturating_sub(MAX_FAILED)) {
         let _ = fs::remove_file(path(&failed, n));
@@ -416,7 +380,7 @@ fn delivered(
         s.push_str(e.message());
         s.push_str(": it will be sent again");
     } else {
-        let _ = sync_dir(dir);
+        let _ = crate::store::sync_dir(dir);
     }
     events.push(s);
     for r in rejected {
@@ -430,7 +394,7 @@ fn keep(dir: &str, entry: &Entry, msg: &[u8], events: &mut Vec<String>, what: &s
     let mut s = sentence(entry, what);
     s.push_str(": ");
     s.push_str(&entry.reason);
-    if let Err(e) = write_atomic(dir, &entry.name, &entry.encode(msg)) {
+    if let Err(e) = crate::store::replace_file(dir, &entry.name, &entry.encode(msg)) {
         s.push_str(" (and cannot update the spool: ");
         s.push_str(e.message());
         s.push(')');
@@ -450,8 +414,8 @@ fn refused(dir: &str, entry: &Entry, msg: &[u8], events: &mut Vec<String>) {
     s.push_str(": ");
     s.push_str(&entry.reason);
     // Record the last reason before moving it, for the human who looks.
-    let r =
-        write_atomic(dir, &entry.name, &entry.encode(msg)).and_then(|_| give_up(dir, &entry.name));
+    let r = crate::store::replace_file(dir, &entry.name, &entry.encode(msg))
+        .and_then(|_| give_up(dir, &entry.name));
     match r {
         Ok(()) => {
             s.push_str(" (kept in ");
