@@ -269,14 +269,12 @@ fn unknown_command(w: &str) -> Error {
     let mut s = String::from("unknown command '");
     s.extend(w.chars().filter(|c| !c.is_control()).take(40));
     s.push('\'');
-    if let Some(k) = crate::config::did_you_mean(w, &COMMANDS) {
-        s.push_str(" (did you mean '");
-        s.push_str(k);
-        s.push_str("'?)");
-    } else {
-        s.push_str(" (see netmon --help)");
-    }
-    Error::usage(s)
+    Error::usage(crate::config::suggest(
+        &s,
+        w,
+        &COMMANDS,
+        " (see netmon --help)",
+    ))
 }
 
 /// Parses `args` (without the program name).
@@ -409,11 +407,10 @@ fn daily(d: DailyArgs) -> Result<Daily> {
 fn bad_value(opt: &str, v: &str, want: &str) -> Error {
     let mut s = String::from("invalid value '");
     s.extend(v.chars().filter(|c| !c.is_control()));
-    s.push_str("' for ");
-    s.push_str(opt);
-    s.push_str(": expected ");
-    s.push_str(want);
-    Error::usage(s)
+    Error::usage(crate::config::fill(
+        "{}' for {}: expected {}",
+        &[&s, opt, want],
+    ))
 }
 
 #[cfg(test)]

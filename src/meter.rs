@@ -112,7 +112,10 @@ impl Cidr {
     /// can hold (other Unicode spaces are refused as no address).
     pub fn parse(s: &str) -> Result<Cidr, CidrError> {
         let (negate, rest) = match s.strip_prefix('!') {
-            Some(r) => (true, r.trim_start_matches([' ', '\t'])),
+            Some(r) => {
+                let blanks = r.bytes().take_while(|b| *b == b' ' || *b == b'\t').count();
+                (true, r.get(blanks..).unwrap_or(""))
+            }
             None => (false, s),
         };
         let (a, p) = match rest.split_once('/') {

@@ -145,7 +145,7 @@ const MAX_PATH: usize = 255;
 /// (an empty string once they run out). The one message builder: a call
 /// is a template and a slice, where string pushes inline would be many.
 #[inline(never)]
-fn fill(t: &str, args: &[&str]) -> String {
+pub(crate) fn fill(t: &str, args: &[&str]) -> String {
     let mut s = String::new();
     let mut args = args.iter();
     for (i, piece) in t.split('{').enumerate() {
@@ -177,7 +177,7 @@ fn bad(key: &str, value: &str, why: &str) -> String {
 
 /// `HEAD (did you mean 'X'?)`, or `HEAD` and `fallback` when no known
 /// word is close.
-fn suggest(head: &str, word: &str, known: &[&'static str], fallback: &str) -> String {
+pub(crate) fn suggest(head: &str, word: &str, known: &[&'static str], fallback: &str) -> String {
     match did_you_mean(word, known) {
         Some(k) => fill("{} (did you mean '{}'?)", &[head, k]),
         None => fill("{}{}", &[head, fallback]),
