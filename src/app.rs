@@ -68,7 +68,7 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
 fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
     let cfg = load_config(&cmd.config)?;
     let choice = cmd.backend.or(cfg.backend).unwrap_or(BackendChoice::Auto);
-    let path = std::env::var("PATH").unwrap_or_default();
+    let path = sys::getenv(c"PATH").unwrap_or_default();
     let backend = Backend::resolve(choice, &path)?;
     let state_dir = cmd
         .state_dir
@@ -101,8 +101,7 @@ fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
 /// The router's zone: `TZ`, else /etc/TZ (OpenWrt writes the POSIX string
 /// there), else UTC. An unreadable string is UTC with a warning.
 fn zone(warn: &mut Buf) -> Zone {
-    let tz = std::env::var("TZ")
-        .ok()
+    let tz = sys::getenv(c"TZ")
         .or_else(|| std::fs::read_to_string("/etc/TZ").ok())
         .unwrap_or_default();
     let tz = tz.trim();
