@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::mail::config::{MailConfig, Transport};
 use crate::mail::message::{self, Message};
 use crate::mail::smtp::{self, Envelope, Failure, Outcome, Rejection, Stage};
-use crate::mail::spool;
+use crate::mail::{cat, spool};
 use crate::out::Buf;
 use crate::sys::Pump;
 use crate::time::Civil;
@@ -144,11 +144,12 @@ fn failure(stage: Stage, reason: &str) -> Failure {
 }
 
 fn lost(reason: &str, e: &Error) -> Error {
-    let mut m = String::from("mail not delivered (");
-    m.push_str(reason);
-    m.push_str(") and not spooled either: ");
-    m.push_str(e.message());
-    Error::runtime(m)
+    Error::runtime(cat(&[
+        "mail not delivered (",
+        reason,
+        ") and not spooled either: ",
+        e.message(),
+    ]))
 }
 
 /// Runs `path -t -i` with `msg` (LF line ends) on stdin, waiting at most
@@ -340,11 +341,12 @@ pub fn build_report_message(
 
 /// `netmon mail-test`: a short text message proving the path works.
 pub fn build_test_message(cfg: &MailConfig, hostname: &str, now: i64) -> Result<Vec<u8>> {
-    let mut text = String::from("This is a test message from netmon on ");
-    text.push_str(hostname);
-    text.push_str(".\nIf you can read it, report mail works.\n");
-    let mut subject = String::from("netmon test message from ");
-    subject.push_str(hostname);
+    let text = cat(&[
+        "This is a test message from netmon on ",
+        hostname,
+        ".\nIf you can read it, report mail works.\n",
+    ]);
+    let subject = cat(&["netmon test message from ", hostname]);
     build(cfg, &subject, &text, None, hostname, now)
 }
 

@@ -108,10 +108,7 @@ fn header_text(what: &str, v: &str) -> Result<()> {
     } else {
         return Ok(());
     };
-    let mut s = String::from("mail ");
-    s.push_str(what);
-    s.push_str(tail);
-    Err(Error::config(s))
+    Err(Error::config(crate::mail::cat(&["mail ", what, tail])))
 }
 
 /// RFC 5322 3.6.4 `dot-atom-text` (alphanumerics plus `extra`).

@@ -38,6 +38,7 @@ use std::fs;
 
 use crate::error::{Error, Result};
 use crate::mail::smtp::{Outcome, MAX_REASON};
+use crate::mail::{cat, num, push_all};
 use crate::out::Buf;
 
 /// Most messages waiting; the 51st pushes the oldest into `failed/`.
@@ -161,10 +162,11 @@ fn read_entry(dir: &str, name: &str) -> Result<(Entry, Vec<u8>)> {
 }
 
 fn corrupt_msg(p: &str) -> String {
-    let mut m = String::from("spool entry ");
-    m.push_str(p);
-    m.push_str(" is not a netmon spool file (or is damaged)");
-    m
+    cat(&[
+        "spool entry ",
+        p,
+        " is not a netmon spool file (or is damaged)",
+    ])
 }
 
 /// Names of the entries, oldest first (missing directory = empty).
@@ -259,11 +261,12 @@ pub fn add(
     if existing.len() >= MAX_SPOOL {
         if let Some(oldest) = existing.first() {
             give_up(dir, oldest)?;
-            let mut w = String::from("mail spool full (");
-            push_num(&mut w, MAX_SPOOL as u64);
-            w.push_str(" messages): gave up on the oldest, moved to ");
-            w.push_str(&path(&path(dir, FAILED_DIR), oldest));
-            warning = Some(w);
+            warning = Some(cat(&[
+                "mail spool full (",
+                num(MAX_SPOOL as u64).as_str(),
+                " messages): gave up on the oldest, moved to ",
+                &path(&path(dir, FAILED_DIR), oldest),
+            ]));
         }
     }
     let e = Entry {
@@ -278,12 +281,6 @@ pub fn add(
     };
     crate::store::replace_file(dir, &e.name, &e.encode(msg))?;
     Ok((e, warning))
-}
-
-fn push_num(s: &mut String, n: u64) {
-    let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "{}", n);
-    s.push_str(b.as_str());
 }
 
 /// Moves an entry to `failed/`, then deletes the oldest failed ones
@@ -356,14 +353,18 @@ pub fn retry(
     events
 }
 
-fn sentence(entry: &Entry, what: &str) -> String {
-    let mut s = String::from("spooled mail ");
-    s.push_str(&entry.name);
-    s.push_str(": ");
-    s.push_str(what);
-    s.push_str(" (attempt ");
-    push_num(&mut s, u64::from(entry.attempts));
-    s.push(')');
+/// `spooled mail NAME: WHAT (attempt N)TAIL...`
+fn sentence(entry: &Entry, what: &str, tail: &[&str]) -> String {
+    let mut s = cat(&[
+        "spooled mail ",
+        &entry.name,
+        ": ",
+        what,
+        " (attempt ",
+        num(u64::from(entry.attempts)).as_str(),
+        ")",
+    ]);
+    push_all(&mut s, tail);
     s
 }
 
@@ -374,73 +375,71 @@ fn delivered(
     events: &mut Vec<String>,
 ) {
     let p = path(dir, &entry.name);
-    let mut s = sentence(entry, "delivered");
-    if let Err(e) = fs::remove_file(&p).map_err(|e| Error::io("remove", &p, &e)) {
-        s.push_str(", but ");
-        s.push_str(e.message());
-        s.push_str(": it will be sent again");
-    } else {
-        let _ = crate::store::sync_dir(dir);
-    }
+    let s = match fs::remove_file(&p) {
+        Err(e) => {
+            let e = Error::io("remove", &p, &e);
+            let tail = [", but ", e.message(), ": it will be sent again"];
+            sentence(entry, "delivered", &tail)
+        }
+        Ok(()) => {
+            let _ = crate::store::sync_dir(dir);
+            sentence(entry, "delivered", &[])
+        }
+    };
     events.push(s);
     for r in rejected {
-        let mut s = sentence(entry, "recipient refused: ");
-        s.push_str(&r.reason);
-        events.push(s);
+        events.push(sentence(entry, "recipient refused: ", &[&r.reason]));
     }
 }
 
 fn keep(dir: &str, entry: &Entry, msg: &[u8], events: &mut Vec<String>, what: &str) {
-    let mut s = sentence(entry, what);
-    s.push_str(": ");
-    s.push_str(&entry.reason);
-    if let Err(e) = crate::store::replace_file(dir, &entry.name, &entry.encode(msg)) {
-        s.push_str(" (and cannot update the spool: ");
-        s.push_str(e.message());
-        s.push(')');
-    }
+    let r = crate::store::replace_file(dir, &entry.name, &entry.encode(msg));
+    let s = match &r {
+        Ok(()) => sentence(entry, what, &[": ", &entry.reason]),
+        Err(e) => {
+            let tail = [
+                ": ",
+                &entry.reason,
+                " (and cannot update the spool: ",
+                e.message(),
+                ")",
+            ];
+            sentence(entry, what, &tail)
+        }
+    };
     events.push(s);
 }
 
 fn refused(dir: &str, entry: &Entry, msg: &[u8], events: &mut Vec<String>) {
     if entry.refusals < MAX_PERMANENT_ATTEMPTS {
-        let mut what = String::from("refused by the server, refusal ");
-        push_num(&mut what, u64::from(entry.refusals));
-        what.push_str(" of ");
-        push_num(&mut what, u64::from(MAX_PERMANENT_ATTEMPTS));
+        let what = cat(&[
+            "refused by the server, refusal ",
+            num(u64::from(entry.refusals)).as_str(),
+            " of ",
+            num(u64::from(MAX_PERMANENT_ATTEMPTS)).as_str(),
+        ]);
         return keep(dir, entry, msg, events, &what);
     }
-    let mut s = sentence(entry, "refused too often, given up");
-    s.push_str(": ");
-    s.push_str(&entry.reason);
     // Record the last reason before moving it, for the human who looks.
     let r = crate::store::replace_file(dir, &entry.name, &entry.encode(msg))
         .and_then(|_| give_up(dir, &entry.name));
-    match r {
+    let kept;
+    let (open, why) = match &r {
         Ok(()) => {
-            s.push_str(" (kept in ");
-            s.push_str(&path(&path(dir, FAILED_DIR), &entry.name));
-            s.push(')');
+            kept = path(&path(dir, FAILED_DIR), &entry.name);
+            (" (kept in ", kept.as_str())
         }
-        Err(e) => {
-            s.push_str(" (");
-            s.push_str(e.message());
-            s.push(')');
-        }
-    }
-    events.push(s);
+        Err(e) => (" (", e.message()),
+    };
+    let tail = [": ", &entry.reason, open, why, ")"];
+    events.push(sentence(entry, "refused too often, given up", &tail));
 }
 
 fn unreadable(dir: &str, name: &str, e: &Error) -> String {
-    let mut s = String::from(e.message());
     match give_up(dir, name) {
-        Ok(()) => s.push_str("; moved to failed/"),
-        Err(e2) => {
-            s.push_str("; ");
-            s.push_str(e2.message());
-        }
+        Ok(()) => cat(&[e.message(), "; moved to failed/"]),
+        Err(e2) => cat(&[e.message(), "; ", e2.message()]),
     }
-    s
 }
 
 #[cfg(test)]

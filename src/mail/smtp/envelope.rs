@@ -3,6 +3,7 @@
 //! the dialogue itself never has to refuse input.
 
 use crate::error::{Error, Result};
+use crate::mail::cat;
 
 /// Most recipients per message. RFC 5321 section 4.5.3.1.8: servers
 /// must accept at least 100 RCPT commands per transaction.
@@ -60,15 +61,15 @@ impl Envelope {
 /// The error for a refused value. It quotes the value only when it is
 /// printable, so the message itself cannot carry a line break.
 fn bad(what: &str, value: &str) -> Error {
-    let mut m = String::from("invalid mail ");
-    m.push_str(what);
-    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) && value.len() <= MAX_DOMAIN {
-        m.push_str(" '");
-        m.push_str(value);
-        m.push('\'');
+    let m = if value.bytes().all(|b| (0x20..0x7f).contains(&b)) && value.len() <= MAX_DOMAIN {
+        cat(&["invalid mail ", what, " '", value, "'"])
     } else {
-        m.push_str(" (control or non-ASCII characters, or too long)");
-    }
+        cat(&[
+            "invalid mail ",
+            what,
+            " (control or non-ASCII characters, or too long)",
+        ])
+    };
     Error::config(m)
 }
 

@@ -22,7 +22,7 @@ use super::command::{
 use super::envelope::{Credentials, Envelope, Mechanism};
 use super::reply::{read_line, Line, Reply, ReplyError, ReplyParser, MAX_LINE};
 use super::stuff::DotStuffer;
-use crate::mail::base64;
+use crate::mail::{base64, cat};
 
 /// Longest failure or rejection reason kept (they go to stderr, syslog
 /// and the spool).
@@ -214,9 +214,11 @@ impl<S: BufRead + Write> Session<S> {
         self.stage = Stage::Auth;
         let m = c.mechanism();
         if !offers(ext, m.name()) {
-            let mut r = String::from("server does not offer AUTH ");
-            r.push_str(m.name());
-            r.push_str(" (not over this connection; is TLS required? use transport sendmail)");
+            let r = cat(&[
+                "server does not offer AUTH ",
+                m.name(),
+                " (not over this connection; is TLS required? use transport sendmail)",
+            ]);
             return Err(self.fail(None, &r, false, true));
         }
         let secret = c.password();
@@ -260,8 +262,7 @@ impl<S: BufRead + Write> Session<S> {
     }
 
     fn rejection(&self, rcpt: &str, reply: &Reply) -> Rejection {
-        let mut r = String::from(rcpt);
-        r.push_str(": ");
+        let mut r = cat(&[rcpt, ": "]);
         reply.push_text(&mut r);
         Rejection {
             recipient: rcpt.into(),
@@ -381,9 +382,7 @@ impl<S: BufRead + Write> Session<S> {
 
     /// Records the outcome `stage: what` for the current stage.
     fn fail(&mut self, code: Option<u16>, what: &str, transient: bool, polite: bool) -> Halt {
-        let mut r = String::from(self.stage.as_str());
-        r.push_str(": ");
-        r.push_str(what);
+        let r = cat(&[self.stage.as_str(), ": ", what]);
         let f = Failure {
             stage: self.stage,
             code,
