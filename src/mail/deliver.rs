@@ -283,14 +283,13 @@ pub fn rfc5322_date(now: i64) -> String {
     let mon = MONTHS
         .get(usize::from(c.month).wrapping_sub(1))
         .unwrap_or(&"Jan");
+    // `HH:MM:SS` as the reports write it (`YYYY-MM-DD HH:MM:SS UTC`).
+    let mut human = Buf::new();
+    let _ = crate::time::write_human(&mut human, now);
+    let h = human.as_str();
+    let hms = h.find(' ').and_then(|i| h.get(i + 1..i + 9)).unwrap_or("");
     let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "{}, {} {} {} ", *wd, c.day, *mon, c.year);
-    for (i, v) in [c.hour, c.min, c.sec].into_iter().enumerate() {
-        let sep = if i > 0 { ":" } else { "" };
-        let pad = if v < 10 { "0" } else { "" };
-        let _ = ufmt::uwrite!(b, "{}{}{}", sep, pad, v);
-    }
-    b.push_bytes(b" +0000");
+    let _ = ufmt::uwrite!(b, "{}, {} {} {} {} +0000", *wd, c.day, *mon, c.year, hms);
     b.as_str().into()
 }
 

@@ -114,16 +114,10 @@ impl Entry {
         b.0
     }
 
-    /// The header of an entry file and the offset of the message.
-    fn decode(name: &str, data: &[u8]) -> Option<(Entry, usize)> {
-        let end = data.windows(2).position(|w| w == b"\n\n")?;
-        let head = core::str::from_utf8(data.get(..end)?).ok()?;
-        let mut lines = head.split('\n');
-        if lines.next()? != MAGIC {
-            return None;
-        }
-        let mut e = Entry {
-            name: name.into(),
+    /// An entry named `name` with nothing known yet.
+    fn blank(name: String) -> Entry {
+        Entry {
+            name,
             attempts: 0,
             refusals: 0,
             first: 0,
@@ -131,7 +125,21 @@ impl Entry {
             reason: String::new(),
             from: String::new(),
             to: Vec::new(),
-        };
+        }
+    }
+
+    /// Fills a `blank` entry from the header of an entry file; returns
+    /// the offset of the message, or None (the entry then holds part of
+    /// a damaged header: throw it away). The entry is filled in place,
+    /// not returned: moving it costs code on every level.
+    fn decode(&mut self, data: &[u8]) -> Option<usize> {
+        let e = self;
+        let end = data.windows(2).position(|w| w == b"\n\n")?;
+        let head = core::str::from_utf8(data.get(..end)?).ok()?;
+        let mut lines = head.split('\n');
+        if lines.next()? != MAGIC {
+            return None;
+        }
         for line in lines {
             let (k, v) = line.split_once(' ').unwrap_or((line, ""));
             match k {
@@ -145,20 +153,21 @@ impl Entry {
                 _ => return None,
             }
         }
-        (!e.from.is_empty() && !e.to.is_empty()).then_some((e, end + 2))
+        (!e.from.is_empty() && !e.to.is_empty()).then_some(end + 2)
     }
 }
 
-fn read_entry(dir: &str, name: &str) -> Result<(Entry, Vec<u8>)> {
-    let p = path(dir, name);
+/// Reads the file of the `blank` entry `e` into it; returns the message.
+fn read_entry(dir: &str, e: &mut Entry) -> Result<Vec<u8>> {
+    let p = path(dir, &e.name);
     let corrupt = || Error::runtime(corrupt_msg(&p));
     let meta = fs::metadata(&p).map_err(|e| Error::io("read", &p, &e))?;
     if meta.len() > MAX_ENTRY_BYTES {
         return Err(corrupt());
     }
     let data = fs::read(&p).map_err(|e| Error::io("read", &p, &e))?;
-    let (entry, at) = Entry::decode(name, &data).ok_or_else(corrupt)?;
-    Ok((entry, data.get(at..).unwrap_or(&[]).to_vec()))
+    let at = e.decode(&data).ok_or_else(corrupt)?;
+    Ok(data.get(at..).unwrap_or(&[]).to_vec())
 }
 
 fn corrupt_msg(p: &str) -> String {
@@ -176,10 +185,15 @@ fn names(dir: &str) -> Result<Vec<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("read", dir, &e)),
     };
-    let mut v: Vec<String> = rd
-        .filter_map(|d| d.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(SUFFIX) && !n.starts_with('.'))
-        .collect();
+    let mut v = Vec::new();
+    for d in rd {
+        let Some(n) = d.ok().and_then(|d| d.file_name().into_string().ok()) else {
+            continue;
+        };
+        if n.ends_with(SUFFIX) && !n.starts_with('.') {
+            v.push(n);
+        }
+    }
     v.sort();
     Ok(v)
 }
@@ -189,19 +203,12 @@ fn names(dir: &str) -> Result<Vec<String>> {
 pub fn list(dir: &str) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     for n in names(dir)? {
-        match read_entry(dir, &n) {
-            Ok((e, _)) => out.push(e),
-            Err(err) => out.push(Entry {
-                name: n,
-                attempts: 0,
-                refusals: 0,
-                first: 0,
-                last: 0,
-                reason: err.message().into(),
-                from: String::new(),
-                to: Vec::new(),
-            }),
+        let mut e = Entry::blank(n);
+        if let Err(err) = read_entry(dir, &mut e) {
+            e = Entry::blank(core::mem::take(&mut e.name));
+            e.reason = err.message().into();
         }
+        out.push(e);
     }
     Ok(out)
 }
@@ -320,10 +327,11 @@ pub fn retry(
         Err(e) => return vec![e.message().into()],
     };
     for name in list {
-        let (mut entry, msg) = match read_entry(dir, &name) {
-            Ok(x) => x,
+        let mut entry = Entry::blank(name);
+        let msg = match read_entry(dir, &mut entry) {
+            Ok(m) => m,
             Err(e) => {
-                events.push(unreadable(dir, &name, &e));
+                events.push(unreadable(dir, &entry.name, &e));
                 continue;
             }
         };
@@ -486,7 +494,8 @@ mod tests {
 from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n";
         assert_eq!(&text[..expect.len()], &expect[..]);
         assert_eq!(&text[expect.len()..], &msg[..]);
-        let (back, m) = read_entry(&d, &e.name).unwrap();
+        let mut back = Entry::blank(e.name.clone());
+        let m = read_entry(&d, &mut back).unwrap();
         assert_eq!(
             (back, m.as_slice()),
             (list(&d).unwrap().remove(0), &msg[..])
@@ -598,7 +607,8 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n
         // One refusal at add, four more on retry.
         assert_eq!(tries, MAX_PERMANENT_ATTEMPTS - 1);
         assert!(list(&d).unwrap().is_empty());
-        let (e, _) = read_entry(&path(&d, FAILED_DIR), "000000000001-0000.msg").unwrap();
+        let mut e = Entry::blank("000000000001-0000.msg".into());
+        read_entry(&path(&d, FAILED_DIR), &mut e).unwrap();
         assert_eq!((e.attempts, e.refusals), (5, 5));
         let _ = fs::remove_dir_all(&d);
     }
