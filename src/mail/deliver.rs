@@ -114,7 +114,7 @@ impl<'a> Mailer<'a> {
         )
         .map_err(|e| lost(&f.reason, &e))?;
         Ok(Delivery::Spooled {
-            entry: e.name,
+            entry: e,
             reason: f.reason,
             permanent,
             warning,

@@ -251,8 +251,8 @@ impl ufmt::uDisplay for Padded {
 }
 
 /// Spools `msg` after its first failed attempt (`reason`, permanent or
-/// not). Returns the entry and, when the spool was full, the warning
-/// sentence about the oldest entry moved to `failed/`.
+/// not). Returns the entry's file name and, when the spool was full,
+/// the warning sentence about the oldest entry moved to `failed/`.
 pub fn add(
     dir: &str,
     from: &str,
@@ -261,7 +261,7 @@ pub fn add(
     now: i64,
     reason: &str,
     permanent: bool,
-) -> Result<(Entry, Option<String>)> {
+) -> Result<(String, Option<String>)> {
     ensure_dir(dir)?;
     let mut warning = None;
     let existing = names(dir)?;
@@ -287,7 +287,7 @@ pub fn add(
         to: to.to_vec(),
     };
     crate::store::replace_file(dir, &e.name, &e.encode(msg))?;
-    Ok((e, warning))
+    Ok((e.name, warning))
 }
 
 /// Moves an entry to `failed/`, then deletes the oldest failed ones
@@ -488,13 +488,13 @@ mod tests {
         )
         .unwrap();
         assert!(w.is_none());
-        assert_eq!(e.name, "001779305040-0000.msg");
-        let text = fs::read(path(&d, &e.name)).unwrap();
+        assert_eq!(e, "001779305040-0000.msg");
+        let text = fs::read(path(&d, &e)).unwrap();
         let expect = b"netmon-spool 1\nattempts 1\nrefusals 0\nfirst 1779305040\nlast 1779305040\n\
 from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n";
         assert_eq!(&text[..expect.len()], &expect[..]);
         assert_eq!(&text[expect.len()..], &msg[..]);
-        let mut back = Entry::blank(e.name.clone());
+        let mut back = Entry::blank(e.clone());
         let m = read_entry(&d, &mut back).unwrap();
         assert_eq!(
             (back, m.as_slice()),
@@ -546,7 +546,7 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n
         let d = tmp("failedcap");
         for i in 0..(MAX_FAILED + 3) as i64 {
             let (e, _) = add(&d, "n@r", &to(), b"m", 10 + i, "r", true).unwrap();
-            give_up(&d, &e.name).unwrap();
+            give_up(&d, &e).unwrap();
         }
         let f = names(&path(&d, FAILED_DIR)).unwrap();
         assert_eq!(f.len(), MAX_FAILED);

@@ -139,6 +139,21 @@ fn table_row(b: &mut Buf, label: &str, bytes: u64, packets: u64) {
     );
 }
 
+/// `t` with each `{}` replaced by the next of `nums`: one call per tag
+/// instead of one `uwrite!` piece per literal and number.
+fn fill(b: &mut Buf, t: &str, nums: &[u64]) {
+    let mut nums = nums.iter();
+    let mut rest = t.as_bytes();
+    while let Some(i) = rest.windows(2).position(|w| w == b"{}") {
+        b.push_bytes(rest.get(..i).unwrap_or(&[]));
+        if let Some(n) = nums.next() {
+            let _ = ufmt::uwrite!(b, "{}", *n);
+        }
+        rest = rest.get(i + 2..).unwrap_or(&[]);
+    }
+    b.push_bytes(rest);
+}
+
 /// Bar width and group width for `meters` bars per day.
 fn bar_geometry(meters: u64) -> (u64, u64) {
     let bar = if meters <= 4 { 8 } else { (32 / meters).max(2) };
@@ -159,13 +174,10 @@ fn chart(days: &[(i64, Vec<u64>)], names: &[&str], b: &mut Buf) {
     let group = geometry.1;
     let width = LEFT + group * days.len() as u64 + 10;
     let height = TOP + PLOT_H + BOTTOM;
-    let _ = ufmt::uwrite!(
+    fill(
         b,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"Helvetica,Arial,sans-serif\" font-size=\"10\">\n",
-        width,
-        height,
-        width,
-        height
+        &[width, height, width, height],
     );
     let mut top = 1;
     for (_, v) in days {
@@ -209,15 +221,10 @@ fn y_axis(b: &mut Buf, top: u64, width: u64) {
     for (num, den) in [(0u8, 2u64), (1, 2), (2, 2)] {
         let v = crate::units::mul_div(top, num, den);
         let y = TOP + PLOT_H - scaled(v, top);
-        let _ = ufmt::uwrite!(
+        fill(
             b,
             "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#ccc\"/>\n<text x=\"{}\" y=\"{}\" text-anchor=\"end\">",
-            LEFT - 4,
-            y,
-            width - 6,
-            y,
-            LEFT - 8,
-            y + 3
+            &[LEFT - 4, y, width - 6, y, LEFT - 8, y + 3],
         );
         let _ = size(b, v);
         b.push_bytes(b"</text>\n");
@@ -238,15 +245,13 @@ fn day_bars(
         let v = values.get(j).copied().unwrap_or(0);
         let h = scaled(v, top);
         let x = LEFT + i * group + 3 + j as u64 * bar;
-        let _ = ufmt::uwrite!(
+        fill(
             b,
-            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>",
-            x,
-            TOP + PLOT_H - h,
-            bar,
-            h,
-            colour(j)
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"",
+            &[x, TOP + PLOT_H - h, bar, h],
         );
+        b.push_bytes(colour(j).as_bytes());
+        b.push_bytes(b"\"><title>");
         let _ = write_date(b, day);
         b.push_bytes(b" ");
         escape(b, name);
@@ -268,13 +273,13 @@ fn x_labels(b: &mut Buf, days: &[(i64, Vec<u64>)], group: u64) {
         let mut d = Buf::new();
         let _ = write_date(&mut d, *day);
         let md = d.as_str().get(5..).unwrap_or("");
-        let _ = ufmt::uwrite!(
+        fill(
             b,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-            x,
-            y,
-            md
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">",
+            &[x, y],
         );
+        b.push_bytes(md.as_bytes());
+        b.push_bytes(b"</text>\n");
     }
 }
 
