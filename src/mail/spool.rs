@@ -53,6 +53,10 @@ pub const MAX_ENTRY_BYTES: u64 = 4 << 20;
 pub const FAILED_DIR: &str = "failed";
 
 const MAGIC: &str = "netmon-spool 1";
+/// The header's keys, in the order `Entry::encode` writes them.
+const KEYS: [&str; 7] = [
+    "attempts", "refusals", "first", "last", "from", "to", "reason",
+];
 const SUFFIX: &str = ".msg";
 
 /// One waiting message, as `list` reads it (the message itself stays on
@@ -142,15 +146,22 @@ impl Entry {
         }
         for line in lines {
             let (k, v) = line.split_once(' ').unwrap_or((line, ""));
-            match k {
-                "attempts" => e.attempts = v.parse().ok()?,
-                "refusals" => e.refusals = v.parse().ok()?,
-                "first" => e.first = v.parse().ok()?,
-                "last" => e.last = v.parse().ok()?,
-                "from" => e.from = v.into(),
-                "to" => e.to.push(v.into()),
-                "reason" => e.reason = v.into(),
-                _ => return None,
+            match KEYS.iter().position(|&x| x == k)? {
+                i @ (0 | 1) => {
+                    let n = v.parse().ok()?;
+                    *if i == 0 {
+                        &mut e.attempts
+                    } else {
+                        &mut e.refusals
+                    } = n;
+                }
+                i @ (2 | 3) => {
+                    let n = v.parse().ok()?;
+                    *if i == 2 { &mut e.first } else { &mut e.last } = n;
+                }
+                4 => e.from = v.into(),
+                5 => e.to.push(v.into()),
+                _ => e.reason = v.into(),
             }
         }
         (!e.from.is_empty() && !e.to.is_empty()).then_some(end + 2)
@@ -326,8 +337,8 @@ pub fn retry(
         Ok(l) => l,
         Err(e) => return vec![e.message().into()],
     };
-    for name in list {
-        let mut entry = Entry::blank(name);
+    for name in &list {
+        let mut entry = Entry::blank(name.clone());
         let msg = match read_entry(dir, &mut entry) {
             Ok(m) => m,
             Err(e) => {
@@ -611,6 +622,28 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n
         read_entry(&path(&d, FAILED_DIR), &mut e).unwrap();
         assert_eq!((e.attempts, e.refusals), (5, 5));
         let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn decode_reads_every_key_and_refuses_bad_headers() {
+        let head = "netmon-spool 1\nattempts 3\nrefusals 2\nfirst -5\nlast 9\n\
+            from f@x\nto a@x\nto b@x\nreason r r\n\nMSG";
+        let mut e = Entry::blank("n".into());
+        assert_eq!(e.decode(head.as_bytes()), Some(head.len() - 3));
+        assert_eq!((e.attempts, e.refusals, e.first, e.last), (3, 2, -5, 9));
+        assert_eq!((e.from.as_str(), e.reason.as_str()), ("f@x", "r r"));
+        assert_eq!(e.to, ["a@x", "b@x"]);
+        for bad in [
+            "attempts -1",
+            "refusals x",
+            "first 1.5",
+            "last",
+            "colour red",
+        ] {
+            let h = ["netmon-spool 1\nfrom f@x\nto a@x\n", bad, "\n\nM"].concat();
+            let mut e = Entry::blank("n".into());
+            assert_eq!(e.decode(h.as_bytes()), None, "{bad:?}");
+        }
     }
 
     #[test]
