@@ -257,19 +257,14 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// mbox delivery does not mangle it.
 pub fn quoted_printable(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + text.len() / 16 + 8);
-    let mut lines = text.split('\n').peekable();
-    while let Some(raw) = lines.next() {
-        let more = lines.peek().is_some();
-        let line = if more {
-            raw.strip_suffix('\r').unwrap_or(raw)
-        } else {
-            raw
-        };
-        qp_line(&mut out, line.as_bytes());
-        if more {
-            out.extend_from_slice(b"\r\n");
-        }
+    let mut rest = text.as_bytes();
+    while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+        let line = rest.get(..i).unwrap_or(&[]);
+        qp_line(&mut out, line.strip_suffix(b"\r").unwrap_or(line));
+        out.extend_from_slice(b"\r\n");
+        rest = rest.get(i + 1..).unwrap_or(&[]);
     }
+    qp_line(&mut out, rest);
     out
 }
 

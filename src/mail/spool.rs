@@ -227,37 +227,24 @@ pub fn list(dir: &str) -> Result<Vec<Entry>> {
 /// A fresh name: the first attempt's time, then the first free number.
 fn new_name(dir: &str, now: i64) -> Result<String> {
     let taken = names(dir)?;
-    let t = now.clamp(0, 999_999_999_999) as u64;
-    for seq in 0u32..10_000 {
-        let mut b = Buf::new();
-        let _ = ufmt::uwrite!(
-            b,
-            "{}-{}{}",
-            Padded(t, 12),
-            Padded(u64::from(seq), 4),
-            SUFFIX
-        );
-        if !taken.iter().any(|n| n == b.as_str()) {
-            return Ok(b.as_str().into());
+    // `<12 digits>-<4 digits>` and `SUFFIX`.
+    let mut b = *b"000000000000-0000.msg";
+    digits(&mut b[..12], now.clamp(0, 999_999_999_999) as u64);
+    for seq in 0u16..10_000 {
+        digits(&mut b[13..17], u64::from(seq));
+        if !taken.iter().any(|n| n.as_bytes() == b) {
+            return Ok(core::str::from_utf8(&b).unwrap_or("").into());
         }
     }
     Err(Error::runtime("too many spool entries with the same time"))
 }
 
-/// A number left-padded with zeros to a width.
-struct Padded(u64, usize);
-
-impl ufmt::uDisplay for Padded {
-    fn fmt<W: ufmt::uWrite + ?Sized>(
-        &self,
-        f: &mut ufmt::Formatter<'_, W>,
-    ) -> core::result::Result<(), W::Error> {
-        let mut b = Buf::new();
-        let _ = ufmt::uwrite!(b, "{}", self.0);
-        for _ in b.as_str().len()..self.1 {
-            f.write_str("0")?;
-        }
-        f.write_str(b.as_str())
+/// Writes `n` into `out` in decimal, zero-padded to its whole width
+/// (callers bound `n` to fit).
+fn digits(out: &mut [u8], mut n: u64) {
+    for d in out.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 
