@@ -79,10 +79,13 @@ pub fn escape(b: &mut Buf, s: &str) {
 /// The whole document. `days`: (day number since the epoch, bytes per
 /// meter in `names` order), oldest first; a missing value counts as 0.
 pub fn render(r: &Report<'_>, days: &[(i64, Vec<u64>)], names: &[&str], b: &mut Buf) {
-    b.push_bytes(b"<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n");
-    b.push_bytes(b"<title>Network usage report</title>\n</head>\n");
-    b.push_bytes(b"<body style=\"font-family:Helvetica,Arial,sans-serif;color:#222;\">\n");
-    b.push_bytes(b"<h2 style=\"margin:0 0 4px 0;\">Network usage</h2>\n<p>Between ");
+    let head = concat!(
+        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n",
+        "<title>Network usage report</title>\n</head>\n",
+        "<body style=\"font-family:Helvetica,Arial,sans-serif;color:#222;\">\n",
+        "<h2 style=\"margin:0 0 4px 0;\">Network usage</h2>\n<p>Between ",
+    );
+    b.push_bytes(head.as_bytes());
     let _ = when(b, r.from);
     b.push_bytes(b" and ");
     let _ = when(b, r.to);

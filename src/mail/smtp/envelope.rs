@@ -38,13 +38,17 @@ impl Envelope {
         if to.is_empty() || to.len() > MAX_RECIPIENTS {
             return Err(Error::config("mail needs 1 to 100 recipients"));
         }
-        if let Some(t) = to.iter().find(|t| !valid_address(t)) {
-            return Err(bad("recipient address", t));
+        let mut list = Vec::with_capacity(to.len());
+        for &t in to {
+            if !valid_address(t) {
+                return Err(bad("recipient address", t));
+            }
+            list.push(String::from(t));
         }
         Ok(Envelope {
             helo: helo.into(),
             from: from.into(),
-            to: to.iter().map(|&t| t.into()).collect(),
+            to: list,
         })
     }
     pub fn helo(&self) -> &str {
