@@ -126,8 +126,7 @@ impl<'a> Mailer<'a> {
     /// recipients; server, AUTH and HELO are today's config.
     pub fn retry_spool(&self, now: i64) -> Vec<String> {
         spool::retry(self.spool_dir, now, |entry, msg| {
-            let to: Vec<&str> = entry.to.iter().map(String::as_str).collect();
-            match Envelope::new(self.cfg.helo(self.hostname), &entry.from, &to) {
+            match Envelope::new(self.cfg.helo(self.hostname), &entry.from, &entry.to) {
                 Ok(env) => self.attempt(&env, msg),
                 Err(e) => Outcome::Permanent(failure(Stage::MailFrom, e.message())),
             }

@@ -27,8 +27,9 @@ pub struct Envelope {
 impl Envelope {
     /// Checks every value: `helo` a domain or address literal, `from` and
     /// each `to` a plain `local@domain` (see `valid_address`), 1 to
-    /// `MAX_RECIPIENTS` recipients.
-    pub fn new(helo: &str, from: &str, to: &[&str]) -> Result<Envelope> {
+    /// `MAX_RECIPIENTS` recipients. `to` as the caller holds it (the
+    /// app has `String`s; one instantiation in the router binary).
+    pub fn new<T: AsRef<str>>(helo: &str, from: &str, to: &[T]) -> Result<Envelope> {
         if !valid_helo(helo) {
             return Err(bad("HELO name", helo));
         }
@@ -39,7 +40,8 @@ impl Envelope {
             return Err(Error::config("mail needs 1 to 100 recipients"));
         }
         let mut list = Vec::with_capacity(to.len());
-        for &t in to {
+        for t in to {
+            let t = t.as_ref();
             if !valid_address(t) {
                 return Err(bad("recipient address", t));
             }
@@ -199,7 +201,7 @@ mod tests {
         assert!(Envelope::new("r.lan", "a@b\n", &["c@d"]).is_err());
         let e = Envelope::new("r.lan", "a@b", &["c@d", "e@f\r"]).unwrap_err();
         assert!(!e.message().contains('\r'), "{}", e.message());
-        assert!(Envelope::new("r.lan", "a@b", &[]).is_err());
+        assert!(Envelope::new("r.lan", "a@b", &[] as &[&str]).is_err());
         let many: Vec<&str> = std::iter::repeat_n("c@d", MAX_RECIPIENTS + 1).collect();
         assert!(Envelope::new("r.lan", "a@b", &many).is_err());
         assert!(Envelope::new("r.lan", "a@b", &many[1..]).is_ok());
