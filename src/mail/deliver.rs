@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::mail::config::{MailConfig, Transport};
 use crate::mail::message::{self, Message};
 use crate::mail::smtp::{self, Envelope, Failure, Outcome, Rejection, Stage};
-use crate::mail::{cat, spool};
+use crate::mail::spool;
 use crate::out::Buf;
 use crate::sys::Pump;
 use crate::time::Civil;
@@ -143,7 +143,7 @@ fn failure(stage: Stage, reason: &str) -> Failure {
 }
 
 fn lost(reason: &str, e: &Error) -> Error {
-    Error::runtime(cat(&[
+    Error::runtime(crate::mail::cat(&[
         "mail not delivered (",
         reason,
         ") and not spooled either: ",
@@ -339,12 +339,12 @@ pub fn build_report_message(
 
 /// `netmon mail-test`: a short text message proving the path works.
 pub fn build_test_message(cfg: &MailConfig, hostname: &str, now: i64) -> Result<Vec<u8>> {
-    let text = cat(&[
+    let text = crate::mail::cat(&[
         "This is a test message from netmon on ",
         hostname,
         ".\nIf you can read it, report mail works.\n",
     ]);
-    let subject = cat(&["netmon test message from ", hostname]);
+    let subject = crate::mail::cat(&["netmon test message from ", hostname]);
     build(cfg, &subject, &text, None, hostname, now)
 }
 
