@@ -116,6 +116,22 @@ setup_toolchain() {
 		;;
 	*) die "NETMON_PANIC must be abort or immediate-abort, not $PANIC" ;;
 	esac
+	# Release-only rustflags, appended to each target's from .cargo/config.toml
+	# (arrays merge). Not for cross/test-qemu.sh: its test harness unwinds.
+	# Paths are relative to the package root (rustc's and the linker's working
+	# directory) so that every checkout passes the same flags to std's build.
+	local rf=(
+		# Nothing unwinds in a release build: no unwind tables for Rust code.
+		-Cforce-unwind-tables=no
+		# ...nor for zig's musl, which has them: release.ld drops them.
+		'-Clink-arg=-Wl,-T,cross/release.ld'
+	)
+	local t f flags
+	for t in "${ALL_TARGETS[@]}"; do
+		flags=
+		for f in "${rf[@]}"; do flags+="${flags:+, }\"$f\""; done
+		ZFLAGS+=(--config "target.$t.rustflags=[$flags]")
+	done
 }
 
 # A `key = "value"` of Cargo.toml's [package] section.
