@@ -125,6 +125,10 @@ setup_toolchain() {
 		-Cforce-unwind-tables=no
 		# ...nor for zig's musl, which has them: release.ld drops them.
 		'-Clink-arg=-Wl,-T,cross/release.ld'
+		# No RELRO segment: only a dynamic loader makes it read-only after
+		# relocating, and a static musl binary has none (the kernel ignores
+		# PT_GNU_RELRO), so it only cost a segment header and alignment.
+		'-Clink-arg=-Wl,-z,norelro'
 	)
 	local t f flags
 	for t in "${ALL_TARGETS[@]}"; do
