@@ -129,6 +129,11 @@ setup_toolchain() {
 		# relocating, and a static musl binary has none (the kernel ignores
 		# PT_GNU_RELRO), so it only cost a segment header and alignment.
 		'-Clink-arg=-Wl,-z,norelro'
+		# No MIR optimisations: with opt-level z, LTO and one codegen unit,
+		# LLVM does that work and the code comes out 1.4 KB smaller on mips
+		# (level 1: 1.0 KB; 2 is the release default). Semantics do not
+		# depend on the level (debug builds use 0 too).
+		-Zmir-opt-level=0
 	)
 	local t f flags
 	for t in "${ALL_TARGETS[@]}"; do
