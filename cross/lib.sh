@@ -135,6 +135,13 @@ setup_toolchain() {
 		# depend on the level (debug builds use 0 too).
 		-Zmir-opt-level=0
 	)
+	if [ "$PANIC" = immediate-abort ]; then
+		# `{:?}` prints nothing and derived Debug impls are empty. netmon's
+		# output never uses Debug (STYLE: ufmt, no `{:?}` outside tests); what
+		# remains is std's, for panic messages that immediate-abort never
+		# prints. NETMON_PANIC=abort keeps Debug for its messages.
+		rf+=(-Zfmt-debug=none)
+	fi
 	local t f flags
 	for t in "${ALL_TARGETS[@]}"; do
 		flags=
