@@ -25,11 +25,9 @@ if [ "$PANIC" != "$DEFAULT_PANIC" ]; then
 fi
 for t in "$@"; do
 	echo "cross: building $t (panic=$PANIC)" >&2
-	# Added to the target's rustflags from .cargo/config.toml (arrays merge):
-	# nothing unwinds in a release build, so no unwind tables (the test
-	# harness, built by test-qemu.sh, does need them).
-	cargo "${ZFLAGS[@]}" --config "target.$t.rustflags=[\"-Cforce-unwind-tables=no\"]" \
-		build --locked --release --target "$t" --bin netmon
+	# ZFLAGS (lib.sh) also carries the release-only rustflags and link
+	# arguments (no unwind tables, ...) that the test harness must not get.
+	cargo "${ZFLAGS[@]}" build --locked --release --target "$t" --bin netmon
 	bin=$(bin_path "$PANIC" "$t")
 	info=$(file -b "$bin")
 	case $info in
