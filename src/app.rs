@@ -105,7 +105,7 @@ fn zone(warn: &mut Buf) -> Zone {
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/TZ").ok())
         .unwrap_or_default();
-    let tz = tz.trim();
+    let tz = tz.trim_ascii();
     if tz.is_empty() {
         return Zone::UTC;
     }
@@ -535,8 +535,8 @@ fn offloading_enabled() -> bool {
     let Ok(text) = std::fs::read_to_string("/etc/config/firewall") else {
         return false;
     };
-    text.lines().map(str::trim).any(|l| {
-        let mut w = l.split_whitespace();
+    text.lines().map(str::trim_ascii).any(|l| {
+        let mut w = l.split_ascii_whitespace();
         w.next() == Some("option")
             && w.next() == Some("flow_offloading")
             && matches!(w.next(), Some("1" | "'1'" | "\"1\""))

@@ -48,7 +48,7 @@ pub fn strerror(errno: i32) -> String {
 /// The kernel's boot id (a new random UUID at every boot), trimmed.
 pub fn boot_id() -> Option<heapless::String<40>> {
     let s = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    heapless::String::try_from(s.trim()).ok()
+    heapless::String::try_from(s.trim_ascii()).ok()
 }
 
 /// An exclusive advisory lock (flock) held until dropped.
@@ -82,7 +82,7 @@ pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
         if waited >= wait_ms {
             let mut s = String::new();
             let _ = f.read_to_string(&mut s);
-            return Ok(Err(s.trim().parse().unwrap_or(0)));
+            return Ok(Err(s.trim_ascii().parse().unwrap_or(0)));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
         waited = waited.saturating_add(50);
@@ -210,6 +210,29 @@ fn send_log(line: &[u8]) {
     }
 }
 
+/// Writes all of `b` to file descriptor `fd` (1 = stdout, 2 = stderr),
+/// retrying after signals and short writes. Unbuffered on purpose: netmon
+/// renders its whole output into one buffer first, and std's stdout/stderr
+/// (locks, line buffering, flush at exit) cost ~3 KB on mips.
+pub fn write_fd(fd: i32, mut b: &[u8]) -> io::Result<()> {
+    while !b.is_empty() {
+        // SAFETY: b is valid for b.len() bytes; write does not keep it.
+        let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        b = b.get(n as usize..).unwrap_or_default();
+    }
+    Ok(())
+}
+
 /// Whether stderr is a terminal: when it is not (cron, procd), problems
 /// also go to syslog so `logread` shows them.
 pub fn stderr_is_tty() -> bool {
@@ -220,7 +243,7 @@ pub fn stderr_is_tty() -> bool {
 /// The router's host name (for HELO, Message-ID and subjects).
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().into())
+        .map(|s| s.trim_ascii().into())
         .unwrap_or_default()
 }
 

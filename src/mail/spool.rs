@@ -77,7 +77,7 @@ fn path(dir: &str, name: &str) -> String {
 
 /// Creates the directory (and parents) if needed.
 pub fn ensure_dir(dir: &str) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, &e))
+    crate::store::create_dirs(dir).map_err(|e| Error::io("create", dir, &e))
 }
 
 /// Keeps a reason to one printable line of at most `MAX_REASON` bytes.

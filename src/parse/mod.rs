@@ -51,7 +51,7 @@ impl ParseError {
     /// A syntax error keeping as much of `text` as fits (whole characters).
     pub(crate) fn syntax(line: u32, what: &'static str, text: &str) -> ParseError {
         let mut kept = heapless::String::new();
-        for c in text.trim().chars() {
+        for c in text.trim_ascii().chars() {
             if kept.push(c).is_err() {
                 break;
             }
