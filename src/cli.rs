@@ -8,6 +8,59 @@ use argh::FromArgs;
 pub const DEFAULT_CONFIG: &str = "/etc/config/netmon";
 pub const DEFAULT_STATE_DIR: &str = "/tmp/netmon";
 
+/// A command without options (`start`, `stop`, ...): `SubCommand` and
+/// `FromArgs` by hand, so that the six share one argh parse (`no_args`)
+/// instead of six derived copies. The description is the help text.
+macro_rules! no_args {
+    ($ty:ident, $name:literal, $desc:literal) => {
+        impl argh::SubCommand for $ty {
+            const COMMAND: &'static argh::CommandInfo = &argh::CommandInfo {
+                name: $name,
+                short: &'\0',
+                description: $desc,
+            };
+        }
+        impl FromArgs for $ty {
+            fn from_args(
+                cmd: &[&str],
+                args: &[&str],
+            ) -> std::result::Result<Self, argh::EarlyExit> {
+                no_args(cmd, args, $desc).map(|()| $ty {})
+            }
+        }
+    };
+}
+
+/// What argh's derive does for a struct without fields: refuse every
+/// argument, answer `--help`/`help` with the same text it would print.
+#[inline(never)]
+fn no_args(cmd: &[&str], args: &[&str], desc: &str) -> std::result::Result<(), argh::EarlyExit> {
+    let help = || {
+        let mut s = String::from("Usage: ");
+        s.push_str(&cmd.join(" "));
+        s.push_str("\n\n");
+        s.push_str(desc);
+        s.push_str("\n\nOptions:\n  --help, help      display usage information\n");
+        s
+    };
+    argh::parse_struct_args(
+        cmd,
+        args,
+        argh::ParseStructOptions {
+            arg_to_slot: &[],
+            slots: &mut [],
+            help_triggers: &["--help", "help"],
+        },
+        argh::ParseStructPositionals {
+            positionals: &mut [],
+            last_is_repeating: false,
+            last_is_greedy: false,
+        },
+        None,
+        &help,
+    )
+}
+
 #[derive(FromArgs, PartialEq, Debug)]
 /// Network-usage accounting on the firewall's own counters. Without a command, runs `report`.
 #[argh(help_triggers("-h", "--help", "help"))]
@@ -47,20 +100,21 @@ pub enum Sub {
     MailTest(MailTestArgs),
 }
 
-#[derive(FromArgs, PartialEq, Debug)]
-/// Install the counting rules (idempotent) and take a first reading. Aliases: initiate, initialise.
-#[argh(subcommand, name = "start")]
+#[derive(PartialEq, Debug)]
 pub struct StartArgs {}
+no_args!(StartArgs, "start", "Install the counting rules (idempotent) and take a first reading. Aliases: initiate, initialise.");
 
-#[derive(FromArgs, PartialEq, Debug)]
-/// Take a last reading, then remove exactly the rules start added. Aliases: clear, flush.
-#[argh(subcommand, name = "stop")]
+#[derive(PartialEq, Debug)]
 pub struct StopArgs {}
+no_args!(
+    StopArgs,
+    "stop",
+    "Take a last reading, then remove exactly the rules start added. Aliases: clear, flush."
+);
 
-#[derive(FromArgs, PartialEq, Debug)]
-/// Read the counters and add them to the totals; reinstall the rules if they vanished (what cron runs).
-#[argh(subcommand, name = "update")]
+#[derive(PartialEq, Debug)]
 pub struct UpdateArgs {}
+no_args!(UpdateArgs, "update", "Read the counters and add them to the totals; reinstall the rules if they vanished (what cron runs).");
 
 #[derive(FromArgs, PartialEq, Debug)]
 /// Update, then show usage since the last report and the running totals.
@@ -80,15 +134,21 @@ pub struct ReportArgs {
     pub mail: bool,
 }
 
-#[derive(FromArgs, PartialEq, Debug)]
-/// Send a short test message with the mail settings and say what the server answered.
-#[argh(subcommand, name = "mail-test")]
+#[derive(PartialEq, Debug)]
 pub struct MailTestArgs {}
+no_args!(
+    MailTestArgs,
+    "mail-test",
+    "Send a short test message with the mail settings and say what the server answered."
+);
 
-#[derive(FromArgs, PartialEq, Debug)]
-/// Show the backend, whether the rules are in place, the meters and the state.
-#[argh(subcommand, name = "status")]
+#[derive(PartialEq, Debug)]
 pub struct StatusArgs {}
+no_args!(
+    StatusArgs,
+    "status",
+    "Show the backend, whether the rules are in place, the meters and the state."
+);
 
 #[derive(FromArgs, PartialEq, Debug)]
 /// Show usage per day (MiB; json: bytes), or per billing month, from the saved buckets.
@@ -108,10 +168,9 @@ pub struct DailyArgs {
     pub log: Option<String>,
 }
 
-#[derive(FromArgs, PartialEq, Debug)]
-/// Update, then copy the state to the persistent directory now (also done every sync_interval and by stop).
-#[argh(subcommand, name = "sync")]
+#[derive(PartialEq, Debug)]
 pub struct SyncArgs {}
+no_args!(SyncArgs, "sync", "Update, then copy the state to the persistent directory now (also done every sync_interval and by stop).");
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Action {
@@ -210,14 +269,12 @@ fn unknown_command(w: &str) -> Error {
     let mut s = String::from("unknown command '");
     s.extend(w.chars().filter(|c| !c.is_control()).take(40));
     s.push('\'');
-    if let Some(k) = crate::config::did_you_mean(w, &COMMANDS) {
-        s.push_str(" (did you mean '");
-        s.push_str(k);
-        s.push_str("'?)");
-    } else {
-        s.push_str(" (see netmon --help)");
-    }
-    Error::usage(s)
+    Error::usage(crate::config::suggest(
+        &s,
+        w,
+        &COMMANDS,
+        " (see netmon --help)",
+    ))
 }
 
 /// Parses `args` (without the program name).
@@ -317,9 +374,10 @@ fn report(r: ReportArgs) -> Result<Action> {
     Ok(Action::Report(fmt, hist, r.mail))
 }
 
+/// 1-62 in decimal; a `+` sign is allowed, as `str::parse` took it.
 fn days(v: &str) -> Result<u8> {
-    match v.parse::<u8>() {
-        Ok(n) if (1..=MAX_DAILY_DAYS).contains(&n) => Ok(n),
+    match crate::parse::parse_u64(v.strip_prefix('+').unwrap_or(v)) {
+        Ok(n) if (1..=u64::from(MAX_DAILY_DAYS)).contains(&n) => Ok(n as u8),
         _ => Err(bad_value("--days", v, "a number of days from 1 to 62")),
     }
 }
@@ -349,11 +407,10 @@ fn daily(d: DailyArgs) -> Result<Daily> {
 fn bad_value(opt: &str, v: &str, want: &str) -> Error {
     let mut s = String::from("invalid value '");
     s.extend(v.chars().filter(|c| !c.is_control()));
-    s.push_str("' for ");
-    s.push_str(opt);
-    s.push_str(": expected ");
-    s.push_str(want);
-    Error::usage(s)
+    Error::usage(crate::config::fill(
+        "{}' for {}: expected {}",
+        &[&s, opt, want],
+    ))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! `[a-z0-9_]`, interface names are kernel-legal and contain no quoting
 //! characters, and an address knows its family.
 
+use crate::config::word_index;
 use core::net::IpAddr;
 use core::str::FromStr;
 
@@ -31,12 +32,8 @@ impl Hook {
     pub const ALL: [Hook; 3] = [Hook::Input, Hook::Output, Hook::Forward];
 
     pub fn parse(s: &str) -> Option<Hook> {
-        match s {
-            "input" => Some(Hook::Input),
-            "output" => Some(Hook::Output),
-            "forward" => Some(Hook::Forward),
-            _ => None,
-        }
+        let i = word_index(s, &["input", "output", "forward"])?;
+        Hook::ALL.get(i).copied()
     }
 
     /// Position in `ALL`, for per-hook arrays.
@@ -111,9 +108,14 @@ impl CidrError {
 impl Cidr {
     /// Parses `[!]ADDR[/PREFIX]`. Host bits past the prefix are refused:
     /// `192.168.1.1/24` is almost always a typo for `/32` or `.0/24`.
+    /// Blanks after `!` are spaces and tabs, the only ones a UCI value
+    /// can hold (other Unicode spaces are refused as no address).
     pub fn parse(s: &str) -> Result<Cidr, CidrError> {
         let (negate, rest) = match s.strip_prefix('!') {
-            Some(r) => (true, r.trim_start()),
+            Some(r) => {
+                let blanks = r.bytes().take_while(|b| *b == b' ' || *b == b'\t').count();
+                (true, r.get(blanks..).unwrap_or(""))
+            }
             None => (false, s),
         };
         let (a, p) = match rest.split_once('/') {
@@ -124,14 +126,11 @@ impl Cidr {
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
             None => max,
-            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
-                let n: u8 = p.parse().map_err(|_| CidrError::Prefix)?;
-                if n > max {
-                    return Err(CidrError::Prefix);
-                }
-                n
-            }
-            Some(_) => return Err(CidrError::Prefix),
+            // 1-3 digits, no sign.
+            Some(p) => match crate::parse::parse_u64(p) {
+                Ok(n) if p.len() <= 3 && n <= u64::from(max) => n as u8,
+                _ => return Err(CidrError::Prefix),
+            },
         };
         let c = Cidr {
             addr,
@@ -183,16 +182,19 @@ pub enum Proto {
 
 impl Proto {
     pub fn parse(s: &str) -> Option<Proto> {
-        Some(match s {
-            "tcp" => Proto::Tcp,
-            "udp" => Proto::Udp,
-            "icmp" => Proto::Icmp,
-            "icmpv6" | "ipv6-icmp" => Proto::Icmpv6,
-            "sctp" => Proto::Sctp,
-            "gre" => Proto::Gre,
-            "esp" => Proto::Esp,
-            _ => return None,
-        })
+        use Proto::*;
+        const P: [Proto; 8] = [Tcp, Udp, Icmp, Icmpv6, Icmpv6, Sctp, Gre, Esp];
+        let words = [
+            "tcp",
+            "udp",
+            "icmp",
+            "icmpv6",
+            "ipv6-icmp",
+            "sctp",
+            "gre",
+            "esp",
+        ];
+        P.get(word_index(s, &words)?).copied()
     }
 
     /// Name as both nft (`meta l4proto NAME`) and iptables (`-p NAME`) accept it.
@@ -292,6 +294,30 @@ mod tests {
         assert_eq!(Cidr::parse("10.0.0.0/+8"), Err(CidrError::Prefix));
         assert_eq!(Cidr::parse(""), Err(CidrError::Address));
         assert_eq!(Cidr::parse("!"), Err(CidrError::Address));
+        assert_eq!(Cidr::parse("10.0.0.0/0008"), Err(CidrError::Prefix));
+        assert_eq!(Cidr::parse("10.0.0.0/256"), Err(CidrError::Prefix));
+        assert_eq!(Cidr::parse("10.0.0.0/08").map(|c| c.prefix), Ok(8));
+    }
+
+    #[test]
+    fn cidr_blanks_after_negation_are_ascii_only() {
+        for s in ["! 10.0.0.1", "!\t10.0.0.1", "!10.0.0.1"] {
+            assert!(Cidr::parse(s).unwrap().negate, "{s}");
+        }
+        // A no-break space is no UCI blank (stricter than `trim_start`).
+        assert_eq!(Cidr::parse("!\u{a0}10.0.0.1"), Err(CidrError::Address));
+    }
+
+    #[test]
+    fn keywords_parse_by_table() {
+        assert_eq!(Proto::parse("ipv6-icmp"), Some(Proto::Icmpv6));
+        assert_eq!(Proto::parse("icmpv6"), Some(Proto::Icmpv6));
+        assert_eq!(Proto::parse("esp"), Some(Proto::Esp));
+        assert_eq!(Proto::parse("ESP"), None);
+        for h in Hook::ALL {
+            assert_eq!(Hook::parse(h.as_str()), Some(h));
+        }
+        assert_eq!(Hook::parse("prerouting"), None);
     }
 
     #[test]

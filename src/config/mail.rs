@@ -19,15 +19,16 @@
 //! quote the offending value, except the password's, which is never
 //! quoted.
 
-use super::{boolean, check_option, set_once, Msg};
+use super::{bad, boolean, check_option, fill, num, set_once, word_index};
 use crate::mail::config::{
     bad_placeholder, Auth, MailConfig, Transport, DEFAULT_PORT, DEFAULT_SUBJECT, DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
 };
 use crate::mail::smtp::envelope::{valid_address, valid_helo, MAX_DOMAIN, MAX_RECIPIENTS};
 use crate::mail::smtp::{Credentials, Mechanism};
+use crate::parse::parse_u64;
 
-/// Options of `config mail 'mail'`.
+/// Options of `config mail 'mail'`; positions index `MailDraft::lines`.
 pub(super) const MAIL_OPTIONS: [&str; 13] = [
     "server",
     "port",
@@ -43,41 +44,42 @@ pub(super) const MAIL_OPTIONS: [&str; 13] = [
     "html",
     "enabled",
 ];
+const SERVER: usize = 0;
+const FROM: usize = 3;
+const TO: usize = 4;
+const USERNAME: usize = 6;
+const PASSWORD: usize = 7;
+const AUTH: usize = 8;
 
-type Opt<T> = Option<(T, u32)>;
-
-/// A mail section being read: each option with the line it was set on.
-#[derive(Default)]
+/// A mail section being read: the config with its defaults, and the line
+/// each option was set on (0 = not yet; `TO`: the first recipient's).
 pub(super) struct MailDraft {
     line: u32,
-    server: Opt<String>,
-    port: Opt<u16>,
-    helo: Opt<String>,
-    from: Opt<String>,
-    /// Recipients with their lines; `to_option` is the line of an
-    /// `option to` (which, as in uci, may be followed by `list to`).
-    to: Vec<(String, u32)>,
-    to_option: Option<u32>,
-    subject: Opt<String>,
-    username: Opt<String>,
-    password: Opt<String>,
-    auth: Opt<Auth>,
-    timeout: Opt<u16>,
-    transport: Opt<Transport>,
-    html: Opt<bool>,
-    enabled: Opt<bool>,
+    cfg: MailConfig,
+    lines: [u32; MAIL_OPTIONS.len()],
 }
 
 impl MailDraft {
     pub(super) fn new(line: u32) -> MailDraft {
         MailDraft {
             line,
-            ..MailDraft::default()
+            cfg: MailConfig {
+                enabled: true,
+                transport: Transport::Smtp,
+                server: String::new(),
+                port: DEFAULT_PORT,
+                helo: None,
+                from: String::new(),
+                to: Vec::new(),
+                subject: DEFAULT_SUBJECT.into(),
+                auth: Auth::None,
+                username: None,
+                password: None,
+                timeout: DEFAULT_TIMEOUT,
+                html: true,
+            },
+            lines: [0; MAIL_OPTIONS.len()],
         }
-    }
-
-    pub(super) fn line(&self) -> u32 {
-        self.line
     }
 
     pub(super) fn option(
@@ -87,7 +89,7 @@ impl MailDraft {
         value: &str,
         list: bool,
     ) -> Result<(), String> {
-        check_option(
+        let i = check_option(
             key,
             value,
             list && key != "to",
@@ -95,136 +97,109 @@ impl MailDraft {
             "the mail section",
         )?;
         if value.chars().any(char::is_control) {
-            let m = Msg::new("option ").s(key);
-            return Err(m
-                .s(" holds a tab or control character (not allowed in mail values)")
-                .into());
+            let m = "option {} holds a tab or control character (not allowed in mail values)";
+            return Err(fill(m, &[key]));
         }
-        match key {
-            "server" => set_once(&mut self.server, key, line, server(value)?),
-            "port" => set_once(&mut self.port, key, line, number(key, value, 1, 65535)?),
-            "helo" => set_once(&mut self.helo, key, line, helo(value)?),
-            "from" => set_once(&mut self.from, key, line, address(key, value)?),
-            "to" => self.add_to(line, value, list),
-            "subject" => set_once(&mut self.subject, key, line, subject(value)?),
-            "username" => set_once(&mut self.username, key, line, value.into()),
-            "password" => set_once(&mut self.password, key, line, value.into()),
-            "auth" => set_once(&mut self.auth, key, line, auth(value)?),
-            "timeout" => {
-                let t = number(key, value, 1, u32::from(MAX_TIMEOUT))?;
-                set_once(&mut self.timeout, key, line, t)
-            }
-            "transport" => set_once(&mut self.transport, key, line, transport(value)?),
-            "html" => set_once(&mut self.html, key, line, boolean(key, value)?),
-            _ => set_once(&mut self.enabled, key, line, boolean(key, value)?),
+        let c = &mut self.cfg;
+        match i {
+            SERVER => c.server = server(value)?,
+            1 => c.port = number(key, value, 65535)?,
+            2 => c.helo = Some(helo(value)?),
+            FROM => c.from = address(key, value)?,
+            TO => return self.add_to(line, value, list),
+            5 => c.subject = subject(value)?,
+            USERNAME => c.username = Some(value.into()),
+            PASSWORD => c.password = Some(value.into()),
+            AUTH => c.auth = auth(value)?,
+            9 => c.timeout = number(key, value, MAX_TIMEOUT)?,
+            10 => c.transport = transport(value)?,
+            11 => c.html = boolean(key, value)?,
+            _ => c.enabled = boolean(key, value)?,
         }
+        set_once(&mut self.lines, i, key, line)
     }
 
     /// `list to 'a@b'` per recipient, or `option to 'a@b c@d'`.
     fn add_to(&mut self, line: u32, value: &str, list: bool) -> Result<(), String> {
-        if let (false, Some(first)) = (list, self.to.first().map(|t| t.1)) {
-            let m = Msg::new("option to is set twice (first on line ").n(first);
-            return Err(m.s("); use one list to '...' line per recipient").into());
+        let first = self.lines[TO];
+        if !list && first != 0 {
+            let m = "option to is set twice (first on line {}); use one list to '...' line per \
+                     recipient";
+            return Err(fill(m, &[num(first as usize).as_str()]));
         }
-        if !list {
-            self.to_option = Some(line);
-        }
-        // uci lists hold one value each; `option to` may hold several.
-        let words: Vec<&str> = match list {
-            true => vec![value],
-            false => value.split(' ').filter(|w| !w.is_empty()).collect(),
-        };
-        for word in words {
+        // uci lists hold one value each; `option to` may hold several. A
+        // NUL cannot be in a value (the lexer refuses it): no split.
+        let sep = if list { '\0' } else { ' ' };
+        for word in value.split(sep).filter(|w| !w.is_empty()) {
             let a = address("to", word)?;
-            if self.to.iter().any(|(t, _)| *t == a) {
-                return Err(Msg::option("to", word).s("recipient given twice").into());
+            let to = &mut self.cfg.to;
+            if to.contains(&a) {
+                return Err(bad("to", word, "recipient given twice"));
             }
-            if self.to.len() >= MAX_RECIPIENTS {
-                let m = Msg::new("too many recipients (at most ").n(MAX_RECIPIENTS as u32);
-                return Err(m.s("; use a mailing list)").into());
+            if to.len() >= MAX_RECIPIENTS {
+                let m = "too many recipients (at most {}; use a mailing list)";
+                return Err(fill(m, &[num(MAX_RECIPIENTS).as_str()]));
             }
-            self.to.push((a, line));
+            to.push(a);
+            if first == 0 {
+                self.lines[TO] = line;
+            }
         }
         Ok(())
     }
 
     /// The whole-section checks; errors carry the line to report.
     pub(super) fn finish(self) -> Result<MailConfig, (u32, String)> {
-        let transport = self.transport.map_or(Transport::Smtp, |t| t.0);
-        let server = match (self.server, transport) {
-            (Some((s, _)), _) => s,
-            (None, Transport::Sendmail) => String::new(),
-            (None, Transport::Smtp) => {
-                return Err(missing(self.line, "server", "'smtp.example.org'"))
-            }
-        };
-        let Some((from, _)) = self.from else {
+        let (c, l) = (&self.cfg, &self.lines);
+        if l[SERVER] == 0 && c.transport == Transport::Smtp {
+            return Err(missing(self.line, "server", "'smtp.example.org'"));
+        }
+        if l[FROM] == 0 {
             return Err(missing(self.line, "from", "'router@example.org'"));
-        };
-        if self.to.is_empty() {
+        }
+        if c.to.is_empty() {
             let m = "the mail section has no recipient (add list to 'you@example.org')";
             return Err((self.line, m.into()));
         }
-        let auth = self.auth.map_or(Auth::None, |a| a.0);
-        check_credentials(self.line, auth, &self.auth, &self.username, &self.password)?;
-        Ok(MailConfig {
-            enabled: self.enabled.is_none_or(|e| e.0),
-            transport,
-            server,
-            port: self.port.map_or(DEFAULT_PORT, |p| p.0),
-            helo: self.helo.map(|h| h.0),
-            from,
-            to: self.to.into_iter().map(|t| t.0).collect(),
-            subject: self.subject.map_or_else(|| DEFAULT_SUBJECT.into(), |s| s.0),
-            auth,
-            username: self.username.map(|u| u.0),
-            password: self.password.map(|p| p.0),
-            timeout: self.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0),
-            html: self.html.is_none_or(|h| h.0),
-        })
+        self.check_credentials()?;
+        Ok(self.cfg)
+    }
+
+    /// AUTH needs a user name and a password, and they mean nothing without
+    /// AUTH: refusing the mix avoids a config that silently sends no AUTH.
+    fn check_credentials(&self) -> Result<(), (u32, String)> {
+        let (c, l) = (&self.cfg, &self.lines);
+        let mech = match c.auth {
+            Auth::Plain => Mechanism::Plain,
+            Auth::Login => Mechanism::Login,
+            Auth::None => {
+                // The username's line if it is set, else the password's.
+                let given = match l[USERNAME] {
+                    0 => l[PASSWORD],
+                    u => u,
+                };
+                if given == 0 {
+                    return Ok(());
+                }
+                let m = "option username/password given but option auth is 'none' \
+                         (set option auth 'plain' or 'login', or remove them)";
+                return Err((given, m.into()));
+            }
+        };
+        let (Some(u), Some(p)) = (&c.username, &c.password) else {
+            let m = "option auth 'plain'/'login' needs option username and option password";
+            return Err((l[AUTH], m.into()));
+        };
+        // Same limits as AUTH itself; the message never quotes the password.
+        Credentials::new(mech, u, p)
+            .map(drop)
+            .map_err(|e| (l[PASSWORD], e.message().into()))
     }
 }
 
 fn missing(line: u32, key: &str, example: &str) -> (u32, String) {
-    let m = Msg::new("the mail section needs option ")
-        .s(key)
-        .s(" (e.g. option ");
-    (line, m.s(key).s(" ").s(example).s(")").into())
-}
-
-/// AUTH needs a user name and a password, and they mean nothing without
-/// AUTH: refusing the mix avoids a config that silently sends no AUTH.
-fn check_credentials(
-    section: u32,
-    auth: Auth,
-    auth_opt: &Opt<Auth>,
-    user: &Opt<String>,
-    password: &Opt<String>,
-) -> Result<(), (u32, String)> {
-    let mech = match auth {
-        Auth::Plain => Mechanism::Plain,
-        Auth::Login => Mechanism::Login,
-        Auth::None => {
-            return match user.as_ref().or(password.as_ref()) {
-                Some((_, l)) => Err((
-                    *l,
-                    "option username/password given but option auth is 'none' \
-                     (set option auth 'plain' or 'login', or remove them)"
-                        .into(),
-                )),
-                None => Ok(()),
-            };
-        }
-    };
-    let line = auth_opt.as_ref().map_or(section, |a| a.1);
-    let (Some((u, _)), Some((p, pl))) = (user, password) else {
-        let m = "option auth 'plain'/'login' needs option username and option password";
-        return Err((line, m.into()));
-    };
-    // Same limits as AUTH itself; the message never quotes the password.
-    Credentials::new(mech, u, p)
-        .map(drop)
-        .map_err(|e| (*pl, e.message().into()))
+    let m = "the mail section needs option {} (e.g. option {} {})";
+    (line, fill(m, &[key, key, example]))
 }
 
 fn server(value: &str) -> Result<String, String> {
@@ -232,72 +207,68 @@ fn server(value: &str) -> Result<String, String> {
     if value.len() <= MAX_DOMAIN && value.bytes().all(ok) {
         return Ok(value.into());
     }
-    let m = Msg::option("server", value).s("not a host name or IP address");
-    Err(m.s(" (IPv6 without brackets, e.g. 2001:db8::25)").into())
+    let why = "not a host name or IP address (IPv6 without brackets, e.g. 2001:db8::25)";
+    Err(bad("server", value, why))
 }
 
 fn helo(value: &str) -> Result<String, String> {
     if valid_helo(value) {
         return Ok(value.into());
     }
-    let m = Msg::option("helo", value).s("not a domain name or address literal");
-    Err(m.s(" (e.g. router.example.org or [192.0.2.1])").into())
+    let why = "not a domain name or address literal (e.g. router.example.org or [192.0.2.1])";
+    Err(bad("helo", value, why))
 }
 
 fn address(key: &str, value: &str) -> Result<String, String> {
     if valid_address(value) {
         return Ok(value.into());
     }
-    let m = Msg::option(key, value).s("not a plain mail address like user@example.org");
-    Err(m.s(" (no names, brackets or quotes)").into())
+    let why = "not a plain mail address like user@example.org (no names, brackets or quotes)";
+    Err(bad(key, value, why))
 }
 
 fn subject(value: &str) -> Result<String, String> {
     match bad_placeholder(value) {
         None => Ok(value.into()),
         Some(p) => {
-            let m = Msg::option("subject", value)
-                .s("unknown placeholder '")
-                .s(p);
-            Err(m
-                .s("' (known: %from, %to, %host; write %% for a percent sign)")
-                .into())
+            let m = "option subject '{}': unknown placeholder '{}' (known: %from, %to, %host; \
+                     write %% for a percent sign)";
+            Err(fill(m, &[value, p]))
         }
     }
 }
 
 fn auth(value: &str) -> Result<Auth, String> {
-    match value {
-        "none" => Ok(Auth::None),
-        "plain" | "PLAIN" => Ok(Auth::Plain),
-        "login" | "LOGIN" => Ok(Auth::Login),
-        _ => Err(Msg::option("auth", value)
-            .s("use none, plain or login")
-            .into()),
-    }
+    const A: [Auth; 5] = [
+        Auth::None,
+        Auth::Plain,
+        Auth::Plain,
+        Auth::Login,
+        Auth::Login,
+    ];
+    let words = ["none", "plain", "PLAIN", "login", "LOGIN"];
+    word_index(value, &words)
+        .and_then(|i| A.get(i).copied())
+        .ok_or_else(|| bad("auth", value, "use none, plain or login"))
 }
 
 fn transport(value: &str) -> Result<Transport, String> {
-    match value {
-        "smtp" => Ok(Transport::Smtp),
-        "sendmail" => Ok(Transport::Sendmail),
-        _ => Err(Msg::option("transport", value)
-            .s("use smtp or sendmail")
-            .into()),
+    match word_index(value, &["smtp", "sendmail"]) {
+        Some(0) => Ok(Transport::Smtp),
+        Some(_) => Ok(Transport::Sendmail),
+        None => Err(bad("transport", value, "use smtp or sendmail")),
     }
 }
 
-/// A decimal number in `min..=max` (digits only: no sign, no spaces).
-fn number<T: TryFrom<u32>>(key: &str, value: &str, min: u32, max: u32) -> Result<T, String> {
-    let n = Some(value)
-        .filter(|v| !v.is_empty() && v.len() <= 5 && v.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|v| v.parse::<u32>().ok())
-        .filter(|n| (min..=max).contains(n))
-        .and_then(|n| T::try_from(n).ok());
-    n.ok_or_else(|| {
-        let m = Msg::option(key, value).s("not a number from ").n(min);
-        m.s(" to ").n(max).into()
-    })
+/// A decimal number in `1..=max` (digits only: no sign, no spaces).
+fn number(key: &str, value: &str, max: u16) -> Result<u16, String> {
+    match parse_u64(value) {
+        Ok(n) if value.len() <= 5 && (1..=u64::from(max)).contains(&n) => Ok(n as u16),
+        _ => {
+            let m = "option {} '{}': not a number from 1 to {}";
+            Err(fill(m, &[key, value, num(usize::from(max)).as_str()]))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,11 @@
 //! line (0 = the file as a whole) and is one sentence saying what is wrong
 //! and how to fix it. Limits: `MAX_METERS` meter sections (disabled ones
 //! count), `uci::MAX_WORD` bytes a word; the 33rd meter is an error.
+//!
+//! Size (the router binary): each section's options are a table of names
+//! whose position selects the setter, a repeated option is found by a
+//! per-section array of lines (0 = not set yet), and every sentence is a
+//! template filled by `fill`, so no message builds its own string.
 
 mod mail;
 pub mod uci;
@@ -21,6 +26,7 @@ pub mod uci;
 use crate::mail::config::MailConfig;
 use crate::meter::{valid_ifname, valid_name, Cidr, Hook, IfName, Meter, Name, Proto, MAX_METERS};
 use crate::out::Buf;
+use crate::parse::parse_u64;
 use uci::{Lexer, Statement};
 
 /// Where netmon looks for its config when `--config` is not given.
@@ -36,12 +42,14 @@ pub enum BackendChoice {
 
 impl BackendChoice {
     pub fn parse(s: &str) -> Option<BackendChoice> {
-        match s {
-            "auto" => Some(BackendChoice::Auto),
-            "nft" | "nftables" => Some(BackendChoice::Nft),
-            "iptables" => Some(BackendChoice::Iptables),
-            _ => None,
-        }
+        const B: [BackendChoice; 4] = [
+            BackendChoice::Auto,
+            BackendChoice::Nft,
+            BackendChoice::Nft,
+            BackendChoice::Iptables,
+        ];
+        B.get(word_index(s, &["auto", "nft", "nftables", "iptables"])?)
+            .copied()
     }
 }
 
@@ -85,16 +93,17 @@ pub struct ConfigError {
 impl ConfigError {
     /// `cannot read FILE line N: MSG` — the sentence after `netmon: `.
     pub fn sentence(&self) -> String {
-        let mut s = String::from("cannot read ");
-        s.push_str(&self.file);
-        if self.line > 0 {
-            let mut b = crate::out::Buf::new();
-            let _ = ufmt::uwrite!(b, " line {}", self.line);
-            s.push_str(b.as_str());
-        }
-        s.push_str(": ");
-        s.push_str(&self.msg);
-        s
+        let n = num(self.line as usize);
+        let t = match self.line {
+            0 => "cannot read {}: {}",
+            _ => "cannot read {} line {}: {}",
+        };
+        let line_or_msg = if self.line == 0 {
+            &self.msg
+        } else {
+            n.as_str()
+        };
+        fill(t, &[&self.file, line_or_msg, &self.msg])
     }
 }
 
@@ -110,7 +119,8 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
 
 /// Section types this file may hold.
 const SECTION_TYPES: [&str; 3] = ["netmon", "meter", "mail"];
-/// Options of `config netmon 'main'`.
+/// Options of `config netmon 'main'`, in the order of the setters in
+/// `Validator::main_option` (and of the "known:" list in messages).
 const MAIN_OPTIONS: [&str; 5] = [
     "backend",
     "state_dir",
@@ -118,60 +128,76 @@ const MAIN_OPTIONS: [&str; 5] = [
     "sync_interval",
     "billing_day",
 ];
-/// Options of `config meter 'NAME'`.
+/// Options of `config meter 'NAME'`; positions index `Draft::lines`.
 const METER_OPTIONS: [&str; 7] = ["hook", "src", "dst", "iif", "oif", "proto", "enabled"];
+const HOOK: usize = 0;
+const SRC: usize = 1;
+const DST: usize = 2;
+const IIF: usize = 3;
+const OIF: usize = 4;
+const PROTO: usize = 5;
 /// Protocol names offered in suggestions (`Proto::parse` also takes `ipv6-icmp`).
 const PROTOS: [&str; 7] = ["tcp", "udp", "icmp", "icmpv6", "sctp", "gre", "esp"];
 /// Longest `state_dir` (PATH_MAX would be 4096; a state dir is short).
 const MAX_PATH: usize = 255;
 
-/// An error message under construction, by `String::push_str`.
-struct Msg(String);
+/// A sentence from a template: each `{}` in `t` takes the next of `args`
+/// (an empty string once they run out). The one message builder: a call
+/// is a template and a slice, where string pushes inline would be many.
+#[inline(never)]
+pub(crate) fn fill(t: &str, args: &[&str]) -> String {
+    let mut s = String::new();
+    let mut args = args.iter();
+    for (i, piece) in t.split('{').enumerate() {
+        let piece = match i {
+            0 => piece,
+            // Templates only ever hold `{}`: skip the `}`.
+            _ => {
+                s.push_str(args.next().copied().unwrap_or(""));
+                piece.get(1..).unwrap_or("")
+            }
+        };
+        s.push_str(piece);
+    }
+    s
+}
 
-impl Msg {
-    fn new(s: &str) -> Msg {
-        Msg(String::from(s))
-    }
-    fn s(mut self, s: &str) -> Msg {
-        self.0.push_str(s);
-        self
-    }
-    fn n(mut self, n: u32) -> Msg {
-        let mut b = Buf::new();
-        let _ = ufmt::uwrite!(b, "{}", n);
-        self.0.push_str(b.as_str());
-        self
-    }
-    /// `option KEY 'VALUE': `, the prefix of every bad-value message.
-    fn option(key: &str, value: &str) -> Msg {
-        Msg::new("option ").s(key).s(" '").s(value).s("': ")
-    }
-    /// ` (did you mean 'X'?)` or `fallback`.
-    fn suggest(self, word: &str, known: &[&'static str], fallback: &str) -> Msg {
-        match did_you_mean(word, known) {
-            Some(k) => self.s(" (did you mean '").s(k).s("'?)"),
-            None => self.s(fallback),
-        }
+/// A number in decimal, for `fill`.
+#[inline(never)]
+fn num(n: usize) -> Buf {
+    let mut b = Buf::new();
+    let _ = ufmt::uwrite!(b, "{}", n);
+    b
+}
+
+/// `option KEY 'VALUE': WHY`, the shape of every bad-value message.
+fn bad(key: &str, value: &str, why: &str) -> String {
+    fill("option {} '{}': {}", &[key, value, why])
+}
+
+/// `HEAD (did you mean 'X'?)`, or `HEAD` and `fallback` when no known
+/// word is close.
+pub(crate) fn suggest(head: &str, word: &str, known: &[&'static str], fallback: &str) -> String {
+    match did_you_mean(word, known) {
+        Some(k) => fill("{} (did you mean '{}'?)", &[head, k]),
+        None => fill("{}{}", &[head, fallback]),
     }
 }
 
-impl From<Msg> for String {
-    fn from(m: Msg) -> String {
-        m.0
-    }
+/// Position of `word` in `words`: keyword values read by table.
+pub(crate) fn word_index(word: &str, words: &[&str]) -> Option<usize> {
+    words.iter().position(|w| *w == word)
 }
 
-/// A meter section being read: each option with the line it was set on.
+/// A meter section being read: the meter itself, and the line each
+/// option was set on (0 = not yet; `HOOK`: the first hook's line).
 struct Draft {
-    name: Name,
+    meter: Meter,
     line: u32,
-    hooks: heapless::Vec<(Hook, u32), 3>,
-    src: Option<(Cidr, u32)>,
-    dst: Option<(Cidr, u32)>,
-    iif: Option<(IfName, u32)>,
-    oif: Option<(IfName, u32)>,
-    proto: Option<(Proto, u32)>,
-    enabled: Option<(bool, u32)>,
+    lines: [u32; METER_OPTIONS.len()],
+    /// The line of each hook in `meter.hooks`.
+    hook_lines: [u32; 3],
+    enabled: bool,
 }
 
 enum Section {
@@ -187,14 +213,13 @@ struct Validator<'f> {
     section: Section,
     /// Every meter section seen so far, enabled or not, with its line.
     names: heapless::Vec<(Name, u32), MAX_METERS>,
-    meters: heapless::Vec<Meter, MAX_METERS>,
-    main_line: Option<u32>,
-    persist_dir: Option<(String, u32)>,
-    sync_interval: Option<(u32, u32)>,
-    billing_day: Option<(u8, u32)>,
-    backend: Option<(BackendChoice, u32)>,
-    state_dir: Option<(String, u32)>,
-    mail: Option<(MailConfig, u32)>,
+    /// The result being filled: enabled meters and main options.
+    cfg: Config,
+    /// Line of `config netmon 'main'` and of `config mail 'mail'` (0 = none yet).
+    main_line: u32,
+    mail_line: u32,
+    /// Line each main option was set on, by position in `MAIN_OPTIONS`.
+    main_lines: [u32; MAIN_OPTIONS.len()],
 }
 
 impl<'f> Validator<'f> {
@@ -203,22 +228,27 @@ impl<'f> Validator<'f> {
             file,
             section: Section::None,
             names: heapless::Vec::new(),
-            meters: heapless::Vec::new(),
-            main_line: None,
-            persist_dir: None,
-            sync_interval: None,
-            billing_day: None,
-            backend: None,
-            state_dir: None,
-            mail: None,
+            cfg: Config {
+                source: Source::File(file.into()),
+                meters: heapless::Vec::new(),
+                persist_dir: None,
+                sync_interval: None,
+                billing_day: None,
+                backend: None,
+                state_dir: None,
+                mail: None,
+            },
+            main_line: 0,
+            mail_line: 0,
+            main_lines: [0; MAIN_OPTIONS.len()],
         }
     }
 
-    fn err(&self, line: u32, msg: impl Into<String>) -> ConfigError {
+    fn err(&self, line: u32, msg: String) -> ConfigError {
         ConfigError {
             file: self.file.into(),
             line,
-            msg: msg.into(),
+            msg,
         }
     }
 
@@ -227,67 +257,74 @@ impl<'f> Validator<'f> {
             // `uci import` files may name their package; only ours makes sense.
             Statement::Package { name } if name == "netmon" => Ok(()),
             Statement::Package { name } => {
-                let m = Msg::new("package '").s(&name);
-                Err(self.err(line, m.s("' is not netmon (remove the package line)")))
+                let m = "package '{}' is not netmon (remove the package line)";
+                Err(self.err(line, fill(m, &[&name])))
             }
             Statement::Config { ty, name } => {
                 self.close()?;
                 self.open(line, &ty, name.as_deref())
+                    .map_err(|m| self.err(line, m))
             }
             Statement::Option { key, value } => self.option(line, &key, &value, false),
             Statement::List { key, value } => self.option(line, &key, &value, true),
         }
     }
 
-    fn open(&mut self, line: u32, ty: &str, name: Option<&str>) -> Result<(), ConfigError> {
-        match ty {
-            "netmon" => self.open_main(line, name),
-            "meter" => self.open_meter(line, name),
-            "mail" => self.open_mail(line, name),
-            _ => {
-                let m = Msg::new("unknown section type '").s(ty).s("'");
-                let m = m.suggest(ty, &SECTION_TYPES, " (known types: netmon, meter, mail)");
-                Err(self.err(line, m))
-            }
+    fn open(&mut self, line: u32, ty: &str, name: Option<&str>) -> Result<(), String> {
+        let Some(i) = word_index(ty, &SECTION_TYPES) else {
+            let m = fill("unknown section type '{}'", &[ty]);
+            return Err(suggest(
+                &m,
+                ty,
+                &SECTION_TYPES,
+                " (known types: netmon, meter, mail)",
+            ));
+        };
+        if i == 1 {
+            return self.open_meter(line, name);
         }
-    }
-
-    /// Scripts read `uci get netmon.main.state_dir`, so the name is fixed.
-    fn open_main(&mut self, line: u32, name: Option<&str>) -> Result<(), ConfigError> {
-        if name != Some("main") {
-            let m = "the netmon section must be named 'main' (write: config netmon 'main')";
-            return Err(self.err(line, m));
+        // Scripts read `uci get netmon.main.state_dir` and `netmon.mail.to`,
+        // so these two names are fixed.
+        let (fixed, first) = match i {
+            0 => ("main", &mut self.main_line),
+            _ => ("mail", &mut self.mail_line),
+        };
+        if name != Some(fixed) {
+            let m = "the {} section must be named '{}' (write: config {} '{}')";
+            return Err(fill(m, &[ty, fixed, ty, fixed]));
         }
-        if let Some(first) = self.main_line {
-            let m = Msg::new("section netmon 'main' appears twice (first on line ").n(first);
-            return Err(self.err(line, m.s("); merge the two")));
+        if *first != 0 {
+            let m = "section {} '{}' appears twice (first on line {}); merge the two";
+            return Err(fill(m, &[ty, fixed, num(*first as usize).as_str()]));
         }
-        self.main_line = Some(line);
-        self.section = Section::Main;
+        *first = line;
+        self.section = match i {
+            0 => Section::Main,
+            _ => Section::Mail(Box::new(mail::MailDraft::new(line))),
+        };
         Ok(())
     }
 
-    fn open_meter(&mut self, line: u32, name: Option<&str>) -> Result<(), ConfigError> {
+    fn open_meter(&mut self, line: u32, name: Option<&str>) -> Result<(), String> {
         let name = name.ok_or_else(|| {
-            let m = "a meter section needs a name, since the section name is the meter's name \
-                     (write: config meter 'NAME')";
-            self.err(line, m)
+            String::from(
+                "a meter section needs a name, since the section name is the meter's name \
+                 (write: config meter 'NAME')",
+            )
         })?;
         let name = meter_name(name).ok_or_else(|| {
-            let m = Msg::new("meter name '").s(name);
-            let m = m.s("' is not valid (use up to 24 of a-z, 0-9 and _, starting with a letter)");
-            self.err(line, m)
+            let m = "meter name '{}' is not valid (use up to 24 of a-z, 0-9 and _, starting \
+                     with a letter)";
+            fill(m, &[name])
         })?;
         if let Some((_, first)) = self.names.iter().find(|(n, _)| *n == name) {
-            let m = Msg::new("meter '")
-                .s(&name)
-                .s("' is defined twice (first on line ");
-            return Err(self.err(line, m.n(*first).s("); rename one")));
+            let m = "meter '{}' is defined twice (first on line {}); rename one";
+            return Err(fill(m, &[&name, num(*first as usize).as_str()]));
         }
         if self.names.push((name.clone(), line)).is_err() {
-            let m = Msg::new("too many meters: netmon counts at most ").n(MAX_METERS as u32);
-            let m = m.s(" meter sections, disabled ones included (remove or merge some)");
-            return Err(self.err(line, m));
+            let m = "too many meters: netmon counts at most {} meter sections, disabled ones \
+                     included (remove or merge some)";
+            return Err(fill(m, &[num(MAX_METERS).as_str()]));
         }
         self.section = Section::Meter(Box::new(Draft::new(name, line)));
         Ok(())
@@ -295,90 +332,59 @@ impl<'f> Validator<'f> {
 
     fn option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), ConfigError> {
         let r = match &mut self.section {
-            Section::None => Err(Msg::new(
+            Section::None => Err(String::from(
                 "an option before the first section (start with config meter 'NAME')",
-            )
-            .into()),
+            )),
             Section::Main => self.main_option(line, key, value, list),
-            Section::Meter(d) => meter_option(d, line, key, value, list),
+            Section::Meter(d) => d.option(line, key, value, list),
             Section::Mail(d) => d.option(line, key, value, list),
         };
         r.map_err(|m| self.err(line, m))
     }
 
     fn main_option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), String> {
-        check_option(key, value, list, &MAIN_OPTIONS, "the netmon section")?;
-        match key {
-            "backend" => {
-                let b = BackendChoice::parse(value).ok_or_else(|| {
-                    Msg::option(key, value).s("unknown backend (use auto, nft or iptables)")
-                })?;
-                set_once(&mut self.backend, key, line, b)
+        let i = check_option(key, value, list, &MAIN_OPTIONS, "the netmon section")?;
+        let c = &mut self.cfg;
+        match i {
+            0 => {
+                let why = "unknown backend (use auto, nft or iptables)";
+                c.backend = Some(BackendChoice::parse(value).ok_or_else(|| bad(key, value, why))?)
             }
-            "persist_dir" => set_once(&mut self.persist_dir, key, line, abs_path(key, value)?),
-            "sync_interval" => set_once(&mut self.sync_interval, key, line, interval(value)?),
-            "billing_day" => set_once(&mut self.billing_day, key, line, billing_day(value)?),
-            _ => set_once(&mut self.state_dir, key, line, abs_path(key, value)?),
+            1 => c.state_dir = Some(abs_path(key, value)?),
+            2 => c.persist_dir = Some(abs_path(key, value)?),
+            3 => c.sync_interval = Some(interval(value)?),
+            _ => c.billing_day = Some(billing_day(value)?),
         }
+        set_once(&mut self.main_lines, i, key, line)
     }
 
     /// Ends the open section; a meter is checked as a whole and kept if enabled.
     fn close(&mut self) -> Result<(), ConfigError> {
-        let d = match core::mem::replace(&mut self.section, Section::None) {
-            Section::Meter(d) => d,
-            Section::Mail(d) => return self.close_mail(*d),
-            _ => return Ok(()),
+        let r = match core::mem::replace(&mut self.section, Section::None) {
+            Section::Meter(d) => d.finish().map(|m| {
+                if let Some(m) = m {
+                    // `names` has the same capacity and is pushed first: this fits.
+                    let _ = self.cfg.meters.push(m);
+                }
+            }),
+            Section::Mail(d) => d.finish().map(|m| self.cfg.mail = Some(m)),
+            _ => Ok(()),
         };
-        let (meter, enabled) = d.finish().map_err(|(line, m)| self.err(line, m))?;
-        if enabled && self.meters.push(meter).is_err() {
-            // Unreachable: `names` has the same capacity and is pushed first.
-            return Err(self.err(0, "too many meters"));
-        }
-        Ok(())
+        r.map_err(|(line, m)| self.err(line, m))
     }
 
     fn finish(mut self) -> Result<Config, ConfigError> {
         self.close()?;
-        if self.meters.is_empty() {
+        if self.cfg.meters.is_empty() {
             let m = if self.names.is_empty() {
                 "no meter is defined (add one, e.g. config meter 'wan_down' with \
                  option hook 'input' and option iif 'eth0')"
             } else {
                 "every meter is disabled (set option enabled '1' in at least one)"
             };
-            return Err(self.err(0, m));
+            return Err(self.err(0, m.into()));
         }
-        Ok(Config {
-            source: Source::File(self.file.into()),
-            meters: self.meters,
-            persist_dir: self.persist_dir.map(|(s, _)| s),
-            sync_interval: self.sync_interval.map(|(s, _)| s),
-            billing_day: self.billing_day.map(|(s, _)| s),
-            backend: self.backend.map(|(b, _)| b),
-            state_dir: self.state_dir.map(|(s, _)| s),
-            mail: self.mail.map(|(m, _)| m),
-        })
-    }
-
-    /// One mail section, named 'mail' (`uci get netmon.mail.to`).
-    fn open_mail(&mut self, line: u32, name: Option<&str>) -> Result<(), ConfigError> {
-        if name != Some("mail") {
-            let m = "the mail section must be named 'mail' (write: config mail 'mail')";
-            return Err(self.err(line, m));
-        }
-        if let Some((_, first)) = self.mail {
-            let m = Msg::new("section mail 'mail' appears twice (first on line ").n(first);
-            return Err(self.err(line, m.s("); merge the two")));
-        }
-        self.section = Section::Mail(Box::new(mail::MailDraft::new(line)));
-        Ok(())
-    }
-
-    fn close_mail(&mut self, d: mail::MailDraft) -> Result<(), ConfigError> {
-        let line = d.line();
-        let m = d.finish().map_err(|(l, m)| self.err(l, m))?;
-        self.mail = Some((m, line));
-        Ok(())
+        Ok(self.cfg)
     }
 }
 
@@ -392,64 +398,58 @@ fn meter_name(s: &str) -> Option<Name> {
 }
 
 /// Checks that `key` is known to the section, is a list only if it may
-/// be, and has a value. uci treats `option KEY ''` as "unset"; netmon
-/// refuses it so that an edit never silently drops a match.
+/// be, and has a value; gives its position in `known`. uci treats
+/// `option KEY ''` as "unset"; netmon refuses it so that an edit never
+/// silently drops a match.
 fn check_option(
     key: &str,
     value: &str,
     list: bool,
     known: &[&'static str],
     section: &str,
-) -> Result<(), String> {
-    if !known.contains(&key) {
-        let m = Msg::new("unknown option '").s(key).s("'");
-        let fallback = Msg::new(" for ")
-            .s(section)
-            .s(" (known: ")
-            .s(&known.join(", "));
-        return Err(m.suggest(key, known, &String::from(fallback.s(")"))).into());
-    }
+) -> Result<usize, String> {
+    let Some(i) = word_index(key, known) else {
+        let m = fill("unknown option '{}'", &[key]);
+        let fallback = fill(" for {} (known: {})", &[section, &known.join(", ")]);
+        return Err(suggest(&m, key, known, &fallback));
+    };
     if list && key != "hook" {
-        let m = Msg::new("option ")
-            .s(key)
-            .s(" takes one value (write: option ")
-            .s(key);
-        return Err(m.s(" '...'; only hook may be a list)").into());
+        let m = "option {} takes one value (write: option {} '...'; only hook may be a list)";
+        return Err(fill(m, &[key, key]));
     }
-    if value.trim_matches([' ', '\t']).is_empty() {
-        let m = Msg::new("option ")
-            .s(key)
-            .s(" has no value (give one, or remove the line)");
-        return Err(m.into());
+    if value.bytes().all(|b| b == b' ' || b == b'\t') {
+        return Err(fill(
+            "option {} has no value (give one, or remove the line)",
+            &[key],
+        ));
     }
-    Ok(())
+    Ok(i)
 }
 
-/// Stores an option's value, refusing a second setting: uci would let the
-/// last one win, which hides a mistake in a file edited by hand.
-fn set_once<T>(slot: &mut Option<(T, u32)>, key: &str, line: u32, v: T) -> Result<(), String> {
-    if let Some((_, first)) = slot {
-        let m = Msg::new("option ")
-            .s(key)
-            .s(" is set twice (first on line ")
-            .n(*first);
-        return Err(m.s("); keep one").into());
+/// Records that option `i` of a section is set on `line`, refusing a
+/// second setting: uci would let the last one win, which hides a mistake
+/// in a file edited by hand.
+fn set_once(lines: &mut [u32], i: usize, key: &str, line: u32) -> Result<(), String> {
+    match lines.get_mut(i) {
+        Some(l) if *l != 0 => {
+            let m = "option {} is set twice (first on line {}); keep one";
+            Err(fill(m, &[key, num(*l as usize).as_str()]))
+        }
+        Some(l) => {
+            *l = line;
+            Ok(())
+        }
+        None => Ok(()),
     }
-    *slot = Some((v, line));
-    Ok(())
 }
 
 fn abs_path(key: &str, value: &str) -> Result<String, String> {
     if !value.starts_with('/') {
-        let m = Msg::option(key, value);
-        return Err(m.s("not an absolute path (start it with /)").into());
+        return Err(bad(key, value, "not an absolute path (start it with /)"));
     }
     if value.len() > MAX_PATH {
-        let m = Msg::new("option ")
-            .s(key)
-            .s(" is longer than ")
-            .n(MAX_PATH as u32);
-        return Err(m.s(" bytes; use a shorter path").into());
+        let m = "option {} is longer than {} bytes; use a shorter path";
+        return Err(fill(m, &[key, num(MAX_PATH).as_str()]));
     }
     Ok(value.into())
 }
@@ -459,58 +459,44 @@ pub const MAX_SYNC_INTERVAL: u32 = 31 * 86_400;
 
 /// `600`, `90s`, `30m`, `12h`, `1d` → seconds; at least 60 s (flash wear).
 fn interval(value: &str) -> Result<u32, String> {
-    let bad = || -> String {
-        Msg::option("sync_interval", value)
-            .s("not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)")
-            .into()
-    };
     let (digits, mult) = match value.as_bytes().last() {
-        Some(b's') => (&value[..value.len() - 1], 1),
-        Some(b'm') => (&value[..value.len() - 1], 60),
-        Some(b'h') => (&value[..value.len() - 1], 3600),
-        Some(b'd') => (&value[..value.len() - 1], 86_400),
-        _ => (value, 1),
+        Some(b's') => (value.get(..value.len() - 1), 1),
+        Some(b'm') => (value.get(..value.len() - 1), 60),
+        Some(b'h') => (value.get(..value.len() - 1), 3600),
+        Some(b'd') => (value.get(..value.len() - 1), 86_400),
+        _ => (Some(value), 1),
     };
-    if digits.is_empty() || digits.len() > 7 || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let n: u32 = digits.parse().map_err(|_| bad())?;
-    match n.checked_mul(mult) {
-        Some(v) if (60..=MAX_SYNC_INTERVAL).contains(&v) => Ok(v),
-        _ => Err(bad()),
+    match digits
+        .filter(|d| d.len() <= 7)
+        .and_then(|d| parse_u64(d).ok())
+    {
+        // At most 7 digits times 86400 cannot overflow a u64.
+        Some(n) if (60..=u64::from(MAX_SYNC_INTERVAL)).contains(&(n * mult)) => {
+            Ok((n * mult) as u32)
+        }
+        _ => Err(bad(
+            "sync_interval",
+            value,
+            "not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)",
+        )),
     }
 }
 
+/// 1-31, one or two digits (a `+` sign allowed, as `str::parse` took it).
 fn billing_day(value: &str) -> Result<u8, String> {
-    match value.parse::<u8>() {
-        Ok(d) if (1..=31).contains(&d) && value.len() <= 2 => Ok(d),
-        _ => Err(Msg::option("billing_day", value)
-            .s("not a day of the month from 1 to 31 (a day past the end of a month means its last day)")
-            .into()),
-    }
-}
-
-fn meter_option(
-    d: &mut Draft,
-    line: u32,
-    key: &str,
-    value: &str,
-    list: bool,
-) -> Result<(), String> {
-    check_option(key, value, list, &METER_OPTIONS, "a meter")?;
-    match key {
-        "hook" => d.add_hooks(line, value, list),
-        "src" => set_once(&mut d.src, key, line, cidr(key, value)?),
-        "dst" => set_once(&mut d.dst, key, line, cidr(key, value)?),
-        "iif" => set_once(&mut d.iif, key, line, ifname(key, value)?),
-        "oif" => set_once(&mut d.oif, key, line, ifname(key, value)?),
-        "proto" => set_once(&mut d.proto, key, line, proto(value)?),
-        _ => set_once(&mut d.enabled, key, line, boolean(key, value)?),
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    match parse_u64(digits) {
+        Ok(d) if (1..=31).contains(&d) && value.len() <= 2 => Ok(d as u8),
+        _ => Err(bad(
+            "billing_day",
+            value,
+            "not a day of the month from 1 to 31 (a day past the end of a month means its last day)",
+        )),
     }
 }
 
 fn cidr(key: &str, value: &str) -> Result<Cidr, String> {
-    Cidr::parse(value).map_err(|e| Msg::option(key, value).s(e.as_str()).into())
+    Cidr::parse(value).map_err(|e| bad(key, value, e.as_str()))
 }
 
 fn ifname(key: &str, value: &str) -> Result<IfName, String> {
@@ -518,52 +504,71 @@ fn ifname(key: &str, value: &str) -> Result<IfName, String> {
     if valid_ifname(value) && n.push_str(value).is_ok() {
         return Ok(n);
     }
-    let m = Msg::option(key, value).s("not an interface name (the device as `ip link` ");
-    Err(m.s("shows it: up to 15 letters, digits, _ - . @)").into())
+    let why = "not an interface name (the device as `ip link` shows it: up to 15 letters, \
+               digits, _ - . @)";
+    Err(bad(key, value, why))
 }
 
 fn proto(value: &str) -> Result<Proto, String> {
     Proto::parse(value).ok_or_else(|| {
-        let m = Msg::option("proto", value).s("unknown protocol");
+        let m = bad("proto", value, "unknown protocol");
         let fallback = " (use tcp, udp, icmp, icmpv6, sctp, gre or esp)";
-        m.suggest(value, &PROTOS, fallback).into()
+        suggest(&m, value, &PROTOS, fallback)
     })
 }
 
 /// OpenWrt's booleans, as `config_get_bool` in /lib/functions.sh reads them.
 fn boolean(key: &str, value: &str) -> Result<bool, String> {
-    match value {
-        "1" | "yes" | "on" | "true" | "enabled" => Ok(true),
-        "0" | "no" | "off" | "false" | "disabled" => Ok(false),
-        _ => Err(Msg::option(key, value)
-            .s("not a boolean (use '1' or '0')")
-            .into()),
+    const WORDS: [&str; 10] = [
+        "1", "yes", "on", "true", "enabled", "0", "no", "off", "false", "disabled",
+    ];
+    match word_index(value, &WORDS) {
+        Some(i) => Ok(i < 5),
+        None => Err(bad(key, value, "not a boolean (use '1' or '0')")),
     }
 }
 
 impl Draft {
     fn new(name: Name, line: u32) -> Draft {
         Draft {
-            name,
+            meter: Meter {
+                name,
+                hooks: heapless::Vec::new(),
+                src: None,
+                dst: None,
+                iif: None,
+                oif: None,
+                proto: None,
+            },
             line,
-            hooks: heapless::Vec::new(),
-            src: None,
-            dst: None,
-            iif: None,
-            oif: None,
-            proto: None,
-            enabled: None,
+            lines: [0; METER_OPTIONS.len()],
+            hook_lines: [0; 3],
+            enabled: true,
         }
+    }
+
+    fn option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), String> {
+        let i = check_option(key, value, list, &METER_OPTIONS, "a meter")?;
+        let m = &mut self.meter;
+        match i {
+            HOOK => return self.add_hooks(line, value, list),
+            SRC => m.src = Some(cidr(key, value)?),
+            DST => m.dst = Some(cidr(key, value)?),
+            IIF => m.iif = Some(ifname(key, value)?),
+            OIF => m.oif = Some(ifname(key, value)?),
+            PROTO => m.proto = Some(proto(value)?),
+            _ => self.enabled = boolean(key, value)?,
+        }
+        set_once(&mut self.lines, i, key, line)
     }
 
     /// `option hook 'input forward'` or one `list hook` per hook; uci turns
     /// an `option` followed by `list`s into one list, and so does netmon.
     fn add_hooks(&mut self, line: u32, value: &str, list: bool) -> Result<(), String> {
-        if let (false, Some((_, first))) = (list, self.hooks.first()) {
-            let m = Msg::new("option hook is set twice (first on line ").n(*first);
-            return Err(m
-                .s("); give all hooks in one option hook 'input forward'")
-                .into());
+        if let (false, Some(&first)) = (list, self.hook_lines.first().filter(|l| **l != 0)) {
+            let m = "option hook is set twice (first on line {}); give all hooks in one \
+                     option hook 'input forward'";
+            return Err(fill(m, &[num(first as usize).as_str()]));
         }
         for word in value.split([' ', '\t']).filter(|w| !w.is_empty()) {
             self.add_hook(line, word)?;
@@ -573,58 +578,48 @@ impl Draft {
 
     fn add_hook(&mut self, line: u32, word: &str) -> Result<(), String> {
         let hook = Hook::parse(word).ok_or_else(|| {
-            let m = Msg::option("hook", word).s("unknown hook");
+            let m = bad("hook", word, "unknown hook");
             let fallback = " (hooks are input, output and forward)";
-            String::from(m.suggest(word, &["input", "output", "forward"], fallback))
+            suggest(&m, word, &["input", "output", "forward"], fallback)
         })?;
-        if self.hooks.iter().any(|(h, _)| *h == hook) {
-            let m = Msg::new("hook ")
-                .s(word)
-                .s(" is given twice in meter '")
-                .s(&self.name);
-            return Err(m.s("' (list each hook once)").into());
+        let hooks = &mut self.meter.hooks;
+        if hooks.contains(&hook) {
+            let m = "hook {} is given twice in meter '{}' (list each hook once)";
+            return Err(fill(m, &[word, &self.meter.name]));
+        }
+        if let Some(l) = self.hook_lines.get_mut(hooks.len()) {
+            *l = line;
         }
         // Three distinct hooks exist, so a fourth push cannot happen.
-        self.hooks
-            .push((hook, line))
-            .map_err(|_| String::from("too many hooks"))
+        hooks.push(hook).map_err(|_| String::from("too many hooks"))
     }
 
-    /// The whole-meter checks, then the meter and whether it is enabled.
-    /// An error is reported on the later of the two lines that disagree.
-    fn finish(self) -> Result<(Meter, bool), (u32, String)> {
-        if self.hooks.is_empty() {
-            let m = Msg::new("meter '")
-                .s(&self.name)
-                .s("' has no hook (add option hook ");
-            return Err((self.line, m.s("'input', 'output' or 'forward')").into()));
+    /// The whole-meter checks, then the meter if it is enabled. An error
+    /// is reported on the later of the two lines that disagree.
+    fn finish(self) -> Result<Option<Meter>, (u32, String)> {
+        if self.meter.hooks.is_empty() {
+            let m = "meter '{}' has no hook (add option hook 'input', 'output' or 'forward')";
+            return Err((self.line, fill(m, &[&self.meter.name])));
         }
         self.check_family()?;
         self.check_interfaces()?;
-        let enabled = self.enabled.is_none_or(|(e, _)| e);
-        let meter = Meter {
-            name: self.name,
-            hooks: self.hooks.iter().map(|(h, _)| *h).collect(),
-            src: self.src.map(|(c, _)| c),
-            dst: self.dst.map(|(c, _)| c),
-            iif: self.iif.map(|(n, _)| n),
-            oif: self.oif.map(|(n, _)| n),
-            proto: self.proto.map(|(p, _)| p),
-        };
-        Ok((meter, enabled))
+        Ok(self.enabled.then_some(self.meter))
     }
 
     /// One rule matches one family: nft's `ip saddr`/`ip6 saddr`, and
     /// iptables vs ip6tables, cannot mix IPv4 and IPv6 in one match.
     fn check_family(&self) -> Result<(), (u32, String)> {
-        if let (Some((s, sl)), Some((d, dl))) = (self.src, self.dst) {
+        let m = &self.meter;
+        let l = &self.lines;
+        if let (Some(s), Some(d)) = (m.src, m.dst) {
             if s.family() != d.family() {
                 let m = "options src and dst are of different IP families (one IPv4, one IPv6); \
                          a meter matches one family, so split it into two meters";
-                return Err((sl.max(dl), m.into()));
+                return Err((l[SRC].max(l[DST]), m.into()));
             }
         }
-        let (Some((p, pl)), Some((a, al))) = (self.proto, self.src.or(self.dst)) else {
+        let addr = m.src.map(|c| (c, l[SRC])).or(m.dst.map(|c| (c, l[DST])));
+        let (Some(p), Some((a, al))) = (m.proto, addr) else {
             return Ok(());
         };
         match p.family() {
@@ -639,7 +634,7 @@ impl Draft {
                          IPv4 (use proto 'icmp')"
                     }
                 };
-                Err((pl.max(al), m.into()))
+                Err((l[PROTO].max(al), m.into()))
             }
             _ => Ok(()),
         }
@@ -649,38 +644,31 @@ impl Draft {
     /// input hook no output interface (iptables refuses `-i` in OUTPUT and
     /// `-o` in INPUT): such a rule would count nothing.
     fn check_interfaces(&self) -> Result<(), (u32, String)> {
-        for &(hook, hl) in &self.hooks {
-            if let (Some((_, il)), false) = (&self.iif, hook.has_iif()) {
-                let m = self.iface_msg("iif", hook, "packets the router sends have no input");
-                return Err((hl.max(*il), m));
-            }
-            if let (Some((_, ol)), false) = (&self.oif, hook.has_oif()) {
-                let m = self.iface_msg("oif", hook, "packets for the router have no output");
-                return Err((hl.max(*ol), m));
-            }
+        for (&hook, &hl) in self.meter.hooks.iter().zip(&self.hook_lines) {
+            let (key, il, why) = match hook {
+                Hook::Output if self.meter.iif.is_some() => (
+                    "iif",
+                    self.lines[IIF],
+                    "packets the router sends have no input",
+                ),
+                Hook::Input if self.meter.oif.is_some() => (
+                    "oif",
+                    self.lines[OIF],
+                    "packets for the router have no output",
+                ),
+                _ => continue,
+            };
+            let m = "option {} cannot match on hook {} in meter '{}': {} interface (remove {}, \
+                     or move hook {} to a meter of its own)";
+            let h = hook.as_str();
+            return Err((
+                hl.max(il),
+                fill(m, &[key, h, &self.meter.name, why, key, h]),
+            ));
         }
         Ok(())
     }
-
-    fn iface_msg(&self, key: &str, hook: Hook, why: &str) -> String {
-        let m = Msg::new("option ")
-            .s(key)
-            .s(" cannot match on hook ")
-            .s(hook.as_str());
-        let m = m
-            .s(" in meter '")
-            .s(&self.name)
-            .s("': ")
-            .s(why)
-            .s(" interface (remove ");
-        m.s(key)
-            .s(", or move hook ")
-            .s(hook.as_str())
-            .s(" to a meter of its own)")
-            .into()
-    }
 }
-
 /// The known word closest to `word` if it is a likely typo of it: edit
 /// distance (a swap of two neighbours counts as one edit) at most 2, and at
 /// most 1 for words of 4 bytes or fewer, where 2 edits make anything match
@@ -812,8 +800,7 @@ fn v4_default(line: &str) -> Option<(u32, &str)> {
     let iface = f.next()?;
     let dest = hex32(f.next()?)?;
     let flags = hex32(f.nth(1)?)?;
-    // The kernel prints the u32 priority with %d: wrap negatives back.
-    let metric = f.nth(2)?.parse::<i64>().ok()? as u32;
+    let metric = metric(f.nth(2)?)?;
     let mask = hex32(f.next()?)?;
     let default = dest == 0 && mask == 0;
     usable(default, flags, iface).then_some((metric, iface))
@@ -842,12 +829,31 @@ fn usable(default: bool, flags: u32, iface: &str) -> bool {
         && valid_ifname(iface)
 }
 
-/// 1-8 hex digits (`from_str_radix` alone would also take a `+`).
-fn hex32(s: &str) -> Option<u32> {
-    if s.is_empty() || s.len() > 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+/// The kernel prints the u32 priority with %d: a decimal i64 (sign
+/// allowed, as `str::parse::<i64>` took it), wrapped back to u32.
+fn metric(s: &str) -> Option<u32> {
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, s.get(1..)?),
+        Some(b'+') => (false, s.get(1..)?),
+        _ => (false, s),
+    };
+    let v = parse_u64(digits).ok()?;
+    // i64's range: -2^63..=2^63-1.
+    if v > i64::MAX as u64 + u64::from(neg) {
         return None;
     }
-    u32::from_str_radix(s, 16).ok()
+    let v = v as u32;
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// 1-8 hex digits (no sign, unlike `from_str_radix`).
+fn hex32(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 8 {
+        return None;
+    }
+    // At most 8 digits: the shifts cannot overflow.
+    s.bytes()
+        .try_fold(0u32, |a, b| Some(a << 4 | char::from(b).to_digit(16)?))
 }
 
 #[cfg(test)]
@@ -1123,6 +1129,35 @@ config meter 'offnet'
             2,
             "option state_dir is longer than 255 bytes; use a shorter path",
         );
+    }
+
+    #[test]
+    fn number_parsers_keep_what_str_parse_took() {
+        // The kernel's %d metric: signs, wrap to u32, the i64 range.
+        assert_eq!(metric("-1"), Some(u32::MAX));
+        assert_eq!(metric("+5"), Some(5));
+        assert_eq!(metric("4294967296"), Some(0));
+        assert_eq!(metric("9223372036854775807"), Some(u32::MAX));
+        assert_eq!(metric("9223372036854775808"), None);
+        assert_eq!(metric("-9223372036854775808"), Some(0));
+        for bad in ["", "-", "+", "--1", "+-1", "1x", " 1"] {
+            assert_eq!(metric(bad), None, "{bad}");
+        }
+        assert_eq!(hex32("00FFffFF"), Some(0x00ff_ffff));
+        for bad in ["", "+1", "123456789", "g", "-1"] {
+            assert_eq!(hex32(bad), None, "{bad}");
+        }
+        // billing_day took `str::parse::<u8>`'s `+`.
+        assert_eq!(billing_day("+5"), Ok(5));
+        assert_eq!(billing_day("05"), Ok(5));
+        assert!(billing_day("-5").is_err() && billing_day("005").is_err());
+    }
+
+    #[test]
+    fn fill_takes_arguments_in_order() {
+        assert_eq!(fill("a {} b {} c", &["1", "2"]), "a 1 b 2 c");
+        assert_eq!(fill("{}{}", &["x"]), "x");
+        assert_eq!(fill("none", &[]), "none");
     }
 
     #[test]

@@ -25,8 +25,7 @@
 //! allocation except for words that needed unescaping; line numbers are
 //! 1-based; once an error is returned the iterator ends.
 
-use super::did_you_mean;
-use crate::out::Buf;
+use super::{fill, num, suggest};
 use std::borrow::Cow;
 
 /// Longest word (type, name, key or value) accepted, in bytes.
@@ -272,14 +271,9 @@ impl<'a> Lexer<'a> {
     }
 
     fn unterminated(&self, quote: char) -> SyntaxError {
-        let mut b = Buf::new();
         let q = if quote == '"' { "\"" } else { "'" };
-        let _ = ufmt::uwrite!(
-            b,
-            "the {} quote is not closed on this line (close it; a value cannot span lines)",
-            q
-        );
-        self.err(self.line, b.as_str().into())
+        let m = "the {} quote is not closed on this line (close it; a value cannot span lines)";
+        self.err(self.line, fill(m, &[q]))
     }
 }
 
@@ -336,12 +330,10 @@ fn build<'a>(
 }
 
 fn needs_key(kw: &str) -> String {
-    let mut s = String::from("'");
-    s.push_str(kw);
-    s.push_str("' needs an option name (write: ");
-    s.push_str(kw);
-    s.push_str(" NAME 'VALUE')");
-    s
+    fill(
+        "'{}' needs an option name (write: {} NAME 'VALUE')",
+        &[kw, kw],
+    )
 }
 
 /// libuci `uci_validate_name`: section and option names are `[A-Za-z0-9_]`.
@@ -358,25 +350,18 @@ fn check_chars(what: &str, word: &str, ok: fn(u8) -> bool) -> Result<(), String>
     if word.bytes().all(ok) {
         return Ok(());
     }
-    let mut s = String::from(what);
-    s.push_str(" '");
-    s.push_str(word);
-    s.push_str("' has a character UCI does not allow (use letters, digits and _)");
-    Err(s)
+    let m = "{} '{}' has a character UCI does not allow (use letters, digits and _)";
+    Err(fill(m, &[what, word]))
 }
 
 fn unknown_command(word: &str) -> String {
-    let mut s = String::from("unknown statement '");
-    s.push_str(word);
-    match did_you_mean(word, &COMMANDS) {
-        Some(c) => {
-            s.push_str("' (did you mean '");
-            s.push_str(c);
-            s.push_str("'?)");
-        }
-        None => s.push_str("' (a statement starts with config, option or list)"),
-    }
-    s
+    let m = fill("unknown statement '{}'", &[word]);
+    suggest(
+        &m,
+        word,
+        &COMMANDS,
+        " (a statement starts with config, option or list)",
+    )
 }
 
 fn control_msg(b: u8) -> String {
@@ -386,20 +371,16 @@ fn control_msg(b: u8) -> String {
         0x1b => "an escape character",
         _ => "a control character",
     };
-    let mut buf = Buf::new();
-    let _ = ufmt::uwrite!(
-        buf,
-        "this line holds {} (byte {}); remove it (values may contain tabs but no other control characters)",
-        what,
-        b
-    );
-    buf.as_str().into()
+    let m = "this line holds {} (byte {}); remove it (values may contain tabs but no other \
+             control characters)";
+    fill(m, &[what, num(usize::from(b)).as_str()])
 }
 
 fn too_long_msg() -> String {
-    let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "a word is longer than {} bytes; shorten it", MAX_WORD);
-    b.as_str().into()
+    fill(
+        "a word is longer than {} bytes; shorten it",
+        &[num(MAX_WORD).as_str()],
+    )
 }
 
 /// Blanks between words: libuci's `isspace` without the newline.
