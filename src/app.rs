@@ -83,7 +83,10 @@ fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
     let cal = Calendar {
         zone: zone(warn),
         billing_day: cfg.billing_day.unwrap_or(1),
-        min_sane: BUILD_EPOCH.parse().unwrap_or(0),
+        min_sane: crate::parse::parse_u64(BUILD_EPOCH)
+            .ok()
+            .and_then(|t| i64::try_from(t).ok())
+            .unwrap_or(0),
     };
     Ok(Ctx {
         sync_interval: i64::from(cfg.sync_interval.unwrap_or(DEFAULT_SYNC_INTERVAL)),

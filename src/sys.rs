@@ -82,7 +82,8 @@ pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
         if waited >= wait_ms {
             let mut s = String::new();
             let _ = f.read_to_string(&mut s);
-            return Ok(Err(s.trim_ascii().parse().unwrap_or(0)));
+            let pid = crate::parse::parse_u64(s.trim_ascii()).unwrap_or(0);
+            return Ok(Err(u32::try_from(pid).unwrap_or(0)));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
         waited = waited.saturating_add(50);
