@@ -5,6 +5,8 @@
 # /etc/config/netmon and with the blog's meter (prints the firewall commands,
 # runs none, writes no state): the real binary parses, validates and renders
 # on the target's byte order and word size.
+# The shipped file defines no meter, so it counts the default WAN meters on
+# the interface of this machine's default route: the machine needs one.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"

@@ -123,22 +123,31 @@ fn zone(warn: &mut Buf) -> Zone {
     })
 }
 
-/// The config file, or the embedded default when it does not exist.
+/// The config file, or the embedded default when it does not exist; a
+/// file without meter sections gets the default WAN meters. Both read the
+/// default route now, at every run (a WAN failover moves it). No default
+/// route is a runtime error (exit 1): the config is fine, the WAN is down.
 pub fn load_config(path: &str) -> Result<Config> {
+    let routes = || {
+        let route = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        let route6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+        (route, route6)
+    };
     match std::fs::read(path) {
         Ok(bytes) => {
             let text = core::str::from_utf8(&bytes).map_err(|_| {
-                let mut s = String::from("cannot read ");
-                s.push_str(path);
-                s.push_str(": not UTF-8 text");
-                Error::config(s)
+                Error::config(config::fill("cannot read {}: not UTF-8 text", &[path]))
             })?;
-            config::parse(text, path).map_err(|e| Error::config(e.sentence()))
+            let cfg = config::parse(text, path).map_err(|e| Error::config(e.sentence()))?;
+            if !cfg.meters.is_empty() {
+                return Ok(cfg);
+            }
+            let (route, route6) = routes();
+            config::with_default_meters(cfg, &route, &route6).map_err(Error::runtime)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let route = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-            let route6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
-            config::default_config(&route, &route6).map_err(|e| Error::config(e.sentence()))
+            let (route, route6) = routes();
+            config::default_config(&route, &route6, path).map_err(Error::runtime)
         }
         Err(e) => Err(Error::io("read", path, &e)),
     }
@@ -483,6 +492,14 @@ fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
     out.push_bytes(b"config:   ");
     match &cx.cfg.source {
         Source::File(p) => out.push_bytes(p.as_bytes()),
+        Source::FileDefault { file, wan } => {
+            let _ = ufmt::uwrite!(
+                out,
+                "{} (no meters: default WAN meters on {})",
+                file.as_str(),
+                wan.as_str()
+            );
+        }
         Source::Default { wan } => {
             let _ = ufmt::uwrite!(
                 out,

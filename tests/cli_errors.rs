@@ -140,6 +140,60 @@ fn bad_cidr_names_file_and_line() {
     );
 }
 
+/// No default route (PPPoE not up yet) when the meters are the default WAN
+/// ones: one sentence that says so and what to do, exit 1 (the config is
+/// fine), nothing written. A fresh namespace has no default route.
+fn no_default_route(test: &str, config: Option<&str>, want: &str) {
+    if !require_root_tools(test, &["nft"]) {
+        return;
+    }
+    let e = Env::new();
+    let cfg = match config {
+        Some(text) => e.config(text),
+        None => e.path("missing.conf"),
+    };
+    let want = want.replace("CFG", &cfg);
+    for cmd in ["update", "status"] {
+        let args = [
+            "--config",
+            &cfg,
+            "--state-dir",
+            &e.state_dir(),
+            "--backend",
+            "nft",
+            cmd,
+        ];
+        let err = expect_error(&netmon(&args, &real_path()), 1);
+        assert_eq!(err, format!("netmon: {want}\n"), "{cmd}");
+    }
+    assert!(
+        !Path::new(&e.path("state/state")).exists(),
+        "no state written without meters"
+    );
+}
+
+#[test]
+fn no_default_route_with_a_file_without_meters() {
+    no_default_route(
+        "no_default_route_with_a_file_without_meters",
+        Some("# settings only\nconfig netmon 'main'\n\toption billing_day '5'\n"),
+        "there is no default route, and CFG defines no meter, so netmon has no WAN interface \
+         to count: run it again once the WAN is up (ip route show default), or add config meter \
+         sections with option iif or oif to CFG",
+    );
+}
+
+#[test]
+fn no_default_route_without_a_config_file() {
+    no_default_route(
+        "no_default_route_without_a_config_file",
+        None,
+        "there is no default route and no config file CFG, so netmon has no WAN interface to \
+         count: run it again once the WAN is up (ip route show default), or create CFG with \
+         config meter sections",
+    );
+}
+
 #[test]
 fn nft_missing_from_path() {
     let e = Env::new();

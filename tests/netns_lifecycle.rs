@@ -502,3 +502,130 @@ fn large_counters(test: &str, backend: Backend) {
 }
 
 per_backend!(large_counters: large_counters_nft, large_counters_iptables_nft, large_counters_iptables_legacy);
+
+const Q4: (Host, &str) = (Peer, "192.168.1.20");
+const O2: (Host, &str) = (Outside2, "10.98.0.2");
+const R4_WAN2: (Host, &str) = (Router, "10.98.0.1");
+
+/// Settings but no meter section: the default WAN meters, on the device of
+/// the default route, found again at every run.
+const NO_METERS: &str = "# settings only: the WAN meters are the default ones
+config netmon 'main'
+\toption billing_day '1'
+";
+
+/// The `config:` line of `netmon status`.
+fn status_config(nm: &Netmon) -> String {
+    let s = nm.ok(&["status"]);
+    let line = s.lines().find(|l| l.starts_with("config:"));
+    line.unwrap_or_else(|| panic!("no config line in status:\n{s}"))
+        .to_string()
+}
+
+/// WAN failover under a config file without meters: the default route
+/// moves from `wan` to `wan2`, the next run moves the default meters'
+/// rules with it (a reinstall, recorded as a reset), and wan_down/wan_up
+/// continue their totals byte-exactly: what the old rules counted is kept,
+/// nothing is counted twice or invented, and the old link no longer counts.
+fn wan_failover(test: &str, backend: Backend) {
+    if !require_root_tools(test, backend.tools()) {
+        return;
+    }
+    let lab = Lab::with_second_wan();
+    let nm = Netmon::new(&lab.r, backend, Some(NO_METERS));
+    nm.ok(&["start"]);
+    let cfg = nm.config.display().to_string();
+    let on = |dev: &str| format!("config:   {cfg} (no meters: default WAN meters on {dev})");
+    assert_eq!(status_config(&nm), on("wan"));
+    lab.mark();
+
+    // On `wan`: input, output and forwarded both ways.
+    let mut down = lab.udp(O4, R4_WAN, 900, 4).fwd;
+    let mut up = lab.udp(R4_WAN, O4, 300, 3).fwd;
+    let t = lab.tcp(P4, O4, 5000);
+    up = up + t.fwd;
+    down = down + t.rev;
+    lab.udp(O2, R4_WAN2, 100, 2); // the backup link is not the WAN yet
+
+    // Failover, as netifd does it when `wan` goes down: the default route
+    // now leaves through wan2. Until netmon runs again (cron, or the init
+    // script's interface trigger) its rules still match `wan`, so this
+    // datagram is counted by no one: the gap a failover costs.
+    lab.r.ok(&[
+        "ip",
+        "route",
+        "replace",
+        "default",
+        "via",
+        "10.98.0.2",
+        "dev",
+        "wan2",
+    ]);
+    lab.udp(O2, R4_WAN2, 200, 2);
+    nm.ok(&["update"]);
+    assert_eq!(status_config(&nm), on("wan2"));
+
+    // On `wan2`; the old link no longer counts.
+    down = down + lab.udp(O2, R4_WAN2, 700, 5).fwd;
+    up = up + lab.udp(R4_WAN2, O2, 222, 6).fwd;
+    let t = lab.tcp(Q4, O2, 3000);
+    up = up + t.fwd;
+    down = down + t.rev;
+    lab.udp(O4, R4_WAN, 400, 3);
+    lab.udp(R4_WAN, O4, 400, 3);
+    lab.assert_silent();
+
+    let r = nm.report();
+    assert!(
+        r.reset_detected,
+        "the rules moved to wan2: a reinstall, so a reset: {}",
+        r.raw
+    );
+    // Period and total: phase one (read from the old rules before they were
+    // replaced) plus phase two, exactly.
+    r.assert_first(WAN_DOWN, down);
+    r.assert_first(WAN_UP, up);
+    assert_eq!(r.meters.len(), 2, "{}", r.raw);
+
+    // Back to `wan`: the totals still continue.
+    lab.r.ok(&[
+        "ip",
+        "route",
+        "replace",
+        "default",
+        "via",
+        "10.99.0.2",
+        "dev",
+        "wan",
+    ]);
+    nm.ok(&["update"]);
+    assert_eq!(status_config(&nm), on("wan"));
+    let d = lab.udp(O4, R4_WAN, 50, 2).fwd;
+    lab.udp(O2, R4_WAN2, 50, 2);
+    lab.assert_silent();
+    let r2 = nm.report();
+    let m = r2.meter(WAN_DOWN);
+    assert_eq!(
+        (m.period_packets, m.period_bytes),
+        (d.pkts, d.bytes),
+        "{}",
+        r2.raw
+    );
+    let t = down + d;
+    assert_eq!(
+        (m.total_packets, m.total_bytes),
+        (t.pkts, t.bytes),
+        "{}",
+        r2.raw
+    );
+    let u = r2.meter(WAN_UP);
+    assert_eq!(
+        (u.period_packets, u.total_bytes),
+        (0, up.bytes),
+        "{}",
+        r2.raw
+    );
+    nm.ok(&["stop"]);
+}
+
+per_backend!(wan_failover: wan_failover_nft, wan_failover_iptables_nft, wan_failover_iptables_legacy);

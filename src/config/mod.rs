@@ -6,8 +6,11 @@
 //! options and repeated options are errors, never ignored: a typo in a
 //! router's config must not silently count the wrong traffic.
 //!
-//! Invariants of a `Config` that `parse` returns: 1..=`MAX_METERS` meters
-//! with distinct valid names; each meter has 1-3 distinct hooks; src, dst
+//! Invariants of a `Config` that `parse` returns: 0..=`MAX_METERS` meters
+//! with distinct valid names, 0 only when the file has no meter section at
+//! all (it asks for the default WAN meters, which `with_default_meters`
+//! adds at every run, since the default route can move; meter sections
+//! that are all `enabled '0'` are an error, not that request); each meter has 1-3 distinct hooks; src, dst
 //! and proto agree on one IP family; `iif` only with hooks that have an
 //! input interface (input, forward), `oif` only with hooks that have an
 //! output interface (output, forward). Every error names the file and the
@@ -58,7 +61,10 @@ impl BackendChoice {
 pub enum Source {
     /// Read from this file.
     File(String),
-    /// The embedded default, built for this WAN interface.
+    /// This file defines no meter: the default WAN meters, built for the
+    /// interface `wan` of the default route (the file's other settings hold).
+    FileDefault { file: String, wan: String },
+    /// No config file: the embedded default, built for this WAN interface.
     Default { wan: String },
 }
 
@@ -228,16 +234,7 @@ impl<'f> Validator<'f> {
             file,
             section: Section::None,
             names: heapless::Vec::new(),
-            cfg: Config {
-                source: Source::File(file.into()),
-                meters: heapless::Vec::new(),
-                persist_dir: None,
-                sync_interval: None,
-                billing_day: None,
-                backend: None,
-                state_dir: None,
-                mail: None,
-            },
+            cfg: Config::empty(Source::File(file.into())),
             main_line: 0,
             mail_line: 0,
             main_lines: [0; MAIN_OPTIONS.len()],
@@ -373,15 +370,13 @@ impl<'f> Validator<'f> {
         r.map_err(|(line, m)| self.err(line, m))
     }
 
+    /// No meter section at all is the request for the default WAN meters
+    /// (an empty `meters`); sections that are all disabled are a mistake.
     fn finish(mut self) -> Result<Config, ConfigError> {
         self.close()?;
-        if self.cfg.meters.is_empty() {
-            let m = if self.names.is_empty() {
-                "no meter is defined (add one, e.g. config meter 'wan_down' with \
-                 option hook 'input' and option iif 'eth0')"
-            } else {
-                "every meter is disabled (set option enabled '1' in at least one)"
-            };
+        if self.cfg.meters.is_empty() && !self.names.is_empty() {
+            let m = "every meter is disabled (set option enabled '1' in at least one, or \
+                     remove them all to count the default WAN meters)";
             return Err(self.err(0, m.into()));
         }
         Ok(self.cfg)
@@ -724,17 +719,77 @@ fn edit_distance(a: &[u8], b: &[u8]) -> Option<usize> {
 const RTF_UP: u32 = 0x0001;
 const RTF_REJECT: u32 = 0x0200;
 
-/// The embedded default used when the config file is missing: WAN download
+impl Config {
+    /// A config without meters and settings, from `source`.
+    fn empty(source: Source) -> Config {
+        Config {
+            source,
+            meters: heapless::Vec::new(),
+            persist_dir: None,
+            sync_interval: None,
+            billing_day: None,
+            backend: None,
+            state_dir: None,
+            mail: None,
+        }
+    }
+}
+
+/// The embedded default used when the config file `path` is missing: the
+/// default WAN meters (see `with_default_meters`), no other settings.
+/// `Err` is the sentence for "no default route".
+pub fn default_config(route: &str, ipv6_route: &str, path: &str) -> Result<Config, String> {
+    let Some((wan, meters)) = wan_meters(route, ipv6_route) else {
+        let m = "there is no default route and no config file {}, so netmon has no WAN \
+                 interface to count: run it again once the WAN is up (ip route show default), \
+                 or create {} with config meter sections";
+        return Err(fill(m, &[path, path]));
+    };
+    let mut cfg = Config::empty(Source::Default {
+        wan: wan.as_str().into(),
+    });
+    cfg.meters = meters;
+    Ok(cfg)
+}
+
+/// `cfg`, parsed from a file without meter sections, with the default WAN
+/// meters and `Source::FileDefault`; its other settings are kept. Resolved
+/// at every run, as for a missing file, so after a WAN failover the meters
+/// follow the new interface: their rules' tags change, the next run
+/// reinstalls the rules, and the state (keyed by meter name) counts that as
+/// a reset. `Err` is the sentence for "no default route": a runtime
+/// condition (PPPoE not up yet), since the file itself is fine.
+pub fn with_default_meters(
+    mut cfg: Config,
+    route: &str,
+    ipv6_route: &str,
+) -> Result<Config, String> {
+    let file = match cfg.source {
+        Source::File(f) | Source::FileDefault { file: f, .. } => f,
+        // Not called for the missing file (`default_config` is); name the default path.
+        Source::Default { .. } => DEFAULT_PATH.into(),
+    };
+    let Some((wan, meters)) = wan_meters(route, ipv6_route) else {
+        let m = "there is no default route, and {} defines no meter, so netmon has no WAN \
+                 interface to count: run it again once the WAN is up (ip route show default), \
+                 or add config meter sections with option iif or oif to {}";
+        return Err(fill(m, &[&file, &file]));
+    };
+    cfg.meters = meters;
+    cfg.source = Source::FileDefault {
+        file,
+        wan: wan.as_str().into(),
+    };
+    Ok(cfg)
+}
+
+/// The WAN interface (of the usable default route with the lowest metric,
+/// IPv4 first, else IPv6) and the two default meters on it: download
 /// (`hook input forward`, `iif WAN`) and upload (`hook output forward`,
-/// `oif WAN`), WAN being the interface of the default route found in the
-/// text of /proc/net/route, else /proc/net/ipv6_route.
-pub fn default_config(route: &str, ipv6_route: &str) -> Result<Config, ConfigError> {
-    let wan = lowest_metric(route, v4_default)
-        .or_else(|| lowest_metric(ipv6_route, v6_default))
-        .ok_or_else(no_route)?;
-    let mut iface = IfName::new();
-    iface.push_str(wan).map_err(|_| no_route())?;
-    let mut meters = heapless::Vec::new();
+/// `oif WAN`), from the text of /proc/net/route and /proc/net/ipv6_route.
+fn wan_meters(route: &str, ipv6_route: &str) -> Option<(IfName, heapless::Vec<Meter, MAX_METERS>)> {
+    let wan = lowest_metric(route, v4_default).or_else(|| lowest_metric(ipv6_route, v6_default))?;
+    let iface = IfName::try_from(wan).ok()?;
     let down = wan_meter(
         "wan_down",
         &[Hook::Input, Hook::Forward],
@@ -742,30 +797,11 @@ pub fn default_config(route: &str, ipv6_route: &str) -> Result<Config, ConfigErr
         None,
     );
     let up = wan_meter("wan_up", &[Hook::Output, Hook::Forward], None, Some(&iface));
+    let mut meters = heapless::Vec::new();
     // Capacity MAX_METERS (32) holds these two.
     let _ = meters.push(down);
     let _ = meters.push(up);
-    Ok(Config {
-        source: Source::Default { wan: wan.into() },
-        meters,
-        backend: None,
-        state_dir: None,
-        persist_dir: None,
-        sync_interval: None,
-        billing_day: None,
-        mail: None,
-    })
-}
-
-fn no_route() -> ConfigError {
-    ConfigError {
-        file: DEFAULT_PATH.into(),
-        line: 0,
-        msg: "there is no config file and no default route to find the WAN interface from; \
-              create /etc/config/netmon (a minimal one: config meter 'wan_down' / \
-              option hook 'input' / option iif 'eth0') or pass --config PATH"
-            .into(),
-    }
+    Some((iface, meters))
 }
 
 fn wan_meter(name: &str, hooks: &[Hook], iif: Option<&IfName>, oif: Option<&IfName>) -> Meter {
@@ -999,7 +1035,8 @@ config meter 'offnet'
         assert_err(
             "config meter a\n option hook input\n option enabled 0\n",
             0,
-            "every meter is disabled (set option enabled '1' in at least one)",
+            "every meter is disabled (set option enabled '1' in at least one, or remove them \
+             all to count the default WAN meters)",
         );
         assert_err(
             "config meter a\n option hook input\n option enabled maybe\n",
@@ -1056,7 +1093,6 @@ config meter 'offnet'
             1,
             "package 'firewall' is not netmon (remove the package line)",
         );
-        assert_err("", 0, "no meter is defined (add one, e.g. config meter 'wan_down' with option hook 'input' and option iif 'eth0')");
     }
 
     #[test]
@@ -1275,9 +1311,13 @@ config meter 'offnet'
             "cannot read /etc/config/netmon line 11: unknown option 'intreval' for a meter \
              (known: hook, src, dst, iif, oif, proto, enabled)"
         );
-        let e = parse("", "/tmp/x").unwrap_err();
+        let e = parse(
+            "config meter a\n option hook input\n option enabled 0\n",
+            "/tmp/x",
+        )
+        .unwrap_err();
         assert!(
-            e.sentence().starts_with("cannot read /tmp/x: no meter"),
+            e.sentence().starts_with("cannot read /tmp/x: every meter"),
             "{}",
             e.sentence()
         );
@@ -1373,15 +1413,15 @@ ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000
         "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
 
     fn wan(route: &str, v6: &str) -> Option<String> {
-        match default_config(route, v6).ok()?.source {
+        match default_config(route, v6, DEFAULT_PATH).ok()?.source {
             Source::Default { wan } => Some(wan),
-            Source::File(_) => None,
+            _ => None,
         }
     }
 
     #[test]
     fn default_config_builds_wan_meters_for_the_default_route() {
-        let c = default_config(ROUTE_REAL, V6_REAL).unwrap();
+        let c = default_config(ROUTE_REAL, V6_REAL, DEFAULT_PATH).unwrap();
         assert_eq!(c.source, Source::Default { wan: "eth0".into() });
         let down = Meter {
             iif: Some(ifn("eth0")),
@@ -1434,21 +1474,161 @@ ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000
     }
 
     #[test]
-    fn no_default_route_is_a_config_error_with_a_way_out() {
-        let e = default_config(ROUTE_HEADER, "").unwrap_err();
+    fn no_default_route_says_so_and_what_to_do() {
+        let e = default_config(ROUTE_HEADER, "", "/etc/config/netmon").unwrap_err();
         assert_eq!(
-            e.sentence(),
-            "cannot read /etc/config/netmon: there is no config file and no default route to find \
-             the WAN interface from; create /etc/config/netmon (a minimal one: config meter 'wan_down' \
-             / option hook 'input' / option iif 'eth0') or pass --config PATH"
+            e,
+            "there is no default route and no config file /etc/config/netmon, so netmon has no \
+             WAN interface to count: run it again once the WAN is up (ip route show default), or \
+             create /etc/config/netmon with config meter sections"
         );
+        // The path given with --config is the one named.
+        let e = default_config("", "", "/tmp/nm.cfg").unwrap_err();
+        assert!(e.contains("no config file /tmp/nm.cfg,"), "{e}");
         // Only the loopback reject route: still none.
         let lo_only = V6_REAL
             .lines()
             .filter(|l| l.ends_with("lo"))
             .collect::<Vec<_>>()
             .join("\n");
-        assert!(default_config("", &lo_only).is_err());
-        assert!(default_config("garbage\n\t\t\n00000000", "zz 00 \n").is_err());
+        assert!(default_config("", &lo_only, DEFAULT_PATH).is_err());
+        assert!(default_config("garbage\n\t\t\n00000000", "zz 00 \n", DEFAULT_PATH).is_err());
+    }
+
+    /// A file with settings and mail but no meter section.
+    const NO_METERS: &str = "\
+# netmon: only settings; the WAN meters are the default ones
+config netmon 'main'
+\toption backend 'iptables'
+\toption state_dir '/tmp/nm'
+\toption persist_dir '/mnt/usb/netmon'
+\toption sync_interval '6h'
+\toption billing_day '15'
+
+config mail 'mail'
+\toption server 'mail.example.org'
+\toption from 'router@example.org'
+\tlist to 'me@example.org'
+";
+
+    /// The default meters, on `wan`.
+    fn wan_pair(wan: &str) -> [Meter; 2] {
+        [
+            Meter {
+                iif: Some(ifn(wan)),
+                ..bare("wan_down", &[Hook::Input, Hook::Forward])
+            },
+            Meter {
+                oif: Some(ifn(wan)),
+                ..bare("wan_up", &[Hook::Output, Hook::Forward])
+            },
+        ]
+    }
+
+    #[test]
+    fn no_meter_section_asks_for_the_default_wan_meters() {
+        // Parsing alone: no meters, the file as source (nothing resolved yet).
+        let parsed = ok(NO_METERS);
+        assert!(parsed.meters.is_empty());
+        assert_eq!(parsed.source, Source::File("/etc/config/netmon".into()));
+        // On a swconfig router whose WAN is eth0.2.
+        let route =
+            format!("{ROUTE_HEADER}eth0.2\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n");
+        let c = with_default_meters(parsed.clone(), &route, "").unwrap();
+        assert_eq!(
+            c.source,
+            Source::FileDefault {
+                file: "/etc/config/netmon".into(),
+                wan: "eth0.2".into()
+            }
+        );
+        assert_eq!(c.meters.as_slice(), wan_pair("eth0.2"));
+        // Every other setting of the file is kept.
+        assert_eq!(c.backend, Some(BackendChoice::Iptables));
+        assert_eq!(c.state_dir.as_deref(), Some("/tmp/nm"));
+        assert_eq!(c.persist_dir.as_deref(), Some("/mnt/usb/netmon"));
+        assert_eq!((c.sync_interval, c.billing_day), (Some(6 * 3600), Some(15)));
+        let mail = c.mail.as_ref().expect("mail section kept");
+        assert_eq!(mail, parsed.mail.as_ref().unwrap());
+        assert_eq!(mail.to, ["me@example.org"]);
+        // Resolved per run: the same file follows the route to PPPoE.
+        let ppp = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 \
+                   fe800000000000000000000000000001 00000400 00000001 00000000 00000003 pppoe-wan\n";
+        let c = with_default_meters(parsed, ROUTE_HEADER, ppp).unwrap();
+        assert_eq!(c.meters.as_slice(), wan_pair("pppoe-wan"));
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_also_mean_the_default_meters() {
+        for text in [
+            "",
+            "\n\n",
+            "# nothing here yet\n#config meter 'x'\n",
+            "package netmon\n",
+            "config netmon 'main'\n",
+            "config mail 'mail'\n option enabled 0\n option server s\n option from a@b\n list to c@d\n",
+        ] {
+            let c = ok(text);
+            assert!(c.meters.is_empty(), "{text:?}");
+            let c = with_default_meters(c, ROUTE_REAL, "").unwrap();
+            assert_eq!(c.meters.as_slice(), wan_pair("eth0"), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn all_disabled_meters_stay_an_error_not_the_default() {
+        // Disabling every meter is explicit: netmon must not count the WAN instead.
+        let text = format!(
+            "{NO_METERS}\nconfig meter 'lan'\n\toption hook 'input'\n\toption enabled '0'\n"
+        );
+        let (line, msg) = err(&text);
+        assert_eq!(line, 0);
+        assert!(msg.starts_with("every meter is disabled"), "{msg}");
+    }
+
+    #[test]
+    fn a_file_without_meters_and_no_default_route_names_the_file() {
+        let parsed = parse(NO_METERS, "/etc/config/netmon").unwrap();
+        let e = with_default_meters(parsed, ROUTE_HEADER, "").unwrap_err();
+        assert_eq!(
+            e,
+            "there is no default route, and /etc/config/netmon defines no meter, so netmon has no \
+             WAN interface to count: run it again once the WAN is up (ip route show default), or \
+             add config meter sections with option iif or oif to /etc/config/netmon"
+        );
+    }
+
+    /// The conffile the package installs.
+    const SHIPPED: &str = include_str!("../../openwrt/files/netmon.config");
+
+    #[test]
+    fn the_shipped_config_means_the_default_wan_meters() {
+        let c = parse(SHIPPED, DEFAULT_PATH).unwrap_or_else(|e| panic!("{}", e.sentence()));
+        assert!(c.meters.is_empty(), "the shipped file must define no meter");
+        assert_eq!(c.backend, Some(BackendChoice::Auto));
+        let c = with_default_meters(c, ROUTE_REAL, "").unwrap();
+        assert_eq!(c.meters.as_slice(), wan_pair("eth0"));
+    }
+
+    #[test]
+    fn the_shipped_examples_are_valid_when_uncommented() {
+        // `#config ...` and `#<TAB>option ...` lines are examples; prose
+        // comments are `# ` and stay comments.
+        let uncommented: String = SHIPPED
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.starts_with("config ") || rest.starts_with('\t') => rest,
+                _ => l,
+            })
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        let c = parse(&uncommented, DEFAULT_PATH).unwrap_or_else(|e| panic!("{}", e.sentence()));
+        let names: Vec<&str> = c.meters.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["wan_down", "wan_up", "proxy", "offnet", "nas_v6_down"]
+        );
+        // The WAN examples are the default meters, on the DSA name.
+        assert_eq!(c.meters[..2], wan_pair("wan"));
     }
 }

@@ -339,6 +339,7 @@ impl Drop for Netns {
 //                                             ├ br-lan 192.168.1.1/24 fd00::1/64   router (-r)
 //   peer  (-q) 192.168.1.20 fd00::20  ── lan2 ┘
 //   outside (-o) 10.99.0.2 fd00:99::2 ─────── wan 10.99.0.1/24 fd00:99::1/64 (default route)
+//   outside2 (-o2) 10.98.0.2 ──────────────── wan2 10.98.0.1/24   (`Lab::with_second_wan` only)
 
 /// Which namespace a flow endpoint lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -347,6 +348,8 @@ pub enum Host {
     Proxy,
     Peer,
     Outside,
+    /// The second WAN's far end (`Lab::with_second_wan`).
+    Outside2,
 }
 
 pub struct Lab {
@@ -357,6 +360,8 @@ pub struct Lab {
     pub p: Netns,
     pub q: Netns,
     pub o: Netns,
+    /// The second uplink's far end, when the lab has one.
+    pub o2: Option<Netns>,
     pub v6: bool,
 }
 
@@ -367,12 +372,23 @@ fn router_link(h: Host) -> Option<&'static str> {
         Host::Proxy => Some("lan1"),
         Host::Peer => Some("lan2"),
         Host::Outside => Some("wan"),
+        Host::Outside2 => Some("wan2"),
     }
 }
 
 impl Lab {
     /// Builds the topology. `v6` also configures the IPv6 addresses/routes.
     pub fn new(v6: bool) -> Lab {
+        Lab::build(v6, false)
+    }
+
+    /// The IPv4 lab plus a second uplink `wan2` to `Outside2` (10.98.0.2),
+    /// as a router with a backup WAN has; the default route stays on `wan`.
+    pub fn with_second_wan() -> Lab {
+        Lab::build(false, true)
+    }
+
+    fn build(v6: bool, wan2: bool) -> Lab {
         let base = unique("nmt");
         let lab = Lab {
             last: std::cell::RefCell::new(None),
@@ -380,13 +396,64 @@ impl Lab {
             p: Netns::new(&format!("{base}-p")),
             q: Netns::new(&format!("{base}-q")),
             o: Netns::new(&format!("{base}-o")),
+            o2: wan2.then(|| Netns::new(&format!("{base}-o2"))),
             v6,
         };
         lab.wire();
         lab.address();
         lab.neighbours();
+        lab.wire_wan2();
         lab.wait_quiet();
         lab
+    }
+
+    /// The second uplink, quiet like the first: static neighbours both ways,
+    /// wire-sized segments, and a route back to the LAN on the far end.
+    fn wire_wan2(&self) {
+        let (r, Some(o2)) = (&self.r, &self.o2) else {
+            return;
+        };
+        r.ok(&[
+            "ip",
+            "link",
+            "add",
+            "wan2",
+            "address",
+            "02:00:00:00:98:01",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "address",
+            "02:00:00:00:98:02",
+            "netns",
+            &o2.name,
+        ]);
+        r.ok(&["ip", "link", "set", "wan2", "gso_max_segs", "1"]);
+        o2.ok(&["ip", "link", "set", "eth0", "gso_max_segs", "1"]);
+        r.ok(&["ip", "addr", "add", "10.98.0.1/24", "dev", "wan2"]);
+        o2.ok(&["ip", "addr", "add", "10.98.0.2/24", "dev", "eth0"]);
+        r.ok(&["ip", "link", "set", "wan2", "up"]);
+        o2.ok(&["ip", "link", "set", "eth0", "up"]);
+        o2.ok(&["ip", "route", "add", "192.168.1.0/24", "via", "10.98.0.1"]);
+        for (ns, addr, mac, dev) in [
+            (r, "10.98.0.2", "02:00:00:00:98:02", "wan2"),
+            (o2, "10.98.0.1", "02:00:00:00:98:01", "eth0"),
+        ] {
+            ns.ok(&[
+                "ip",
+                "neigh",
+                "replace",
+                addr,
+                "lladdr",
+                mac,
+                "dev",
+                dev,
+                "nud",
+                "permanent",
+            ]);
+        }
     }
 
     fn wire(&self) {
@@ -567,14 +634,17 @@ impl Lab {
         }
     }
 
-    /// rx/tx packets and bytes of the router's three links.
+    /// rx/tx packets and bytes of the router's links (three, or four with `wan2`).
     pub fn stats(&self) -> LinkStats {
         let mut m = HashMap::new();
-        let out = self.r.ok(&[
-            "sh",
-            "-c",
-            "cd /sys/class/net && for d in lan1 lan2 wan; do for s in rx_packets rx_bytes tx_packets tx_bytes; do echo $d $s $(cat $d/statistics/$s); done; done",
-        ]);
+        let links = match self.o2 {
+            Some(_) => "lan1 lan2 wan wan2",
+            None => "lan1 lan2 wan",
+        };
+        let script = format!(
+            "cd /sys/class/net && for d in {links}; do for s in rx_packets rx_bytes tx_packets tx_bytes; do echo $d $s $(cat $d/statistics/$s); done; done"
+        );
+        let out = self.r.ok(&["sh", "-c", &script]);
         for line in out.lines() {
             let f: Vec<&str> = line.split_whitespace().collect();
             m.insert(format!("{}.{}", f[0], f[1]), f[2].parse().expect("stat"));
@@ -608,6 +678,7 @@ impl Lab {
             Host::Proxy => &self.p,
             Host::Peer => &self.q,
             Host::Outside => &self.o,
+            Host::Outside2 => self.o2.as_ref().expect("lab without a second WAN"),
         }
     }
 
