@@ -14,6 +14,9 @@ use std::io::{self, Write};
 pub const STATE_FILE: &str = "state";
 pub const LOG_FILE: &str = "log.tsv";
 pub const LOCK_FILE: &str = "lock";
+/// The WAN device of the default meters at the last update (RAM only: a
+/// boot starts over from the default route).
+pub const WAN_FILE: &str = "wan";
 
 /// `dir/name`, with `dir`'s trailing slashes dropped.
 pub fn join(dir: &str, name: &str) -> String {
@@ -327,6 +330,25 @@ fn log_header_matches(path: &str, header: &[u8]) -> bool {
         Ok(mut f) => f.read_exact(&mut buf).is_ok() && buf == header,
         Err(_) => false,
     }
+}
+
+/// The WAN device `remember_wan` kept in `dir`, if any.
+pub fn read_wan(dir: &str) -> Option<String> {
+    let s = fs::read_to_string(join(dir, WAN_FILE)).ok()?;
+    let s = s.trim_ascii();
+    (!s.is_empty()).then(|| s.into())
+}
+
+/// Keeps `wan` in `dir` for runs that find no default route; written only
+/// when it changed.
+pub fn remember_wan(dir: &str, wan: &str) -> Result<()> {
+    if read_wan(dir).as_deref() == Some(wan) {
+        return Ok(());
+    }
+    let mut b = Buf::new();
+    b.push_bytes(wan.as_bytes());
+    b.push_bytes(b"\n");
+    replace_file(dir, WAN_FILE, b.as_bytes())
 }
 
 pub fn log_path(dir: &str) -> String {
