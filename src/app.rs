@@ -74,7 +74,7 @@ fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
         .unwrap_or_else(|| DEFAULT_STATE_DIR.into());
     let cfg = with_meters(parsed, &cmd.config, &state_dir)?;
     let choice = cmd.backend.or(cfg.backend).unwrap_or(BackendChoice::Auto);
-    let path = std::env::var("PATH").unwrap_or_default();
+    let path = sys::getenv(c"PATH").unwrap_or_default();
     let backend = Backend::resolve(choice, &path)?;
     let persist_dir = cmd
         .persist_dir
@@ -105,8 +105,7 @@ fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
 /// The router's zone: `TZ`, else /etc/TZ (OpenWrt writes the POSIX string
 /// there), else UTC. An unreadable string is UTC with a warning.
 fn zone(warn: &mut Buf) -> Zone {
-    let tz = std::env::var("TZ")
-        .ok()
+    let tz = sys::getenv(c"TZ")
         .or_else(|| std::fs::read_to_string("/etc/TZ").ok())
         .unwrap_or_default();
     let tz = tz.trim_ascii();

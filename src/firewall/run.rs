@@ -5,8 +5,8 @@
 use crate::error::{Error, Result};
 use crate::out::Buf;
 use crate::parse::ParseError;
+use crate::sys::{self, Child, Pump};
 use std::io::{self, BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
 
 /// Most stderr text kept for an error message; the rest is drained.
 pub const MAX_STDERR: usize = 1024;
@@ -57,16 +57,25 @@ impl Runner {
             self.print(argv);
             return Ok(None);
         }
-        let out = command(argv)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| spawn_error(argv[0], &e))?;
-        if out.status.success() {
+        let mut child = spawn(argv)?;
+        // Both pipes at once (poll): a tool filling one cannot block us
+        // reading the other.
+        let mut p = Pump::new(
+            None,
+            Vec::new(),
+            child.stdout.take(),
+            child.stderr.take(),
+            MAX_STDERR,
+        );
+        while !p.reads_done() {
+            p.step(-1);
+        }
+        if wait(argv[0], &mut child)?.success() {
             return Ok(None);
         }
-        let mut s = String::from_utf8_lossy(&out.stderr).into_owned();
+        let mut s = String::from_utf8_lossy(&p.err).into_owned();
         if s.trim().is_empty() {
-            s = String::from_utf8_lossy(&out.stdout).into_owned();
+            s = String::from_utf8_lossy(&p.out).into_owned();
         }
         s.truncate(floor_char(&s, MAX_STDERR));
         Ok(Some(s))
@@ -83,18 +92,14 @@ impl Runner {
             self.print(argv);
             return Ok(None);
         }
-        let mut child = command(argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| spawn_error(argv[0], &e))?;
+        let mut child = spawn(argv)?;
         let parsed = match child.stdout.take() {
             Some(out) => {
                 let mut r = BufReader::with_capacity(8192, out);
                 let v = parse(&mut r);
-                // Drain so the child never blocks on a full pipe.
-                let _ = io::copy(&mut r, &mut io::sink());
+                // Drain so the child never blocks on a full pipe (what
+                // the parser left buffered is dropped with `r`).
+                read_capped(r.get_mut(), 0);
                 v
             }
             // Text-less: only the kind is ever shown (`sys::write_io_error`), and
@@ -107,23 +112,36 @@ impl Runner {
     }
 }
 
-fn command(argv: &[&str]) -> Command {
-    let mut c = Command::new(argv[0]);
-    c.args(&argv[1..]).env("LC_ALL", "C");
-    c
+/// `argv` with stdin from /dev/null, stdout and stderr piped to us, in
+/// the C locale (the parsers read its output).
+fn spawn(argv: &[&str]) -> Result<Child> {
+    sys::spawn(argv, [false, true, true], true).map_err(|e| spawn_error(argv[0], &e))
+}
+
+fn wait(tool: &str, child: &mut Child) -> Result<sys::Status> {
+    child.wait().map_err(|e| Error::io("wait for", tool, &e))
 }
 
 fn finish(tool: &str, child: &mut Child) -> Result<Ended> {
-    let mut stderr = Vec::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = (&mut e).take(MAX_STDERR as u64).read_to_end(&mut stderr);
-        let _ = io::copy(&mut e, &mut io::sink());
-    }
-    let status = child.wait().map_err(|e| Error::io("wait for", tool, &e))?;
+    let stderr = match child.stderr.as_mut() {
+        Some(e) => read_capped(e, MAX_STDERR),
+        None => Vec::new(),
+    };
     Ok(Ended {
-        ok: status.success(),
+        ok: wait(tool, child)?.success(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     })
+}
+
+/// Reads `r` to its end (or a read error), keeping the first `cap` bytes.
+fn read_capped(r: &mut sys::Fd, cap: usize) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Ok(k @ 1..) = r.read(&mut buf) {
+        let room = cap.saturating_sub(kept.len());
+        kept.extend_from_slice(buf.get(..k.min(room)).unwrap_or_default());
+    }
+    kept
 }
 
 fn floor_char(s: &str, max: usize) -> usize {
@@ -233,5 +251,73 @@ mod tests {
         assert!(!ended.ok);
         assert!(ended.stderr.contains("nonexistent-dir-xyz"));
         assert_eq!(parsed.unwrap(), "");
+    }
+
+    /// Fails instead of hanging when a pipe deadlocks.
+    fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(f()));
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("deadlock: child I/O did not finish in 60 s")
+    }
+
+    #[test]
+    fn read_streams_large_stdout_and_drains_what_the_parser_leaves() {
+        let count = |rd: &mut dyn BufRead| {
+            let (mut n, mut line) = (0u64, String::new());
+            while rd.read_line(&mut line).map_err(ParseError::Io)? > 0 {
+                n += line.len() as u64;
+                line.clear();
+            }
+            Ok(n)
+        };
+        let (parsed, ended) = bounded(move || {
+            let mut r = Runner::new(false);
+            r.read(&["seq", "1", "200000"], count).unwrap().unwrap()
+        });
+        assert_eq!(parsed.unwrap(), 1_288_895);
+        assert!(ended.ok && ended.stderr.is_empty());
+        // A parser that stops after one line: the rest is drained, so
+        // seq neither blocks nor dies of a broken pipe.
+        let (parsed, ended) = bounded(|| {
+            let mut r = Runner::new(false);
+            r.read(&["seq", "1", "200000"], |rd| {
+                let mut l = String::new();
+                rd.read_line(&mut l).map_err(ParseError::Io)?;
+                Ok(l)
+            })
+            .unwrap()
+            .unwrap()
+        });
+        assert_eq!(parsed.unwrap(), "1\n");
+        assert!(ended.ok, "{}", ended.stderr);
+    }
+
+    #[test]
+    fn try_change_reads_both_pipes_at_once() {
+        // ls reports the missing names on stderr (140 KB) before it lists
+        // the others on stdout (80 KB): reading one pipe to its end
+        // first would deadlock.
+        let s = bounded(|| {
+            let mut argv = vec!["ls", "-d"];
+            argv.extend(std::iter::repeat_n("/nonexistent-netmon-xyz", 2000));
+            argv.extend(std::iter::repeat_n("/", 40_000));
+            Runner::new(false).try_change(&argv).unwrap()
+        });
+        let s = s.expect("ls exits 2");
+        assert_eq!(s.len(), MAX_STDERR);
+        assert!(s.starts_with("ls: "), "{s}");
+        assert!(s.contains("/nonexistent-netmon-xyz"));
+        assert!(!s.contains("\n/\n"));
+    }
+
+    #[test]
+    fn try_change_falls_back_to_stdout_and_runs_in_c_locale() {
+        let mut r = Runner::new(false);
+        assert_eq!(r.try_change(&["true"]).unwrap(), None);
+        let argv = ["sh", "-c", "echo \"said $LC_ALL\"; echo '  ' >&2; exit 3"];
+        assert_eq!(r.try_change(&argv).unwrap().as_deref(), Some("said C\n"));
+        let argv = ["sh", "-c", "echo out; echo err >&2; exit 1"];
+        assert_eq!(r.try_change(&argv).unwrap().as_deref(), Some("err\n"));
     }
 }

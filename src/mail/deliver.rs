@@ -13,7 +13,6 @@
 //!
 //! Time and host name come from the caller; nothing here reads the clock.
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ use crate::mail::message::{self, Message};
 use crate::mail::smtp::{self, Envelope, Failure, Outcome, Rejection, Stage};
 use crate::mail::spool;
 use crate::out::Buf;
-use crate::sys::Pump;
+use crate::sys::{self, Child, Pump, Status};
 use crate::time::Civil;
 
 /// Where OpenWrt's msmtp-mta (and busybox) put sendmail.
@@ -158,25 +157,27 @@ fn lost(reason: &str, e: &Error) -> Error {
 /// (a sendmail that forks) may keep it open, and the wait must stay
 /// bounded; its text is then left out.
 pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
-    let spawned = Command::new(path)
-        .args(["-t", "-i"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn();
+    // stdout to /dev/null; the environment as netmon's (not LC_ALL=C).
+    let spawned = sys::spawn(&[path, "-t", "-i"], [true, false, true], false);
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => return Outcome::Transient(sendmail_failure(path, "cannot run it: ", &e)),
     };
     let body = lf_line_ends(msg);
-    let mut pump = Pump::new(child.stdin.take(), body, child.stderr.take(), MAX_STDERR);
+    let mut pump = Pump::new(
+        child.stdin.take(),
+        body,
+        None,
+        child.stderr.take(),
+        MAX_STDERR,
+    );
     let status = wait_bounded(&mut child, &mut pump, limit);
     pump.close_stdin();
     let start = Instant::now();
-    while !pump.stderr_done() && start.elapsed() < STDERR_GRACE {
+    while !pump.reads_done() && start.elapsed() < STDERR_GRACE {
         pump.step(20);
     }
-    let err = if pump.stderr_done() {
+    let err = if pump.reads_done() {
         tidy_stderr(&pump.err)
     } else {
         String::new()
@@ -194,18 +195,14 @@ pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
 
 /// The exit status, or None (after killing it) when `limit` passed;
 /// the pipes are served every 20 ms meanwhile.
-fn wait_bounded(
-    child: &mut std::process::Child,
-    pump: &mut Pump,
-    limit: Duration,
-) -> Option<std::process::ExitStatus> {
+fn wait_bounded(child: &mut Child, pump: &mut Pump, limit: Duration) -> Option<Status> {
     let start = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(s)) => return Some(s),
             Ok(None) if start.elapsed() < limit => pump.step(20),
             _ => {
-                let _ = child.kill();
+                child.kill();
                 let _ = child.wait();
                 return None;
             }
@@ -300,7 +297,7 @@ static SEQUENCE: AtomicU32 = AtomicU32::new(0);
 fn id_unique(now: i64) -> String {
     let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "{}.{}.{}", now, std::process::id(), n);
+    let _ = ufmt::uwrite!(b, "{}.{}.{}", now, sys::pid(), n);
     b.as_str().into()
 }
 
