@@ -106,8 +106,7 @@ impl MailConfig {
 
     /// The envelope for this config (`helo` as above).
     pub fn envelope(&self, hostname: &str) -> Result<Envelope> {
-        let to: Vec<&str> = self.to.iter().map(String::as_str).collect();
-        Envelope::new(self.helo(hostname), &self.from, &to)
+        Envelope::new(self.helo(hostname), &self.from, &self.to)
     }
 
     /// AUTH credentials when `auth` is plain or login.

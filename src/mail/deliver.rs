@@ -113,7 +113,7 @@ impl<'a> Mailer<'a> {
         )
         .map_err(|e| lost(&f.reason, &e))?;
         Ok(Delivery::Spooled {
-            entry: e.name,
+            entry: e,
             reason: f.reason,
             permanent,
             warning,
@@ -125,8 +125,7 @@ impl<'a> Mailer<'a> {
     /// recipients; server, AUTH and HELO are today's config.
     pub fn retry_spool(&self, now: i64) -> Vec<String> {
         spool::retry(self.spool_dir, now, |entry, msg| {
-            let to: Vec<&str> = entry.to.iter().map(String::as_str).collect();
-            match Envelope::new(self.cfg.helo(self.hostname), &entry.from, &to) {
+            match Envelope::new(self.cfg.helo(self.hostname), &entry.from, &entry.to) {
                 Ok(env) => self.attempt(&env, msg),
                 Err(e) => Outcome::Permanent(failure(Stage::MailFrom, e.message())),
             }
@@ -143,11 +142,12 @@ fn failure(stage: Stage, reason: &str) -> Failure {
 }
 
 fn lost(reason: &str, e: &Error) -> Error {
-    let mut m = String::from("mail not delivered (");
-    m.push_str(reason);
-    m.push_str(") and not spooled either: ");
-    m.push_str(e.message());
-    Error::runtime(m)
+    Error::runtime(crate::mail::cat(&[
+        "mail not delivered (",
+        reason,
+        ") and not spooled either: ",
+        e.message(),
+    ]))
 }
 
 /// Runs `path -t -i` with `msg` (LF line ends) on stdin, waiting at most
@@ -279,14 +279,13 @@ pub fn rfc5322_date(now: i64) -> String {
     let mon = MONTHS
         .get(usize::from(c.month).wrapping_sub(1))
         .unwrap_or(&"Jan");
+    // `HH:MM:SS` as the reports write it (`YYYY-MM-DD HH:MM:SS UTC`).
+    let mut human = Buf::new();
+    let _ = crate::time::write_human(&mut human, now);
+    let h = human.as_str();
+    let hms = h.find(' ').and_then(|i| h.get(i + 1..i + 9)).unwrap_or("");
     let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "{}, {} {} {} ", *wd, c.day, *mon, c.year);
-    for (i, v) in [c.hour, c.min, c.sec].into_iter().enumerate() {
-        let sep = if i > 0 { ":" } else { "" };
-        let pad = if v < 10 { "0" } else { "" };
-        let _ = ufmt::uwrite!(b, "{}{}{}", sep, pad, v);
-    }
-    b.push_bytes(b" +0000");
+    let _ = ufmt::uwrite!(b, "{}, {} {} {} {} +0000", *wd, c.day, *mon, c.year, hms);
     b.as_str().into()
 }
 
@@ -337,11 +336,12 @@ pub fn build_report_message(
 
 /// `netmon mail-test`: a short text message proving the path works.
 pub fn build_test_message(cfg: &MailConfig, hostname: &str, now: i64) -> Result<Vec<u8>> {
-    let mut text = String::from("This is a test message from netmon on ");
-    text.push_str(hostname);
-    text.push_str(".\nIf you can read it, report mail works.\n");
-    let mut subject = String::from("netmon test message from ");
-    subject.push_str(hostname);
+    let text = crate::mail::cat(&[
+        "This is a test message from netmon on ",
+        hostname,
+        ".\nIf you can read it, report mail works.\n",
+    ]);
+    let subject = crate::mail::cat(&["netmon test message from ", hostname]);
     build(cfg, &subject, &text, None, hostname, now)
 }
 

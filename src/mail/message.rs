@@ -58,19 +58,27 @@ pub fn build(m: &Message) -> Result<Vec<u8>> {
     headers(m, &mut out);
     match &html {
         None => {
-            part_headers(&mut out, "plain");
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(&text);
+            part_headers(&mut out, b"plain");
+            put(&mut out, &[b"\r\n", &text]);
         }
         Some(html) => multipart(&mut out, &text, html)?,
     }
     Ok(out)
 }
 
+/// Appends the pieces in order: one call per header line instead of
+/// an inlined copy per piece.
+#[inline(never)]
+fn put(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+}
+
 fn validate(m: &Message) -> Result<()> {
     header_text("subject", m.subject)?;
     header_text("date", m.date)?;
-    if m.date.is_empty() || !m.date.is_ascii() {
+    if m.date.is_empty() || m.date.bytes().any(|b| b >= 0x80) {
         return Err(Error::config(
             "mail date must be RFC 5322 text (ASCII, not empty)",
         ));
@@ -87,23 +95,20 @@ fn validate(m: &Message) -> Result<()> {
     Ok(())
 }
 
-/// Unstructured header text: refused if it holds a control character.
+/// Unstructured header text: refused if it holds a control character
+/// (C0, DEL, or C1: U+0080..U+009F, which UTF-8 writes as C2 80..C2 9F).
 fn header_text(what: &str, v: &str) -> Result<()> {
-    let msg = |tail: &str| {
-        let mut s = String::from("mail ");
-        s.push_str(what);
-        s.push_str(tail);
-        Error::config(s)
+    let b = v.as_bytes();
+    let tail = if b.contains(&b'\r') || b.contains(&b'\n') {
+        " contains a line break (CR/LF): refused (header injection)"
+    } else if b.iter().any(|&c| c < 0x20 || c == 0x7f)
+        || b.windows(2).any(|w| w[0] == 0xc2 && w[1] < 0xa0)
+    {
+        " contains a control character"
+    } else {
+        return Ok(());
     };
-    if v.contains(['\r', '\n']) {
-        return Err(msg(
-            " contains a line break (CR/LF): refused (header injection)",
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(msg(" contains a control character"));
-    }
-    Ok(())
+    Err(Error::config(crate::mail::cat(&["mail ", what, tail])))
 }
 
 /// RFC 5322 3.6.4 `dot-atom-text` (alphanumerics plus `extra`).
@@ -114,27 +119,26 @@ fn valid_id_part(s: &str, extra: &[u8]) -> bool {
 }
 
 fn headers(m: &Message, out: &mut Vec<u8>) {
-    line(out, "Date: ", m.date);
-    out.extend_from_slice(b"Message-ID: <");
-    out.extend_from_slice(m.id_unique.as_bytes());
-    out.push(b'@');
-    out.extend_from_slice(m.id_domain.as_bytes());
-    out.extend_from_slice(b">\r\n");
-    line(out, "From: ", m.from);
-    out.extend_from_slice(b"To: ");
+    put(
+        out,
+        &[
+            b"Date: ",
+            m.date.as_bytes(),
+            b"\r\nMessage-ID: <",
+            m.id_unique.as_bytes(),
+            b"@",
+            m.id_domain.as_bytes(),
+            b">\r\nFrom: ",
+            m.from.as_bytes(),
+            b"\r\nTo: ",
+        ],
+    );
     fold(out, &m.to.join(", "), 4);
     out.extend_from_slice(b"\r\nSubject: ");
     subject(out, m.subject);
-    out.extend_from_slice(b"\r\nMIME-Version: 1.0\r\n");
-    // RFC 3834 section 5: marks the report as machine-made, so
-    // vacation responders do not answer it.
-    out.extend_from_slice(b"Auto-Submitted: auto-generated\r\n");
-}
-
-fn line(out: &mut Vec<u8>, name: &str, value: &str) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    // RFC 3834 section 5: Auto-Submitted marks the report as
+    // machine-made, so vacation responders do not answer it.
+    out.extend_from_slice(b"\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n");
 }
 
 /// Folds at spaces (RFC 5322 2.2.3: CRLF before the whitespace) so lines
@@ -159,7 +163,7 @@ fn fold(out: &mut Vec<u8>, value: &str, mut col: usize) {
 /// would try to decode it.
 fn subject(out: &mut Vec<u8>, s: &str) {
     let plain = s.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && !s.contains("=?")
+        && !contains(s.as_bytes(), b"=?")
         && s.split(' ').all(|w| w.len() <= MAX_LINE - 20);
     if plain {
         fold(out, s, 9);
@@ -192,31 +196,35 @@ fn encoded_words(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-fn part_headers(out: &mut Vec<u8>, subtype: &str) {
-    out.extend_from_slice(b"Content-Type: text/");
-    out.extend_from_slice(subtype.as_bytes());
-    out.extend_from_slice(b"; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n");
+fn part_headers(out: &mut Vec<u8>, subtype: &[u8]) {
+    put(
+        out,
+        &[
+            b"Content-Type: text/",
+            subtype,
+            b"; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+        ],
+    );
 }
 
 /// RFC 2046 5.1.1: `--boundary` lines around the parts, `--boundary--`
 /// at the end; each delimiter's leading CRLF belongs to the delimiter.
 fn multipart(out: &mut Vec<u8>, text: &[u8], html: &[u8]) -> Result<()> {
-    let b = boundary(&[text, html])?;
-    out.extend_from_slice(b"Content-Type: multipart/alternative; boundary=\"");
-    out.extend_from_slice(b.as_bytes());
-    out.extend_from_slice(b"\"\r\n\r\n");
-    for (subtype, body) in [("plain", text), ("html", html)] {
-        out.extend_from_slice(b"--");
-        out.extend_from_slice(b.as_bytes());
-        out.extend_from_slice(b"\r\n");
+    let b = &boundary(&[text, html])?;
+    put(
+        out,
+        &[
+            b"Content-Type: multipart/alternative; boundary=\"",
+            b,
+            b"\"\r\n\r\n",
+        ],
+    );
+    for (subtype, body) in [(&b"plain"[..], text), (b"html", html)] {
+        put(out, &[b"--", b, b"\r\n"]);
         part_headers(out, subtype);
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\r\n");
+        put(out, &[b"\r\n", body, b"\r\n"]);
     }
-    out.extend_from_slice(b"--");
-    out.extend_from_slice(b.as_bytes());
-    out.extend_from_slice(b"--\r\n");
+    put(out, &[b"--", b, b"--\r\n"]);
     Ok(())
 }
 
@@ -224,12 +232,12 @@ fn multipart(out: &mut Vec<u8>, text: &[u8], html: &[u8]) -> Result<()> {
 /// quoted-printable output (`=` is always followed by a hex digit or a
 /// line break; RFC 2045 section 6.7), so the first candidate always
 /// fits; the search is the proof, not a hope.
-fn boundary(parts: &[&[u8]]) -> Result<String> {
+fn boundary(parts: &[&[u8]]) -> Result<[u8; 15]> {
+    let mut b = *b"=_netmon_alt_00";
     for n in 0u8..100 {
-        let mut b = String::from("=_netmon_alt_");
-        b.push(char::from(b'0' + n / 10));
-        b.push(char::from(b'0' + n % 10));
-        if !parts.iter().any(|p| contains(p, b.as_bytes())) {
+        b[13] = b'0' + n / 10;
+        b[14] = b'0' + n % 10;
+        if !parts.iter().any(|p| contains(p, &b)) {
             return Ok(b);
         }
     }
@@ -249,19 +257,14 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// mbox delivery does not mangle it.
 pub fn quoted_printable(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + text.len() / 16 + 8);
-    let mut lines = text.split('\n').peekable();
-    while let Some(raw) = lines.next() {
-        let more = lines.peek().is_some();
-        let line = if more {
-            raw.strip_suffix('\r').unwrap_or(raw)
-        } else {
-            raw
-        };
-        qp_line(&mut out, line.as_bytes());
-        if more {
-            out.extend_from_slice(b"\r\n");
-        }
+    let mut rest = text.as_bytes();
+    while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+        let line = rest.get(..i).unwrap_or(&[]);
+        qp_line(&mut out, line.strip_suffix(b"\r").unwrap_or(line));
+        out.extend_from_slice(b"\r\n");
+        rest = rest.get(i + 1..).unwrap_or(&[]);
     }
+    qp_line(&mut out, rest);
     out
 }
 
@@ -430,8 +433,8 @@ mod tests {
     #[test]
     fn boundary_skips_candidates_found_in_a_part() {
         assert_eq!(
-            boundary(&[b"x--=_netmon_alt_00", b"=_netmon_alt_01"]).unwrap(),
-            "=_netmon_alt_02"
+            &boundary(&[b"x--=_netmon_alt_00", b"=_netmon_alt_01"]).unwrap(),
+            b"=_netmon_alt_02"
         );
     }
 
@@ -549,6 +552,16 @@ mod tests {
             "mail subject contains a line break (CR/LF): refused (header injection)"
         );
         assert!(build(&msg()).is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_those_of_char_is_control() {
+        for v in [
+            "a\u{80}", "\u{9f}", "x\u{85}y", "\u{7f}", "\t", "\u{a0}", "ü€", "plain",
+        ] {
+            let refused = header_text("subject", v).is_err();
+            assert_eq!(refused, v.chars().any(char::is_control), "{v:?}");
+        }
     }
 
     #[test]

@@ -11,3 +11,26 @@ pub mod deliver;
 pub mod message;
 pub mod smtp;
 pub mod spool;
+
+/// `parts` joined: the one builder of the mail code's sentences (an
+/// inlined `push_str` per piece costs more code than a slice of them).
+pub(crate) fn cat(parts: &[&str]) -> String {
+    let mut s = String::new();
+    push_all(&mut s, parts);
+    s
+}
+
+/// Appends `parts` to `s` (see `cat`).
+#[inline(never)]
+pub(crate) fn push_all(s: &mut String, parts: &[&str]) {
+    for p in parts {
+        s.push_str(p);
+    }
+}
+
+/// `n` in decimal.
+pub(crate) fn num(n: u64) -> crate::out::Buf {
+    let mut b = crate::out::Buf::new();
+    let _ = ufmt::uwrite!(b, "{}", n);
+    b
+}

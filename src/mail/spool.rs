@@ -38,6 +38,7 @@ use std::fs;
 
 use crate::error::{Error, Result};
 use crate::mail::smtp::{Outcome, MAX_REASON};
+use crate::mail::{cat, num, push_all};
 use crate::out::Buf;
 
 /// Most messages waiting; the 51st pushes the oldest into `failed/`.
@@ -52,6 +53,10 @@ pub const MAX_ENTRY_BYTES: u64 = 4 << 20;
 pub const FAILED_DIR: &str = "failed";
 
 const MAGIC: &str = "netmon-spool 1";
+/// The header's keys, in the order `Entry::encode` writes them.
+const KEYS: [&str; 7] = [
+    "attempts", "refusals", "first", "last", "from", "to", "reason",
+];
 const SUFFIX: &str = ".msg";
 
 /// One waiting message, as `list` reads it (the message itself stays on
@@ -113,16 +118,10 @@ impl Entry {
         b.0
     }
 
-    /// The header of an entry file and the offset of the message.
-    fn decode(name: &str, data: &[u8]) -> Option<(Entry, usize)> {
-        let end = data.windows(2).position(|w| w == b"\n\n")?;
-        let head = core::str::from_utf8(data.get(..end)?).ok()?;
-        let mut lines = head.split('\n');
-        if lines.next()? != MAGIC {
-            return None;
-        }
-        let mut e = Entry {
-            name: name.into(),
+    /// An entry named `name` with nothing known yet.
+    fn blank(name: String) -> Entry {
+        Entry {
+            name,
             attempts: 0,
             refusals: 0,
             first: 0,
@@ -130,41 +129,64 @@ impl Entry {
             reason: String::new(),
             from: String::new(),
             to: Vec::new(),
-        };
+        }
+    }
+
+    /// Fills a `blank` entry from the header of an entry file; returns
+    /// the offset of the message, or None (the entry then holds part of
+    /// a damaged header: throw it away). The entry is filled in place,
+    /// not returned: moving it costs code on every level.
+    fn decode(&mut self, data: &[u8]) -> Option<usize> {
+        let e = self;
+        let end = data.windows(2).position(|w| w == b"\n\n")?;
+        let head = core::str::from_utf8(data.get(..end)?).ok()?;
+        let mut lines = head.split('\n');
+        if lines.next()? != MAGIC {
+            return None;
+        }
         for line in lines {
             let (k, v) = line.split_once(' ').unwrap_or((line, ""));
-            match k {
-                "attempts" => e.attempts = v.parse().ok()?,
-                "refusals" => e.refusals = v.parse().ok()?,
-                "first" => e.first = v.parse().ok()?,
-                "last" => e.last = v.parse().ok()?,
-                "from" => e.from = v.into(),
-                "to" => e.to.push(v.into()),
-                "reason" => e.reason = v.into(),
-                _ => return None,
+            match KEYS.iter().position(|&x| x == k)? {
+                i @ (0 | 1) => {
+                    let n = v.parse().ok()?;
+                    *if i == 0 {
+                        &mut e.attempts
+                    } else {
+                        &mut e.refusals
+                    } = n;
+                }
+                i @ (2 | 3) => {
+                    let n = v.parse().ok()?;
+                    *if i == 2 { &mut e.first } else { &mut e.last } = n;
+                }
+                4 => e.from = v.into(),
+                5 => e.to.push(v.into()),
+                _ => e.reason = v.into(),
             }
         }
-        (!e.from.is_empty() && !e.to.is_empty()).then_some((e, end + 2))
+        (!e.from.is_empty() && !e.to.is_empty()).then_some(end + 2)
     }
 }
 
-fn read_entry(dir: &str, name: &str) -> Result<(Entry, Vec<u8>)> {
-    let p = path(dir, name);
+/// Reads the file of the `blank` entry `e` into it; returns the message.
+fn read_entry(dir: &str, e: &mut Entry) -> Result<Vec<u8>> {
+    let p = path(dir, &e.name);
     let corrupt = || Error::runtime(corrupt_msg(&p));
     let meta = fs::metadata(&p).map_err(|e| Error::io("read", &p, &e))?;
     if meta.len() > MAX_ENTRY_BYTES {
         return Err(corrupt());
     }
     let data = fs::read(&p).map_err(|e| Error::io("read", &p, &e))?;
-    let (entry, at) = Entry::decode(name, &data).ok_or_else(corrupt)?;
-    Ok((entry, data.get(at..).unwrap_or(&[]).to_vec()))
+    let at = e.decode(&data).ok_or_else(corrupt)?;
+    Ok(data.get(at..).unwrap_or(&[]).to_vec())
 }
 
 fn corrupt_msg(p: &str) -> String {
-    let mut m = String::from("spool entry ");
-    m.push_str(p);
-    m.push_str(" is not a netmon spool file (or is damaged)");
-    m
+    cat(&[
+        "spool entry ",
+        p,
+        " is not a netmon spool file (or is damaged)",
+    ])
 }
 
 /// Names of the entries, oldest first (missing directory = empty).
@@ -174,10 +196,15 @@ fn names(dir: &str) -> Result<Vec<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("read", dir, &e)),
     };
-    let mut v: Vec<String> = rd
-        .filter_map(|d| d.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(SUFFIX) && !n.starts_with('.'))
-        .collect();
+    let mut v = Vec::new();
+    for d in rd {
+        let Some(n) = d.ok().and_then(|d| d.file_name().into_string().ok()) else {
+            continue;
+        };
+        if n.ends_with(SUFFIX) && !n.starts_with('.') {
+            v.push(n);
+        }
+    }
     v.sort();
     Ok(v)
 }
@@ -187,19 +214,12 @@ fn names(dir: &str) -> Result<Vec<String>> {
 pub fn list(dir: &str) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     for n in names(dir)? {
-        match read_entry(dir, &n) {
-            Ok((e, _)) => out.push(e),
-            Err(err) => out.push(Entry {
-                name: n,
-                attempts: 0,
-                refusals: 0,
-                first: 0,
-                last: 0,
-                reason: err.message().into(),
-                from: String::new(),
-                to: Vec::new(),
-            }),
+        let mut e = Entry::blank(n);
+        if let Err(err) = read_entry(dir, &mut e) {
+            e = Entry::blank(core::mem::take(&mut e.name));
+            e.reason = err.message().into();
         }
+        out.push(e);
     }
     Ok(out)
 }
@@ -207,43 +227,30 @@ pub fn list(dir: &str) -> Result<Vec<Entry>> {
 /// A fresh name: the first attempt's time, then the first free number.
 fn new_name(dir: &str, now: i64) -> Result<String> {
     let taken = names(dir)?;
-    let t = now.clamp(0, 999_999_999_999) as u64;
-    for seq in 0u32..10_000 {
-        let mut b = Buf::new();
-        let _ = ufmt::uwrite!(
-            b,
-            "{}-{}{}",
-            Padded(t, 12),
-            Padded(u64::from(seq), 4),
-            SUFFIX
-        );
-        if !taken.iter().any(|n| n == b.as_str()) {
-            return Ok(b.as_str().into());
+    // `<12 digits>-<4 digits>` and `SUFFIX`.
+    let mut b = *b"000000000000-0000.msg";
+    digits(&mut b[..12], now.clamp(0, 999_999_999_999) as u64);
+    for seq in 0u16..10_000 {
+        digits(&mut b[13..17], u64::from(seq));
+        if !taken.iter().any(|n| n.as_bytes() == b) {
+            return Ok(core::str::from_utf8(&b).unwrap_or("").into());
         }
     }
     Err(Error::runtime("too many spool entries with the same time"))
 }
 
-/// A number left-padded with zeros to a width.
-struct Padded(u64, usize);
-
-impl ufmt::uDisplay for Padded {
-    fn fmt<W: ufmt::uWrite + ?Sized>(
-        &self,
-        f: &mut ufmt::Formatter<'_, W>,
-    ) -> core::result::Result<(), W::Error> {
-        let mut b = Buf::new();
-        let _ = ufmt::uwrite!(b, "{}", self.0);
-        for _ in b.as_str().len()..self.1 {
-            f.write_str("0")?;
-        }
-        f.write_str(b.as_str())
+/// Writes `n` into `out` in decimal, zero-padded to its whole width
+/// (callers bound `n` to fit).
+fn digits(out: &mut [u8], mut n: u64) {
+    for d in out.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 
 /// Spools `msg` after its first failed attempt (`reason`, permanent or
-/// not). Returns the entry and, when the spool was full, the warning
-/// sentence about the oldest entry moved to `failed/`.
+/// not). Returns the entry's file name and, when the spool was full,
+/// the warning sentence about the oldest entry moved to `failed/`.
 pub fn add(
     dir: &str,
     from: &str,
@@ -252,18 +259,19 @@ pub fn add(
     now: i64,
     reason: &str,
     permanent: bool,
-) -> Result<(Entry, Option<String>)> {
+) -> Result<(String, Option<String>)> {
     ensure_dir(dir)?;
     let mut warning = None;
     let existing = names(dir)?;
     if existing.len() >= MAX_SPOOL {
         if let Some(oldest) = existing.first() {
             give_up(dir, oldest)?;
-            let mut w = String::from("mail spool full (");
-            push_num(&mut w, MAX_SPOOL as u64);
-            w.push_str(" messages): gave up on the oldest, moved to ");
-            w.push_str(&path(&path(dir, FAILED_DIR), oldest));
-            warning = Some(w);
+            warning = Some(cat(&[
+                "mail spool full (",
+                num(MAX_SPOOL as u64).as_str(),
+                " messages): gave up on the oldest, moved to ",
+                &path(&path(dir, FAILED_DIR), oldest),
+            ]));
         }
     }
     let e = Entry {
@@ -277,13 +285,7 @@ pub fn add(
         to: to.to_vec(),
     };
     crate::store::replace_file(dir, &e.name, &e.encode(msg))?;
-    Ok((e, warning))
-}
-
-fn push_num(s: &mut String, n: u64) {
-    let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "{}", n);
-    s.push_str(b.as_str());
+    Ok((e.name, warning))
 }
 
 /// Moves an entry to `failed/`, then deletes the oldest failed ones
@@ -322,11 +324,12 @@ pub fn retry(
         Ok(l) => l,
         Err(e) => return vec![e.message().into()],
     };
-    for name in list {
-        let (mut entry, msg) = match read_entry(dir, &name) {
-            Ok(x) => x,
+    for name in &list {
+        let mut entry = Entry::blank(name.clone());
+        let msg = match read_entry(dir, &mut entry) {
+            Ok(m) => m,
             Err(e) => {
-                events.push(unreadable(dir, &name, &e));
+                events.push(unreadable(dir, &entry.name, &e));
                 continue;
             }
         };
@@ -356,14 +359,18 @@ pub fn retry(
     events
 }
 
-fn sentence(entry: &Entry, what: &str) -> String {
-    let mut s = String::from("spooled mail ");
-    s.push_str(&entry.name);
-    s.push_str(": ");
-    s.push_str(what);
-    s.push_str(" (attempt ");
-    push_num(&mut s, u64::from(entry.attempts));
-    s.push(')');
+/// `spooled mail NAME: WHAT (attempt N)TAIL...`
+fn sentence(entry: &Entry, what: &str, tail: &[&str]) -> String {
+    let mut s = cat(&[
+        "spooled mail ",
+        &entry.name,
+        ": ",
+        what,
+        " (attempt ",
+        num(u64::from(entry.attempts)).as_str(),
+        ")",
+    ]);
+    push_all(&mut s, tail);
     s
 }
 
@@ -374,73 +381,71 @@ fn delivered(
     events: &mut Vec<String>,
 ) {
     let p = path(dir, &entry.name);
-    let mut s = sentence(entry, "delivered");
-    if let Err(e) = fs::remove_file(&p).map_err(|e| Error::io("remove", &p, &e)) {
-        s.push_str(", but ");
-        s.push_str(e.message());
-        s.push_str(": it will be sent again");
-    } else {
-        let _ = crate::store::sync_dir(dir);
-    }
+    let s = match fs::remove_file(&p) {
+        Err(e) => {
+            let e = Error::io("remove", &p, &e);
+            let tail = [", but ", e.message(), ": it will be sent again"];
+            sentence(entry, "delivered", &tail)
+        }
+        Ok(()) => {
+            let _ = crate::store::sync_dir(dir);
+            sentence(entry, "delivered", &[])
+        }
+    };
     events.push(s);
     for r in rejected {
-        let mut s = sentence(entry, "recipient refused: ");
-        s.push_str(&r.reason);
-        events.push(s);
+        events.push(sentence(entry, "recipient refused: ", &[&r.reason]));
     }
 }
 
 fn keep(dir: &str, entry: &Entry, msg: &[u8], events: &mut Vec<String>, what: &str) {
-    let mut s = sentence(entry, what);
-    s.push_str(": ");
-    s.push_str(&entry.reason);
-    if let Err(e) = crate::store::replace_file(dir, &entry.name, &entry.encode(msg)) {
-        s.push_str(" (and cannot update the spool: ");
-        s.push_str(e.message());
-        s.push(')');
-    }
+    let r = crate::store::replace_file(dir, &entry.name, &entry.encode(msg));
+    let s = match &r {
+        Ok(()) => sentence(entry, what, &[": ", &entry.reason]),
+        Err(e) => {
+            let tail = [
+                ": ",
+                &entry.reason,
+                " (and cannot update the spool: ",
+                e.message(),
+                ")",
+            ];
+            sentence(entry, what, &tail)
+        }
+    };
     events.push(s);
 }
 
 fn refused(dir: &str, entry: &Entry, msg: &[u8], events: &mut Vec<String>) {
     if entry.refusals < MAX_PERMANENT_ATTEMPTS {
-        let mut what = String::from("refused by the server, refusal ");
-        push_num(&mut what, u64::from(entry.refusals));
-        what.push_str(" of ");
-        push_num(&mut what, u64::from(MAX_PERMANENT_ATTEMPTS));
+        let what = cat(&[
+            "refused by the server, refusal ",
+            num(u64::from(entry.refusals)).as_str(),
+            " of ",
+            num(u64::from(MAX_PERMANENT_ATTEMPTS)).as_str(),
+        ]);
         return keep(dir, entry, msg, events, &what);
     }
-    let mut s = sentence(entry, "refused too often, given up");
-    s.push_str(": ");
-    s.push_str(&entry.reason);
     // Record the last reason before moving it, for the human who looks.
     let r = crate::store::replace_file(dir, &entry.name, &entry.encode(msg))
         .and_then(|_| give_up(dir, &entry.name));
-    match r {
+    let kept;
+    let (open, why) = match &r {
         Ok(()) => {
-            s.push_str(" (kept in ");
-            s.push_str(&path(&path(dir, FAILED_DIR), &entry.name));
-            s.push(')');
+            kept = path(&path(dir, FAILED_DIR), &entry.name);
+            (" (kept in ", kept.as_str())
         }
-        Err(e) => {
-            s.push_str(" (");
-            s.push_str(e.message());
-            s.push(')');
-        }
-    }
-    events.push(s);
+        Err(e) => (" (", e.message()),
+    };
+    let tail = [": ", &entry.reason, open, why, ")"];
+    events.push(sentence(entry, "refused too often, given up", &tail));
 }
 
 fn unreadable(dir: &str, name: &str, e: &Error) -> String {
-    let mut s = String::from(e.message());
     match give_up(dir, name) {
-        Ok(()) => s.push_str("; moved to failed/"),
-        Err(e2) => {
-            s.push_str("; ");
-            s.push_str(e2.message());
-        }
+        Ok(()) => cat(&[e.message(), "; moved to failed/"]),
+        Err(e2) => cat(&[e.message(), "; ", e2.message()]),
     }
-    s
 }
 
 #[cfg(test)]
@@ -481,13 +486,14 @@ mod tests {
         )
         .unwrap();
         assert!(w.is_none());
-        assert_eq!(e.name, "001779305040-0000.msg");
-        let text = fs::read(path(&d, &e.name)).unwrap();
+        assert_eq!(e, "001779305040-0000.msg");
+        let text = fs::read(path(&d, &e)).unwrap();
         let expect = b"netmon-spool 1\nattempts 1\nrefusals 0\nfirst 1779305040\nlast 1779305040\n\
 from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n";
         assert_eq!(&text[..expect.len()], &expect[..]);
         assert_eq!(&text[expect.len()..], &msg[..]);
-        let (back, m) = read_entry(&d, &e.name).unwrap();
+        let mut back = Entry::blank(e.clone());
+        let m = read_entry(&d, &mut back).unwrap();
         assert_eq!(
             (back, m.as_slice()),
             (list(&d).unwrap().remove(0), &msg[..])
@@ -538,7 +544,7 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n
         let d = tmp("failedcap");
         for i in 0..(MAX_FAILED + 3) as i64 {
             let (e, _) = add(&d, "n@r", &to(), b"m", 10 + i, "r", true).unwrap();
-            give_up(&d, &e.name).unwrap();
+            give_up(&d, &e).unwrap();
         }
         let f = names(&path(&d, FAILED_DIR)).unwrap();
         assert_eq!(f.len(), MAX_FAILED);
@@ -599,9 +605,32 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n
         // One refusal at add, four more on retry.
         assert_eq!(tries, MAX_PERMANENT_ATTEMPTS - 1);
         assert!(list(&d).unwrap().is_empty());
-        let (e, _) = read_entry(&path(&d, FAILED_DIR), "000000000001-0000.msg").unwrap();
+        let mut e = Entry::blank("000000000001-0000.msg".into());
+        read_entry(&path(&d, FAILED_DIR), &mut e).unwrap();
         assert_eq!((e.attempts, e.refusals), (5, 5));
         let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn decode_reads_every_key_and_refuses_bad_headers() {
+        let head = "netmon-spool 1\nattempts 3\nrefusals 2\nfirst -5\nlast 9\n\
+            from f@x\nto a@x\nto b@x\nreason r r\n\nMSG";
+        let mut e = Entry::blank("n".into());
+        assert_eq!(e.decode(head.as_bytes()), Some(head.len() - 3));
+        assert_eq!((e.attempts, e.refusals, e.first, e.last), (3, 2, -5, 9));
+        assert_eq!((e.from.as_str(), e.reason.as_str()), ("f@x", "r r"));
+        assert_eq!(e.to, ["a@x", "b@x"]);
+        for bad in [
+            "attempts -1",
+            "refusals x",
+            "first 1.5",
+            "last",
+            "colour red",
+        ] {
+            let h = ["netmon-spool 1\nfrom f@x\nto a@x\n", bad, "\n\nM"].concat();
+            let mut e = Entry::blank("n".into());
+            assert_eq!(e.decode(h.as_bytes()), None, "{bad:?}");
+        }
     }
 
     #[test]

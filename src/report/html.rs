@@ -40,33 +40,52 @@ const HEAD: &str = "padding:4px 10px;border-bottom:2px solid #999;text-align:lef
 /// section 13.1: safe in text and in quoted attributes alike), control
 /// characters as `?`, cut to `MAX_NAME_CHARS` characters.
 pub fn escape(b: &mut Buf, s: &str) {
-    for (i, c) in s.chars().enumerate() {
-        if i == MAX_NAME_CHARS {
+    // Byte by byte: a character starts at every byte that is not a
+    // continuation byte (10xxxxxx); C1 controls (U+0080..U+009F) are the
+    // two-byte sequences C2 80..C2 9F.
+    let s = s.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while let Some(&c) = s.get(i) {
+        i += 1;
+        if c & 0xc0 == 0x80 {
+            b.0.push(c);
+            continue;
+        }
+        if n == MAX_NAME_CHARS {
             b.push_bytes("…".as_bytes());
             return;
         }
-        match c {
-            '&' => b.push_bytes(b"&amp;"),
-            '<' => b.push_bytes(b"&lt;"),
-            '>' => b.push_bytes(b"&gt;"),
-            '"' => b.push_bytes(b"&quot;"),
-            '\'' => b.push_bytes(b"&#39;"),
-            c if c.is_control() => b.push_bytes(b"?"),
-            c => {
-                let mut tmp = [0u8; 4];
-                b.push_bytes(c.encode_utf8(&mut tmp).as_bytes());
+        n += 1;
+        let rep: &[u8] = match c {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'"' => b"&quot;",
+            b'\'' => b"&#39;",
+            0..=0x1f | 0x7f => b"?",
+            0xc2 if s.get(i).is_some_and(|&d| d < 0xa0) => {
+                i += 1;
+                b"?"
             }
-        }
+            _ => {
+                b.0.push(c);
+                continue;
+            }
+        };
+        b.push_bytes(rep);
     }
 }
 
 /// The whole document. `days`: (day number since the epoch, bytes per
 /// meter in `names` order), oldest first; a missing value counts as 0.
 pub fn render(r: &Report<'_>, days: &[(i64, Vec<u64>)], names: &[&str], b: &mut Buf) {
-    b.push_bytes(b"<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n");
-    b.push_bytes(b"<title>Network usage report</title>\n</head>\n");
-    b.push_bytes(b"<body style=\"font-family:Helvetica,Arial,sans-serif;color:#222;\">\n");
-    b.push_bytes(b"<h2 style=\"margin:0 0 4px 0;\">Network usage</h2>\n<p>Between ");
+    let head = concat!(
+        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n",
+        "<title>Network usage report</title>\n</head>\n",
+        "<body style=\"font-family:Helvetica,Arial,sans-serif;color:#222;\">\n",
+        "<h2 style=\"margin:0 0 4px 0;\">Network usage</h2>\n<p>Between ",
+    );
+    b.push_bytes(head.as_bytes());
     let _ = when(b, r.from);
     b.push_bytes(b" and ");
     let _ = when(b, r.to);
@@ -123,6 +142,21 @@ fn table_row(b: &mut Buf, label: &str, bytes: u64, packets: u64) {
     );
 }
 
+/// `t` with each `{}` replaced by the next of `nums`: one call per tag
+/// instead of one `uwrite!` piece per literal and number.
+fn fill(b: &mut Buf, t: &str, nums: &[u64]) {
+    let mut nums = nums.iter();
+    let mut rest = t.as_bytes();
+    while let Some(i) = rest.windows(2).position(|w| w == b"{}") {
+        b.push_bytes(rest.get(..i).unwrap_or(&[]));
+        if let Some(n) = nums.next() {
+            let _ = ufmt::uwrite!(b, "{}", *n);
+        }
+        rest = rest.get(i + 2..).unwrap_or(&[]);
+    }
+    b.push_bytes(rest);
+}
+
 /// Bar width and group width for `meters` bars per day.
 fn bar_geometry(meters: u64) -> (u64, u64) {
     let bar = if meters <= 4 { 8 } else { (32 / meters).max(2) };
@@ -139,27 +173,24 @@ fn chart(days: &[(i64, Vec<u64>)], names: &[&str], b: &mut Buf) {
         return;
     }
     legend(names, b);
-    let (_, group) = bar_geometry(names.len() as u64);
+    let geometry = bar_geometry(names.len() as u64);
+    let group = geometry.1;
     let width = LEFT + group * days.len() as u64 + 10;
     let height = TOP + PLOT_H + BOTTOM;
-    let _ = ufmt::uwrite!(
+    fill(
         b,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"Helvetica,Arial,sans-serif\" font-size=\"10\">\n",
-        width,
-        height,
-        width,
-        height
+        &[width, height, width, height],
     );
-    let top = days
-        .iter()
-        .flat_map(|(_, v)| v.iter().take(names.len()))
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let mut top = 1;
+    for (_, v) in days {
+        for &x in v.iter().take(names.len()) {
+            top = top.max(x);
+        }
+    }
     y_axis(b, top, width);
     for (i, (day, values)) in days.iter().enumerate() {
-        day_bars(b, i as u64, *day, values, names, top);
+        day_bars(b, i as u64, *day, values, names, top, geometry);
     }
     x_labels(b, days, group);
     b.push_bytes(b"</svg>\n");
@@ -193,15 +224,10 @@ fn y_axis(b: &mut Buf, top: u64, width: u64) {
     for (num, den) in [(0u8, 2u64), (1, 2), (2, 2)] {
         let v = crate::units::mul_div(top, num, den);
         let y = TOP + PLOT_H - scaled(v, top);
-        let _ = ufmt::uwrite!(
+        fill(
             b,
             "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#ccc\"/>\n<text x=\"{}\" y=\"{}\" text-anchor=\"end\">",
-            LEFT - 4,
-            y,
-            width - 6,
-            y,
-            LEFT - 8,
-            y + 3
+            &[LEFT - 4, y, width - 6, y, LEFT - 8, y + 3],
         );
         let _ = size(b, v);
         b.push_bytes(b"</text>\n");
@@ -209,21 +235,26 @@ fn y_axis(b: &mut Buf, top: u64, width: u64) {
 }
 
 /// One group of bars, one per meter, each with a tooltip title.
-fn day_bars(b: &mut Buf, i: u64, day: i64, values: &[u64], names: &[&str], top: u64) {
-    let (bar, group) = bar_geometry(names.len() as u64);
+fn day_bars(
+    b: &mut Buf,
+    i: u64,
+    day: i64,
+    values: &[u64],
+    names: &[&str],
+    top: u64,
+    (bar, group): (u64, u64),
+) {
     for (j, name) in names.iter().enumerate() {
         let v = values.get(j).copied().unwrap_or(0);
         let h = scaled(v, top);
         let x = LEFT + i * group + 3 + j as u64 * bar;
-        let _ = ufmt::uwrite!(
+        fill(
             b,
-            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>",
-            x,
-            TOP + PLOT_H - h,
-            bar,
-            h,
-            colour(j)
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"",
+            &[x, TOP + PLOT_H - h, bar, h],
         );
+        b.push_bytes(colour(j).as_bytes());
+        b.push_bytes(b"\"><title>");
         let _ = write_date(b, day);
         b.push_bytes(b" ");
         escape(b, name);
@@ -245,13 +276,13 @@ fn x_labels(b: &mut Buf, days: &[(i64, Vec<u64>)], group: u64) {
         let mut d = Buf::new();
         let _ = write_date(&mut d, *day);
         let md = d.as_str().get(5..).unwrap_or("");
-        let _ = ufmt::uwrite!(
+        fill(
             b,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-            x,
-            y,
-            md
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">",
+            &[x, y],
         );
+        b.push_bytes(md.as_bytes());
+        b.push_bytes(b"</text>\n");
     }
 }
 
@@ -308,6 +339,44 @@ mod tests {
         let mut b = Buf::new();
         escape(&mut b, &"x".repeat(100));
         assert_eq!(b.as_str(), "x".repeat(MAX_NAME_CHARS) + "…");
+    }
+
+    /// The character-level definition the byte loop must match.
+    fn escape_by_chars(s: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i == MAX_NAME_CHARS {
+                out.push('…');
+                break;
+            }
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c if c.is_control() => out.push('?'),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn escape_is_per_character_with_c1_controls_and_the_cut() {
+        let long_multi = "é€😀\u{85}".repeat(30);
+        for s in [
+            "a\u{80}b\u{9f}c\u{a0}d\u{85}\u{7f}",
+            "ü日本&<\"'",
+            long_multi.as_str(),
+            &"é".repeat(64),
+            &"é".repeat(65),
+            "",
+        ] {
+            let mut b = Buf::new();
+            escape(&mut b, s);
+            assert_eq!(b.as_str(), escape_by_chars(s), "{s:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the dialogue itself never has to refuse input.
 
 use crate::error::{Error, Result};
+use crate::mail::cat;
 
 /// Most recipients per message. RFC 5321 section 4.5.3.1.8: servers
 /// must accept at least 100 RCPT commands per transaction.
@@ -26,8 +27,9 @@ pub struct Envelope {
 impl Envelope {
     /// Checks every value: `helo` a domain or address literal, `from` and
     /// each `to` a plain `local@domain` (see `valid_address`), 1 to
-    /// `MAX_RECIPIENTS` recipients.
-    pub fn new(helo: &str, from: &str, to: &[&str]) -> Result<Envelope> {
+    /// `MAX_RECIPIENTS` recipients. `to` as the caller holds it (the
+    /// app has `String`s; one instantiation in the router binary).
+    pub fn new<T: AsRef<str>>(helo: &str, from: &str, to: &[T]) -> Result<Envelope> {
         if !valid_helo(helo) {
             return Err(bad("HELO name", helo));
         }
@@ -37,13 +39,18 @@ impl Envelope {
         if to.is_empty() || to.len() > MAX_RECIPIENTS {
             return Err(Error::config("mail needs 1 to 100 recipients"));
         }
-        if let Some(t) = to.iter().find(|t| !valid_address(t)) {
-            return Err(bad("recipient address", t));
+        let mut list = Vec::with_capacity(to.len());
+        for t in to {
+            let t = t.as_ref();
+            if !valid_address(t) {
+                return Err(bad("recipient address", t));
+            }
+            list.push(String::from(t));
         }
         Ok(Envelope {
             helo: helo.into(),
             from: from.into(),
-            to: to.iter().map(|&t| t.into()).collect(),
+            to: list,
         })
     }
     pub fn helo(&self) -> &str {
@@ -60,15 +67,15 @@ impl Envelope {
 /// The error for a refused value. It quotes the value only when it is
 /// printable, so the message itself cannot carry a line break.
 fn bad(what: &str, value: &str) -> Error {
-    let mut m = String::from("invalid mail ");
-    m.push_str(what);
-    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) && value.len() <= MAX_DOMAIN {
-        m.push_str(" '");
-        m.push_str(value);
-        m.push('\'');
+    let m = if value.bytes().all(|b| (0x20..0x7f).contains(&b)) && value.len() <= MAX_DOMAIN {
+        cat(&["invalid mail ", what, " '", value, "'"])
     } else {
-        m.push_str(" (control or non-ASCII characters, or too long)");
-    }
+        cat(&[
+            "invalid mail ",
+            what,
+            " (control or non-ASCII characters, or too long)",
+        ])
+    };
     Error::config(m)
 }
 
@@ -194,7 +201,7 @@ mod tests {
         assert!(Envelope::new("r.lan", "a@b\n", &["c@d"]).is_err());
         let e = Envelope::new("r.lan", "a@b", &["c@d", "e@f\r"]).unwrap_err();
         assert!(!e.message().contains('\r'), "{}", e.message());
-        assert!(Envelope::new("r.lan", "a@b", &[]).is_err());
+        assert!(Envelope::new("r.lan", "a@b", &[] as &[&str]).is_err());
         let many: Vec<&str> = std::iter::repeat_n("c@d", MAX_RECIPIENTS + 1).collect();
         assert!(Envelope::new("r.lan", "a@b", &many).is_err());
         assert!(Envelope::new("r.lan", "a@b", &many[1..]).is_ok());

@@ -51,17 +51,26 @@ impl Write for Connection {
 /// its own timeouts (resolv.conf) that this one does not bound.
 pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<Connection, Failure> {
     let timeout = timeout.max(MIN_TIMEOUT);
-    let addrs = (host, port)
-        .to_socket_addrs()
-        .map_err(|_| unresolved(host))?;
+    // The last failure: the address and why. A socket that connected
+    // but cannot be configured ends the search (as a failure).
     let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => return configure(s, timeout).map_err(|e| connect_failure(&addr, &e)),
-            Err(e) => last = Some(connect_failure(&addr, &e)),
+    if let Ok(addrs) = (host, port).to_socket_addrs() {
+        for addr in addrs {
+            let r = TcpStream::connect_timeout(&addr, timeout);
+            let connected = r.is_ok();
+            match r.and_then(|s| configure(s, timeout)) {
+                Ok(c) => return Ok(c),
+                Err(e) => last = Some((addr, e)),
+            }
+            if connected {
+                break;
+            }
         }
     }
-    Err(last.unwrap_or_else(|| unresolved(host)))
+    Err(match last {
+        Some((addr, e)) => connect_failure(&addr, &e),
+        None => unresolved(host),
+    })
 }
 
 fn configure(s: TcpStream, timeout: Duration) -> io::Result<Connection> {

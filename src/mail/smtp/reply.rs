@@ -134,11 +134,13 @@ fn trim_eol(l: &[u8]) -> &[u8] {
 }
 
 fn parse_code(line: &[u8]) -> Option<u16> {
-    let d = line.get(..3)?;
-    if !d.iter().all(u8::is_ascii_digit) {
-        return None;
+    let mut code = 0u16;
+    for &b in line.get(..3)? {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        code = code * 10 + u16::from(b - b'0');
     }
-    let code = d.iter().fold(0u16, |a, &b| a * 10 + u16::from(b - b'0'));
     (200..=599).contains(&code).then_some(code)
 }
 

@@ -22,7 +22,7 @@ use super::command::{
 use super::envelope::{Credentials, Envelope, Mechanism};
 use super::reply::{read_line, Line, Reply, ReplyError, ReplyParser, MAX_LINE};
 use super::stuff::DotStuffer;
-use crate::mail::base64;
+use crate::mail::{base64, cat};
 
 /// Longest failure or rejection reason kept (they go to stderr, syslog
 /// and the spool).
@@ -91,45 +91,25 @@ pub enum Outcome {
     Permanent(Failure),
 }
 
-/// Why the dialogue stopped early: the outcome, and whether the
-/// connection is still in step so a QUIT makes sense.
-struct Stop {
-    outcome: Outcome,
-    polite: bool,
-}
+/// The dialogue stopped early; `Session::fail` recorded why. A unit
+/// error keeps every `?` a plain branch: the outcome is written once,
+/// where the failure happens, and not moved up through each step.
+struct Halt;
 
-type Step<T> = Result<T, Stop>;
+type Step<T> = Result<T, Halt>;
 
-/// What the EHLO reply advertised that netmon cares about.
-#[derive(Default)]
-struct Extensions {
-    auth_plain: bool,
-    auth_login: bool,
-}
-
-impl Extensions {
-    /// Reads `AUTH mech...` lines (also the old `AUTH=mech...` form that
-    /// some servers still send) from an EHLO reply (RFC 5321 4.1.1.1).
-    fn parse(reply: &Reply) -> Extensions {
-        let mut ext = Extensions::default();
-        for line in reply.lines.iter().skip(1) {
-            let mut words = line.split([' ', '=']);
-            if !words.next().is_some_and(|k| k.eq_ignore_ascii_case("AUTH")) {
-                continue;
-            }
-            for m in words {
-                ext.auth_plain |= m.eq_ignore_ascii_case("PLAIN");
-                ext.auth_login |= m.eq_ignore_ascii_case("LOGIN");
-            }
-        }
-        ext
-    }
-    fn offers(&self, m: Mechanism) -> bool {
-        match m {
-            Mechanism::Plain => self.auth_plain,
-            Mechanism::Login => self.auth_login,
-        }
-    }
+/// Whether the EHLO reply `lines` advertise AUTH mechanism `name`: an
+/// `AUTH mech...` line, or the old `AUTH=mech...` form that some
+/// servers still send (RFC 5321 4.1.1.1). The first line is the
+/// greeting, not an extension.
+fn offers(lines: &[String], name: &str) -> bool {
+    lines.iter().skip(1).any(|line| {
+        let mut words = line.as_bytes().split(|&b| b == b' ' || b == b'=');
+        words
+            .next()
+            .is_some_and(|k| k.eq_ignore_ascii_case(b"AUTH"))
+            && words.any(|m| m.eq_ignore_ascii_case(name.as_bytes()))
+    })
 }
 
 /// One SMTP connection. `send` may be called once per connection.
@@ -140,6 +120,12 @@ pub struct Session<S> {
     parser: ReplyParser,
     /// Texts that must never appear in a reason (password, its base64).
     secrets: Vec<String>,
+    /// The step under way: failures are reported as in this stage.
+    stage: Stage,
+    /// Set by `fail`: what became of the message, and whether the
+    /// connection is still in step so a QUIT makes sense.
+    outcome: Outcome,
+    polite: bool,
 }
 
 impl<S: BufRead + Write> Session<S> {
@@ -150,6 +136,11 @@ impl<S: BufRead + Write> Session<S> {
             out: Vec::with_capacity(BODY_CHUNK + BODY_CHUNK / 8),
             parser: ReplyParser::new(),
             secrets: Vec::new(),
+            stage: Stage::Greeting,
+            outcome: Outcome::Delivered {
+                rejected: Vec::new(),
+            },
+            polite: true,
         }
     }
 
@@ -162,11 +153,17 @@ impl<S: BufRead + Write> Session<S> {
     /// line ends; it is dot-stuffed here) and says what became of it.
     pub fn send(&mut self, env: &Envelope, auth: Option<&Credentials>, message: &[u8]) -> Outcome {
         self.secrets = auth.map(secrets_of).unwrap_or_default();
-        let (outcome, polite) = match self.dialogue(env, auth, message) {
-            Ok(rejected) => (Outcome::Delivered { rejected }, true),
-            Err(stop) => (stop.outcome, stop.polite),
+        self.polite = true;
+        let outcome = match self.dialogue(env, auth, message) {
+            Ok(rejected) => Outcome::Delivered { rejected },
+            Err(Halt) => core::mem::replace(
+                &mut self.outcome,
+                Outcome::Delivered {
+                    rejected: Vec::new(),
+                },
+            ),
         };
-        if polite {
+        if self.polite {
             self.quit();
         }
         outcome
@@ -178,45 +175,51 @@ impl<S: BufRead + Write> Session<S> {
         auth: Option<&Credentials>,
         message: &[u8],
     ) -> Step<Vec<Rejection>> {
-        self.expect(Stage::Greeting, 220)?;
+        self.stage = Stage::Greeting;
+        self.expect(220)?;
         let ext = self.hello(env.helo())?;
         if let Some(c) = auth {
             self.auth(&ext, c)?;
         }
-        self.command(&MailFrom(env.from()), Stage::MailFrom)?;
-        self.expect(Stage::MailFrom, 250)?;
+        self.stage = Stage::MailFrom;
+        self.step(&MailFrom(env.from()), 250)?;
         let rejected = self.recipients(env.to())?;
-        self.command(&Data, Stage::Data)?;
-        self.expect(Stage::Data, 354)?;
+        self.stage = Stage::Data;
+        self.step(&Data, 354)?;
         self.body(message)?;
-        self.expect(Stage::EndOfData, 250)?;
+        self.stage = Stage::EndOfData;
+        self.expect(250)?;
         Ok(rejected)
     }
 
     /// EHLO, or HELO when the server rejects EHLO with a 5xx (RFC 5321
     /// section 4.1.4: "the client SHOULD fall back to HELO"). 4xx is not
-    /// a "no EHLO" answer but a transient failure.
-    fn hello(&mut self, helo: &str) -> Step<Extensions> {
-        self.command(&Ehlo(helo), Stage::Hello)?;
-        let reply = self.reply(Stage::Hello)?;
+    /// a "no EHLO" answer but a transient failure. Returns the EHLO
+    /// reply's lines (none after HELO: no extensions).
+    fn hello(&mut self, helo: &str) -> Step<Vec<String>> {
+        self.stage = Stage::Hello;
+        self.command(&Ehlo(helo))?;
+        let reply = self.reply()?;
         if reply.class() == 2 {
-            return Ok(Extensions::parse(&reply));
+            return Ok(reply.lines);
         }
         if reply.class() != 5 {
-            return Err(self.refused(Stage::Hello, &reply));
+            return Err(self.refused(&reply));
         }
-        self.command(&Helo(helo), Stage::Hello)?;
-        self.expect(Stage::Hello, 250)?;
-        Ok(Extensions::default())
+        self.step(&Helo(helo), 250)?;
+        Ok(Vec::new())
     }
 
-    fn auth(&mut self, ext: &Extensions, c: &Credentials) -> Step<()> {
+    fn auth(&mut self, ext: &[String], c: &Credentials) -> Step<()> {
+        self.stage = Stage::Auth;
         let m = c.mechanism();
-        if !ext.offers(m) {
-            let mut r = String::from("AUTH: server does not offer AUTH ");
-            r.push_str(m.name());
-            r.push_str(" (not over this connection; is TLS required? use transport sendmail)");
-            return Err(self.fail(Stage::Auth, None, r, false, true));
+        if !offers(ext, m.name()) {
+            let r = cat(&[
+                "server does not offer AUTH ",
+                m.name(),
+                " (not over this connection; is TLS required? use transport sendmail)",
+            ]);
+            return Err(self.fail(None, &r, false, true));
         }
         let secret = c.password();
         match m {
@@ -225,32 +228,31 @@ impl<S: BufRead + Write> Session<S> {
                     user: c.user(),
                     password: secret,
                 };
-                self.command(&cmd, Stage::Auth)?;
+                self.command(&cmd)?;
             }
             Mechanism::Login => {
-                self.command(&AuthLogin, Stage::Auth)?;
-                self.expect(Stage::Auth, 334)?;
-                self.command(&AuthResponse(c.user().as_bytes()), Stage::Auth)?;
-                self.expect(Stage::Auth, 334)?;
-                self.command(&AuthResponse(secret.as_bytes()), Stage::Auth)?;
+                self.step(&AuthLogin, 334)?;
+                self.step(&AuthResponse(c.user().as_bytes()), 334)?;
+                self.command(&AuthResponse(secret.as_bytes()))?;
             }
         }
         // 235 success; 535 credentials refused (permanent); 454 transient
         // (RFC 4954 section 6).
-        self.expect(Stage::Auth, 235).map(drop)
+        self.expect(235)
     }
 
     /// One RCPT TO per recipient; refusals are collected, and only a
     /// refusal of all of them (or a 421: the server is closing) stops.
     fn recipients(&mut self, to: &[String]) -> Step<Vec<Rejection>> {
+        self.stage = Stage::RcptTo;
         let mut rejected = Vec::new();
         for rcpt in to {
-            self.command(&RcptTo(rcpt), Stage::RcptTo)?;
-            let reply = self.reply(Stage::RcptTo)?;
+            self.command(&RcptTo(rcpt))?;
+            let reply = self.reply()?;
             match reply.class() {
                 2 => {}
                 4 | 5 if reply.code != 421 => rejected.push(self.rejection(rcpt, &reply)),
-                _ => return Err(self.refused(Stage::RcptTo, &reply)),
+                _ => return Err(self.refused(&reply)),
             }
         }
         if rejected.len() < to.len() {
@@ -260,8 +262,7 @@ impl<S: BufRead + Write> Session<S> {
     }
 
     fn rejection(&self, rcpt: &str, reply: &Reply) -> Rejection {
-        let mut r = String::from(rcpt);
-        r.push_str(": ");
+        let mut r = cat(&[rcpt, ": "]);
         reply.push_text(&mut r);
         Rejection {
             recipient: rcpt.into(),
@@ -272,8 +273,8 @@ impl<S: BufRead + Write> Session<S> {
 
     /// Every recipient refused: transient if any refusal was, so a retry
     /// can still reach that one.
-    fn all_rejected(&self, rejected: &[Rejection]) -> Stop {
-        let mut r = String::from("RCPT TO: every recipient refused: ");
+    fn all_rejected(&mut self, rejected: &[Rejection]) -> Halt {
+        let mut r = String::from("every recipient refused: ");
         for (i, x) in rejected.iter().enumerate() {
             if i > 0 {
                 r.push_str("; ");
@@ -282,7 +283,7 @@ impl<S: BufRead + Write> Session<S> {
         }
         let transient = rejected.iter().any(|x| x.code / 100 == 4);
         let code = rejected.first().map(|x| x.code);
-        self.fail(Stage::RcptTo, code, r, transient, true)
+        self.fail(code, &r, transient, true)
     }
 
     /// Streams the message through the dot-stuffer in bounded chunks.
@@ -291,62 +292,70 @@ impl<S: BufRead + Write> Session<S> {
         for chunk in message.chunks(BODY_CHUNK) {
             self.out.clear();
             stuffer.feed(chunk, &mut self.out);
-            self.write_out(Stage::Data)?;
+            self.write_out()?;
         }
         self.out.clear();
         stuffer.finish(&mut self.out);
-        self.write_out(Stage::Data)?;
-        self.flush(Stage::Data)
+        self.write_out()?;
+        self.flush()
     }
 
     /// Best effort: the message is already delivered or lost, so errors
     /// here change nothing and are ignored.
     fn quit(&mut self) {
-        if self.command(&Quit, Stage::EndOfData).is_ok() {
-            let _ = self.reply(Stage::EndOfData);
+        if self.command(&Quit).is_ok() {
+            let _ = self.reply();
         }
     }
 
-    fn command(&mut self, c: &dyn Command, stage: Stage) -> Step<()> {
+    /// A command, then its reply, which must be in the class of `want`.
+    fn step(&mut self, c: &dyn Command, want: u16) -> Step<()> {
+        self.command(c)?;
+        self.expect(want)
+    }
+
+    fn command(&mut self, c: &dyn Command) -> Step<()> {
         self.out.clear();
         c.render(&mut self.out);
-        self.write_out(stage)?;
-        self.flush(stage)
+        self.write_out()?;
+        self.flush()
     }
 
-    fn write_out(&mut self, stage: Stage) -> Step<()> {
+    fn write_out(&mut self) -> Step<()> {
         let r = self.io.write_all(&self.out);
-        r.map_err(|e| self.io_failure(stage, &e))
+        r.map_err(|e| self.io_failure(&e))
     }
 
-    fn flush(&mut self, stage: Stage) -> Step<()> {
+    fn flush(&mut self) -> Step<()> {
         let r = self.io.flush();
-        r.map_err(|e| self.io_failure(stage, &e))
+        r.map_err(|e| self.io_failure(&e))
     }
 
     /// Reads a reply and checks it is in the class of `want` (RFC 5321
     /// section 4.2.1: the first digit decides; clients must not depend
     /// on the exact code beyond that).
-    fn expect(&mut self, stage: Stage, want: u16) -> Step<Reply> {
-        let reply = self.reply(stage)?;
+    fn expect(&mut self, want: u16) -> Step<()> {
+        let reply = self.reply()?;
         if reply.class() == want / 100 {
-            return Ok(reply);
+            return Ok(());
         }
-        Err(self.refused(stage, &reply))
+        Err(self.refused(&reply))
     }
 
-    fn reply(&mut self, stage: Stage) -> Step<Reply> {
+    fn reply(&mut self) -> Step<Reply> {
         loop {
             match read_line(&mut self.io, &mut self.line, MAX_LINE) {
                 Ok(Line::Complete) => {}
-                Ok(Line::Closed) => return Err(self.closed(stage)),
-                Ok(Line::TooLong) => return Err(self.malformed(stage, ReplyError::LineTooLong)),
-                Err(e) => return Err(self.io_failure(stage, &e)),
+                Ok(Line::Closed) => {
+                    return Err(self.fail(None, "connection closed by the server", true, false))
+                }
+                Ok(Line::TooLong) => return Err(self.malformed(ReplyError::LineTooLong)),
+                Err(e) => return Err(self.io_failure(&e)),
             }
             match self.parser.push_line(&self.line) {
                 Ok(Some(reply)) => return Ok(reply),
                 Ok(None) => {}
-                Err(e) => return Err(self.malformed(stage, e)),
+                Err(e) => return Err(self.malformed(e)),
             }
         }
     }
@@ -354,65 +363,67 @@ impl<S: BufRead + Write> Session<S> {
     /// A reply that is not the one wanted: 4xx transient, 5xx and
     /// anything unexpected permanent. After 421 the server closes the
     /// connection (RFC 5321 section 3.8), so no QUIT then.
-    fn refused(&self, stage: Stage, reply: &Reply) -> Stop {
-        let mut r = String::from(stage.as_str());
-        r.push_str(": ");
+    fn refused(&mut self, reply: &Reply) -> Halt {
+        let mut r = String::new();
         reply.push_text(&mut r);
         let transient = reply.class() == 4;
-        self.fail(stage, Some(reply.code), r, transient, reply.code != 421)
+        self.fail(Some(reply.code), &r, transient, reply.code != 421)
     }
 
-    fn malformed(&self, stage: Stage, e: ReplyError) -> Stop {
-        let mut r = String::from(stage.as_str());
-        r.push_str(": ");
-        r.push_str(e.as_str());
-        self.fail(stage, None, r, false, false)
+    fn malformed(&mut self, e: ReplyError) -> Halt {
+        self.fail(None, e.as_str(), false, false)
     }
 
-    fn closed(&self, stage: Stage) -> Stop {
-        let mut r = String::from(stage.as_str());
-        r.push_str(": connection closed by the server");
-        self.fail(stage, None, r, true, false)
-    }
-
-    fn io_failure(&self, stage: Stage, e: &io::Error) -> Stop {
-        let mut r = String::from(stage.as_str());
-        r.push_str(": ");
+    fn io_failure(&mut self, e: &io::Error) -> Halt {
+        let mut r = String::new();
         push_io_error(&mut r, e);
-        self.fail(stage, None, r, true, false)
+        self.fail(None, &r, true, false)
     }
 
-    fn fail(
-        &self,
-        stage: Stage,
-        code: Option<u16>,
-        r: String,
-        transient: bool,
-        polite: bool,
-    ) -> Stop {
+    /// Records the outcome `stage: what` for the current stage.
+    fn fail(&mut self, code: Option<u16>, what: &str, transient: bool, polite: bool) -> Halt {
+        let r = cat(&[self.stage.as_str(), ": ", what]);
         let f = Failure {
-            stage,
+            stage: self.stage,
             code,
             reason: self.clean(r),
         };
-        let outcome = if transient {
+        self.outcome = if transient {
             Outcome::Transient(f)
         } else {
             Outcome::Permanent(f)
         };
-        Stop { outcome, polite }
+        self.polite = polite;
+        Halt
     }
 
     /// Redacts the secrets, then bounds the length.
     fn clean(&self, mut r: String) -> String {
         for s in &self.secrets {
-            if r.contains(s.as_str()) {
-                r = r.replace(s.as_str(), "***");
-            }
+            r = redact(&r, s);
         }
         truncate(&mut r, MAX_REASON);
         r
     }
+}
+
+/// `r` with every occurrence of `secret` (not empty) replaced by `***`,
+/// leftmost first, like `str::replace`, without the generic substring
+/// searcher: reasons are short.
+fn redact(r: &str, secret: &str) -> String {
+    let mut out = String::with_capacity(r.len());
+    let mut rest = r;
+    while let Some(c) = rest.chars().next() {
+        let n = if !secret.is_empty() && rest.starts_with(secret) {
+            out.push_str("***");
+            secret.len()
+        } else {
+            out.push(c);
+            c.len_utf8()
+        };
+        rest = rest.get(n..).unwrap_or("");
+    }
+    out
 }
 
 /// The password and the base64 forms it takes on the wire (LOGIN sends
@@ -892,6 +903,20 @@ mod tests {
         assert!(f.reason.len() <= MAX_REASON, "{}", f.reason.len());
         assert!(f.reason.ends_with("..."));
         assert!(!f.reason.chars().any(char::is_control));
+    }
+
+    #[test]
+    fn redact_replaces_like_str_replace() {
+        for (r, s) in [
+            ("a pw b pwpw", "pw"),
+            ("ü pw € pw", "pw"),
+            ("", "x"),
+            ("ppw", "pw"),
+            ("aaaaa", "aa"),
+            ("none here", "zz"),
+        ] {
+            assert_eq!(redact(r, s), r.replace(s, "***"), "{r:?} {s:?}");
+        }
     }
 
     #[test]
