@@ -106,7 +106,7 @@ fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
 /// there), else UTC. An unreadable string is UTC with a warning.
 fn zone(warn: &mut Buf) -> Zone {
     let tz = sys::getenv(c"TZ")
-        .or_else(|| std::fs::read_to_string("/etc/TZ").ok())
+        .or_else(|| sys::read_text("/etc/TZ").ok())
         .unwrap_or_default();
     let tz = tz.trim_ascii();
     if tz.is_empty() {
@@ -126,7 +126,7 @@ fn zone(warn: &mut Buf) -> Zone {
 /// The config file (`None` when it does not exist), as written: a file
 /// without meter sections has no meters yet (see `with_meters`).
 pub fn read_config(path: &str) -> Result<Option<Config>> {
-    match std::fs::read(path) {
+    match sys::read_file(path) {
         Ok(bytes) => {
             let text = core::str::from_utf8(&bytes).map_err(|_| {
                 Error::config(config::fill("cannot read {}: not UTF-8 text", &[path]))
@@ -153,8 +153,8 @@ fn with_meters(parsed: Option<Config>, path: &str, state_dir: &str) -> Result<Co
         Some(c) if !c.meters.is_empty() => return Ok(c),
         p => p,
     };
-    let route = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    let route6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+    let route = sys::read_text("/proc/net/route").unwrap_or_default();
+    let route6 = sys::read_text("/proc/net/ipv6_route").unwrap_or_default();
     let found = config::default_wan(&route, &route6);
     let last = store::read_wan(state_dir);
     let wan = found.as_deref().or(last.as_deref());
@@ -466,7 +466,7 @@ fn mail_test(cx: &Ctx, out: &mut Buf) -> Result<()> {
 fn daily(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
     use report::daily::{render, render_rows};
     if let Some(path) = &d.log {
-        let f = std::fs::File::open(path).map_err(|e| Error::io("read", path, &e))?;
+        let f = sys::open(path, libc::O_RDONLY, 0).map_err(|e| Error::io("read", path, &e))?;
         return render(std::io::BufReader::new(f), d.format, out)
             .map(|_| ())
             .map_err(|e| Error::io("read", path, &e));
@@ -567,7 +567,7 @@ fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
 
 /// OpenWrt's `option flow_offloading '1'` in the firewall defaults.
 fn offloading_enabled() -> bool {
-    let Ok(text) = std::fs::read_to_string("/etc/config/firewall") else {
+    let Ok(text) = sys::read_text("/etc/config/firewall") else {
         return false;
     };
     text.lines().map(str::trim_ascii).any(|l| {

@@ -8,7 +8,8 @@
 use crate::error::{Error, Result};
 use crate::out::Buf;
 use crate::state::{DecodeError, State};
-use std::fs::{self, File, OpenOptions};
+use crate::sys;
+use std::fs;
 use std::io::{self, Write};
 
 pub const STATE_FILE: &str = "state";
@@ -58,7 +59,7 @@ enum Copy {
 
 fn read_copy(dir: &str) -> Result<Copy> {
     let path = join(dir, STATE_FILE);
-    match fs::read(&path) {
+    match sys::read_file(&path) {
         Ok(b) => Ok(match State::decode(&b) {
             Ok(st) => Copy::Good(st),
             Err(e) => Copy::Damaged(e),
@@ -180,7 +181,7 @@ pub fn replace_file(dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
     tmp.push_str(name);
     tmp.push_str(".tmp");
     let write = || -> io::Result<()> {
-        let mut f = File::create(&tmp)?;
+        let mut f = sys::open(&tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644)?;
         f.write_all(bytes)?;
         f.sync_all()
     };
@@ -198,7 +199,7 @@ pub fn replace_file(dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
 /// fsync of the directory makes a rename in it durable (POSIX leaves that
 /// to the file system otherwise).
 pub fn sync_dir(dir: &str) -> Result<()> {
-    File::open(dir)
+    sys::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync directory", dir, &e))
 }
@@ -234,7 +235,7 @@ pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
     create_dirs(to).map_err(|e| Error::io("create", to, &e))?;
     for n in &want {
         let src = join(from, n);
-        let bytes = fs::read(&src).map_err(|e| Error::io("read", &src, &e))?;
+        let bytes = sys::read_file(&src).map_err(|e| Error::io("read", &src, &e))?;
         replace_file(to, n, &bytes)?;
     }
     prune_dir(&want, to)
@@ -306,11 +307,12 @@ pub fn append_log(
         log_line(&mut b, prev.0, prev.1);
     }
     log_line(&mut b, now.0, now.1);
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| Error::io("open", &path, &e))?;
+    let mut f = sys::open(
+        &path,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND,
+        0o644,
+    )
+    .map_err(|e| Error::io("open", &path, &e))?;
     f.write_all(b.as_bytes())
         .map_err(|e| Error::io("append to", &path, &e))
 }
@@ -326,7 +328,7 @@ fn log_line(b: &mut Buf, t: i64, totals: &[u64]) {
 fn log_header_matches(path: &str, header: &[u8]) -> bool {
     use std::io::Read;
     let mut buf = vec![0u8; header.len()];
-    match File::open(path) {
+    match sys::open(path, libc::O_RDONLY, 0) {
         Ok(mut f) => f.read_exact(&mut buf).is_ok() && buf == header,
         Err(_) => false,
     }
@@ -334,7 +336,7 @@ fn log_header_matches(path: &str, header: &[u8]) -> bool {
 
 /// The WAN device `remember_wan` kept in `dir`, if any.
 pub fn read_wan(dir: &str) -> Option<String> {
-    let s = fs::read_to_string(join(dir, WAN_FILE)).ok()?;
+    let s = sys::read_text(&join(dir, WAN_FILE)).ok()?;
     let s = s.trim_ascii();
     (!s.is_empty()).then(|| s.into())
 }

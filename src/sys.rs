@@ -47,7 +47,7 @@ pub fn strerror(errno: i32) -> String {
 
 /// The kernel's boot id (a new random UUID at every boot), trimmed.
 pub fn boot_id() -> Option<heapless::String<40>> {
-    let s = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let s = read_text("/proc/sys/kernel/random/boot_id").ok()?;
     heapless::String::try_from(s.trim_ascii()).ok()
 }
 
@@ -62,12 +62,7 @@ pub struct Lock {
 pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
     use std::io::{Read, Seek, Write};
     use std::os::unix::io::AsRawFd;
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)?;
+    let mut f = open(path, libc::O_RDWR | libc::O_CREAT, 0o644)?;
     let mut waited = 0u32;
     loop {
         // SAFETY: the fd is owned by `f`, open for the whole call.
@@ -243,7 +238,7 @@ pub fn stderr_is_tty() -> bool {
 
 /// The router's host name (for HELO, Message-ID and subjects).
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    read_text("/proc/sys/kernel/hostname")
         .map(|s| s.trim_ascii().into())
         .unwrap_or_default()
 }
@@ -719,6 +714,48 @@ fn take(src: &mut Option<Fd>, kept: &mut Vec<u8>, cap: usize) {
     }
 }
 
+/// Opens `path` with open(2) `flags` (O_CLOEXEC added) and `mode` for a
+/// new file. (std's `File::open`/`OpenOptions` carry boxed error strings
+/// and their `Debug` machinery: ~3 KB on mips.)
+pub fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let c =
+        std::ffi::CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    loop {
+        // SAFETY: c is NUL-terminated; open takes the mode as a variadic uint.
+        let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) };
+        if fd >= 0 {
+            // SAFETY: fd is a new descriptor nobody else owns.
+            return Ok(unsafe { std::fs::File::from_raw_fd(fd) });
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// The whole content of file `path`.
+pub fn read_file(path: &str) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = open(path, libc::O_RDONLY, 0)?;
+    let mut v = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return Ok(v),
+            Ok(n) => v.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The whole content of text file `path`; not UTF-8 is `InvalidData`.
+pub fn read_text(path: &str) -> io::Result<String> {
+    String::from_utf8(read_file(path)?).map_err(|_| io::ErrorKind::InvalidData.into())
+}
+
 /// The addresses of `host` (a name, or an IPv4/IPv6 literal) for a TCP
 /// connection to `port`, in the C library's order (`getaddrinfo`: the hosts
 /// file, then the resolvers of resolv.conf, RFC 6724 sorting). Empty when
@@ -871,6 +908,44 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn read_file_open_and_read_text() {
+        let d = std::env::temp_dir().join(format!("netmon-sys-read-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("big");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let ps = p.to_str().unwrap();
+        assert_eq!(
+            super::read_file(ps).unwrap(),
+            data,
+            "more than one 4 KiB chunk"
+        );
+        assert_eq!(
+            super::read_text(ps).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
+        let missing = d.join("missing");
+        let e = super::read_file(missing.to_str().unwrap()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        assert!(super::read_file("a\0b").is_err());
+        let n = d.join("new");
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
+        let f = super::open(n.to_str().unwrap(), flags, 0o600).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        use std::os::fd::AsRawFd;
+        // SAFETY: fcntl on an open descriptor of ours.
+        let fd_flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFD) };
+        assert_ne!(fd_flags & libc::FD_CLOEXEC, 0, "not inherited by tools");
+        drop(f);
+        let e = super::open(n.to_str().unwrap(), flags, 0o600).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        std::fs::write(&n, "eth0.2\n").unwrap();
+        assert_eq!(super::read_text(n.to_str().unwrap()).unwrap(), "eth0.2\n");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
     #[test]
     fn resolve_literals_and_the_hosts_file() {
         use std::net::SocketAddr;
