@@ -66,15 +66,16 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
 }
 
 fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
-    let cfg = load_config(&cmd.config)?;
-    let choice = cmd.backend.or(cfg.backend).unwrap_or(BackendChoice::Auto);
-    let path = sys::getenv(c"PATH").unwrap_or_default();
-    let backend = Backend::resolve(choice, &path)?;
+    let parsed = read_config(&cmd.config)?;
     let state_dir = cmd
         .state_dir
         .clone()
-        .or_else(|| cfg.state_dir.clone())
+        .or_else(|| parsed.as_ref().and_then(|c| c.state_dir.clone()))
         .unwrap_or_else(|| DEFAULT_STATE_DIR.into());
+    let cfg = with_meters(parsed, &cmd.config, &state_dir)?;
+    let choice = cmd.backend.or(cfg.backend).unwrap_or(BackendChoice::Auto);
+    let path = sys::getenv(c"PATH").unwrap_or_default();
+    let backend = Backend::resolve(choice, &path)?;
     let persist_dir = cmd
         .persist_dir
         .clone()
@@ -83,7 +84,10 @@ fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
     let cal = Calendar {
         zone: zone(warn),
         billing_day: cfg.billing_day.unwrap_or(1),
-        min_sane: BUILD_EPOCH.parse().unwrap_or(0),
+        min_sane: crate::parse::parse_u64(BUILD_EPOCH)
+            .ok()
+            .and_then(|t| i64::try_from(t).ok())
+            .unwrap_or(0),
     };
     Ok(Ctx {
         sync_interval: i64::from(cfg.sync_interval.unwrap_or(DEFAULT_SYNC_INTERVAL)),
@@ -102,9 +106,9 @@ fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
 /// there), else UTC. An unreadable string is UTC with a warning.
 fn zone(warn: &mut Buf) -> Zone {
     let tz = sys::getenv(c"TZ")
-        .or_else(|| std::fs::read_to_string("/etc/TZ").ok())
+        .or_else(|| sys::read_text("/etc/TZ").ok())
         .unwrap_or_default();
-    let tz = tz.trim();
+    let tz = tz.trim_ascii();
     if tz.is_empty() {
         return Zone::UTC;
     }
@@ -119,34 +123,46 @@ fn zone(warn: &mut Buf) -> Zone {
     })
 }
 
-/// The config file, or the embedded default when it does not exist; a
-/// file without meter sections gets the default WAN meters. Both read the
-/// default route now, at every run (a WAN failover moves it). No default
-/// route is a runtime error (exit 1): the config is fine, the WAN is down.
-pub fn load_config(path: &str) -> Result<Config> {
-    let routes = || {
-        let route = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-        let route6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
-        (route, route6)
-    };
-    match std::fs::read(path) {
+/// The config file (`None` when it does not exist), as written: a file
+/// without meter sections has no meters yet (see `with_meters`).
+pub fn read_config(path: &str) -> Result<Option<Config>> {
+    match sys::read_file(path) {
         Ok(bytes) => {
             let text = core::str::from_utf8(&bytes).map_err(|_| {
                 Error::config(config::fill("cannot read {}: not UTF-8 text", &[path]))
             })?;
-            let cfg = config::parse(text, path).map_err(|e| Error::config(e.sentence()))?;
-            if !cfg.meters.is_empty() {
-                return Ok(cfg);
-            }
-            let (route, route6) = routes();
-            config::with_default_meters(cfg, &route, &route6).map_err(Error::runtime)
+            config::parse(text, path)
+                .map(Some)
+                .map_err(|e| Error::config(e.sentence()))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let (route, route6) = routes();
-            config::default_config(&route, &route6, path).map_err(Error::runtime)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("read", path, &e)),
     }
+}
+
+/// The meters of `parsed` (config file `path`, `None` if missing); when it
+/// has none, the default WAN meters on the default route's device, read
+/// now, at every run (a WAN failover moves it). Without a default route
+/// (PPPoE down, or going down at shutdown) they stay on the device the last
+/// update used, remembered in `state_dir` (`store::WAN_FILE`), so `update`
+/// and `stop` still read the counters and remove the rules netmon
+/// installed. With neither it is a runtime error (exit 1): the config is
+/// fine, the WAN is down.
+fn with_meters(parsed: Option<Config>, path: &str, state_dir: &str) -> Result<Config> {
+    let parsed = match parsed {
+        Some(c) if !c.meters.is_empty() => return Ok(c),
+        p => p,
+    };
+    let route = sys::read_text("/proc/net/route").unwrap_or_default();
+    let route6 = sys::read_text("/proc/net/ipv6_route").unwrap_or_default();
+    let found = config::default_wan(&route, &route6);
+    let last = store::read_wan(state_dir);
+    let wan = found.as_deref().or(last.as_deref());
+    match parsed {
+        Some(c) => config::with_default_meters(c, wan),
+        None => config::default_config(wan, path),
+    }
+    .map_err(Error::runtime)
 }
 
 fn names(cfg: &Config) -> heapless::Vec<&str, { crate::meter::MAX_METERS }> {
@@ -275,6 +291,9 @@ fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool, warn: &mut Buf) 
         flash_err = Some(e);
     }
     store::save_state(&cx.state_dir, st)?;
+    if let Source::Default { wan } | Source::FileDefault { wan, .. } = &cx.cfg.source {
+        store::remember_wan(&cx.state_dir, wan)?;
+    }
     let names = names(&cx.cfg);
     let prev: Vec<u64> = names
         .iter()
@@ -447,7 +466,7 @@ fn mail_test(cx: &Ctx, out: &mut Buf) -> Result<()> {
 fn daily(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
     use report::daily::{render, render_rows};
     if let Some(path) = &d.log {
-        let f = std::fs::File::open(path).map_err(|e| Error::io("read", path, &e))?;
+        let f = sys::open(path, libc::O_RDONLY, 0).map_err(|e| Error::io("read", path, &e))?;
         return render(std::io::BufReader::new(f), d.format, out)
             .map(|_| ())
             .map_err(|e| Error::io("read", path, &e));
@@ -548,11 +567,11 @@ fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
 
 /// OpenWrt's `option flow_offloading '1'` in the firewall defaults.
 fn offloading_enabled() -> bool {
-    let Ok(text) = std::fs::read_to_string("/etc/config/firewall") else {
+    let Ok(text) = sys::read_text("/etc/config/firewall") else {
         return false;
     };
-    text.lines().map(str::trim).any(|l| {
-        let mut w = l.split_whitespace();
+    text.lines().map(str::trim_ascii).any(|l| {
+        let mut w = l.split_ascii_whitespace();
         w.next() == Some("option")
             && w.next() == Some("flow_offloading")
             && matches!(w.next(), Some("1" | "'1'" | "\"1\""))

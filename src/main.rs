@@ -1,5 +1,7 @@
 //! netmon: parse the arguments, run, map errors to exit codes.
-use std::io::Write;
+use netmon::error::{Error, EXIT_RUNTIME};
+use netmon::out::Buf;
+use netmon::sys;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -7,55 +9,52 @@ fn main() -> ExitCode {
     for a in std::env::args_os().skip(1) {
         match a.into_string() {
             Ok(s) => args.push(s),
-            Err(_) => return fail(&netmon::error::Error::usage("arguments must be UTF-8 text")),
+            Err(_) => return fail(&Error::usage("arguments must be UTF-8 text")),
         }
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let cmd = match netmon::cli::parse(&argv) {
         Ok(netmon::cli::Parsed::Run(c)) => c,
-        Ok(netmon::cli::Parsed::Help(h)) => {
-            let _ = std::io::stdout().write_all(h.as_bytes());
-            return ExitCode::SUCCESS;
-        }
+        Ok(netmon::cli::Parsed::Help(h)) => return stdout(h.as_bytes()),
         Err(e) => return fail(&e),
     };
-    let mut warn = netmon::out::Buf::new();
+    let mut warn = Buf::new();
     let result = netmon::app::run(&cmd, &mut warn);
-    let to_syslog = !netmon::sys::stderr_is_tty();
+    let to_syslog = !sys::stderr_is_tty();
     for line in warn.as_str().lines() {
         if to_syslog {
-            netmon::sys::syslog(netmon::sys::Level::Warning, line);
+            sys::syslog(sys::Level::Warning, line);
         }
-        let mut b = netmon::out::Buf::new();
-        b.push_bytes(b"netmon: warning: ");
-        b.push_bytes(line.as_bytes());
-        b.push_bytes(b"\n");
-        let _ = std::io::stderr().write_all(b.as_bytes());
+        stderr("netmon: warning: ", line);
     }
     match result {
-        Ok(out) => {
-            let mut so = std::io::stdout().lock();
-            if so
-                .write_all(out.as_bytes())
-                .and_then(|_| so.flush())
-                .is_err()
-            {
-                return ExitCode::from(netmon::error::EXIT_RUNTIME);
-            }
-            ExitCode::SUCCESS
-        }
+        Ok(out) => stdout(out.as_bytes()),
         Err(e) => fail(&e),
     }
 }
 
-fn fail(e: &netmon::error::Error) -> ExitCode {
-    if !netmon::sys::stderr_is_tty() {
-        netmon::sys::syslog(netmon::sys::Level::Err, e.message());
+/// The command's output; a failed write (a closed pipe, a full disk when
+/// redirected) is a runtime failure.
+fn stdout(b: &[u8]) -> ExitCode {
+    match sys::write_fd(1, b) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(EXIT_RUNTIME),
     }
-    let mut b = netmon::out::Buf::new();
-    b.push_bytes(b"netmon: ");
-    b.push_bytes(e.message().as_bytes());
+}
+
+/// One line on stderr, written in one go.
+fn stderr(prefix: &str, msg: &str) {
+    let mut b = Buf::new();
+    b.push_bytes(prefix.as_bytes());
+    b.push_bytes(msg.as_bytes());
     b.push_bytes(b"\n");
-    let _ = std::io::stderr().write_all(b.as_bytes());
+    let _ = sys::write_fd(2, b.as_bytes());
+}
+
+fn fail(e: &Error) -> ExitCode {
+    if !sys::stderr_is_tty() {
+        sys::syslog(sys::Level::Err, e.message());
+    }
+    stderr("netmon: ", e.message());
     ExitCode::from(e.exit_code())
 }

@@ -22,6 +22,10 @@ impl Buf {
     pub fn clear(&mut self) {
         self.0.clear()
     }
+    /// Appends `b`. Never inlined: it is called from hundreds of places
+    /// (every `uwrite!` piece), and an inlined `extend_from_slice` is ~50
+    /// bytes of mips code each time against ~12 for a call.
+    #[inline(never)]
     pub fn push_bytes(&mut self, b: &[u8]) {
         self.0.extend_from_slice(b)
     }
@@ -30,7 +34,7 @@ impl Buf {
 impl ufmt::uWrite for Buf {
     type Error = Infallible;
     fn write_str(&mut self, s: &str) -> Result<(), Infallible> {
-        self.0.extend_from_slice(s.as_bytes());
+        self.push_bytes(s.as_bytes());
         Ok(())
     }
 }

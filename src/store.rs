@@ -8,12 +8,16 @@
 use crate::error::{Error, Result};
 use crate::out::Buf;
 use crate::state::{DecodeError, State};
-use std::fs::{self, File, OpenOptions};
+use crate::sys;
+use std::fs;
 use std::io::{self, Write};
 
 pub const STATE_FILE: &str = "state";
 pub const LOG_FILE: &str = "log.tsv";
 pub const LOCK_FILE: &str = "lock";
+/// The WAN device of the default meters at the last update (RAM only: a
+/// boot starts over from the default route).
+pub const WAN_FILE: &str = "wan";
 
 /// `dir/name`, with `dir`'s trailing slashes dropped.
 pub fn join(dir: &str, name: &str) -> String {
@@ -26,7 +30,24 @@ pub fn join(dir: &str, name: &str) -> String {
 
 /// Creates the state directory (mode 0700 by umask of root's cron) if missing.
 pub fn ensure_dir(dir: &str) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| Error::io("create state directory", dir, &e))
+    create_dirs(dir).map_err(|e| Error::io("create state directory", dir, &e))
+}
+
+/// `mkdir -p`: creates `dir` and its missing parents. (std's
+/// `create_dir_all` walks `Path` components, ~2 KB more on mips.)
+pub fn create_dirs(dir: &str) -> io::Result<()> {
+    let ends = dir.match_indices('/').map(|(i, _)| i).chain([dir.len()]);
+    for end in ends.filter(|&i| i > 0) {
+        match fs::create_dir(&dir[..end]) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+    }
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(io::Error::from_raw_os_error(libc::ENOTDIR)),
+        Err(e) => Err(e),
+    }
 }
 
 /// What one copy of the state holds.
@@ -38,7 +59,7 @@ enum Copy {
 
 fn read_copy(dir: &str) -> Result<Copy> {
     let path = join(dir, STATE_FILE);
-    match fs::read(&path) {
+    match sys::read_file(&path) {
         Ok(b) => Ok(match State::decode(&b) {
             Ok(st) => Copy::Good(st),
             Err(e) => Copy::Damaged(e),
@@ -160,7 +181,7 @@ pub fn replace_file(dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
     tmp.push_str(name);
     tmp.push_str(".tmp");
     let write = || -> io::Result<()> {
-        let mut f = File::create(&tmp)?;
+        let mut f = sys::open(&tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644)?;
         f.write_all(bytes)?;
         f.sync_all()
     };
@@ -178,7 +199,7 @@ pub fn replace_file(dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
 /// fsync of the directory makes a rename in it durable (POSIX leaves that
 /// to the file system otherwise).
 pub fn sync_dir(dir: &str) -> Result<()> {
-    File::open(dir)
+    sys::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync directory", dir, &e))
 }
@@ -191,7 +212,7 @@ pub fn save_state(dir: &str, st: &State) -> Result<()> {
 /// damaged copy found there is kept aside and reported first: failing
 /// flash should be noticed, not silently overwritten.
 pub fn sync_state(flash: &str, st: &State, now: i64, warn: &mut Buf) -> Result<()> {
-    fs::create_dir_all(flash).map_err(|e| Error::io("create", flash, &e))?;
+    create_dirs(flash).map_err(|e| Error::io("create", flash, &e))?;
     if let Copy::Damaged(e) = read_copy(flash)? {
         let to = move_aside(flash, now)?;
         let mut b = Buf::new();
@@ -211,10 +232,10 @@ pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
     if want.is_empty() && fs::metadata(to).is_err() {
         return Ok(());
     }
-    fs::create_dir_all(to).map_err(|e| Error::io("create", to, &e))?;
+    create_dirs(to).map_err(|e| Error::io("create", to, &e))?;
     for n in &want {
         let src = join(from, n);
-        let bytes = fs::read(&src).map_err(|e| Error::io("read", &src, &e))?;
+        let bytes = sys::read_file(&src).map_err(|e| Error::io("read", &src, &e))?;
         replace_file(to, n, &bytes)?;
     }
     prune_dir(&want, to)
@@ -286,11 +307,12 @@ pub fn append_log(
         log_line(&mut b, prev.0, prev.1);
     }
     log_line(&mut b, now.0, now.1);
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| Error::io("open", &path, &e))?;
+    let mut f = sys::open(
+        &path,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND,
+        0o644,
+    )
+    .map_err(|e| Error::io("open", &path, &e))?;
     f.write_all(b.as_bytes())
         .map_err(|e| Error::io("append to", &path, &e))
 }
@@ -306,10 +328,29 @@ fn log_line(b: &mut Buf, t: i64, totals: &[u64]) {
 fn log_header_matches(path: &str, header: &[u8]) -> bool {
     use std::io::Read;
     let mut buf = vec![0u8; header.len()];
-    match File::open(path) {
+    match sys::open(path, libc::O_RDONLY, 0) {
         Ok(mut f) => f.read_exact(&mut buf).is_ok() && buf == header,
         Err(_) => false,
     }
+}
+
+/// The WAN device `remember_wan` kept in `dir`, if any.
+pub fn read_wan(dir: &str) -> Option<String> {
+    let s = sys::read_text(&join(dir, WAN_FILE)).ok()?;
+    let s = s.trim_ascii();
+    (!s.is_empty()).then(|| s.into())
+}
+
+/// Keeps `wan` in `dir` for runs that find no default route; written only
+/// when it changed.
+pub fn remember_wan(dir: &str, wan: &str) -> Result<()> {
+    if read_wan(dir).as_deref() == Some(wan) {
+        return Ok(());
+    }
+    let mut b = Buf::new();
+    b.push_bytes(wan.as_bytes());
+    b.push_bytes(b"\n");
+    replace_file(dir, WAN_FILE, b.as_bytes())
 }
 
 pub fn log_path(dir: &str) -> String {
@@ -318,4 +359,39 @@ pub fn log_path(dir: &str) -> String {
 
 pub fn lock_path(dir: &str) -> String {
     join(dir, LOCK_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> String {
+        let d = std::env::temp_dir().join(format!("netmon-store-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d.to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn create_dirs_makes_parents_and_is_idempotent() {
+        let top = scratch("mkdirs");
+        let deep = format!("{top}/a/b//c/");
+        create_dirs(&deep).unwrap();
+        assert!(fs::metadata(format!("{top}/a/b/c")).unwrap().is_dir());
+        create_dirs(&deep).unwrap(); // already there: fine
+        fs::remove_dir_all(&top).unwrap();
+    }
+
+    #[test]
+    fn create_dirs_refuses_a_file_in_the_way() {
+        let top = scratch("file-in-way");
+        create_dirs(&top).unwrap();
+        let file = format!("{top}/f");
+        fs::write(&file, b"x").unwrap();
+        let e = create_dirs(&file).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR), "{e}");
+        let e = create_dirs(&format!("{file}/sub")).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR), "{e}");
+        assert_eq!(fs::read(&file).unwrap(), b"x", "the file is untouched");
+        fs::remove_dir_all(&top).unwrap();
+    }
 }

@@ -47,8 +47,8 @@ pub fn strerror(errno: i32) -> String {
 
 /// The kernel's boot id (a new random UUID at every boot), trimmed.
 pub fn boot_id() -> Option<heapless::String<40>> {
-    let s = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    heapless::String::try_from(s.trim()).ok()
+    let s = read_text("/proc/sys/kernel/random/boot_id").ok()?;
+    heapless::String::try_from(s.trim_ascii()).ok()
 }
 
 /// An exclusive advisory lock (flock) held until dropped.
@@ -62,12 +62,7 @@ pub struct Lock {
 pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
     use std::io::{Read, Seek, Write};
     use std::os::unix::io::AsRawFd;
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)?;
+    let mut f = open(path, libc::O_RDWR | libc::O_CREAT, 0o644)?;
     let mut waited = 0u32;
     loop {
         // SAFETY: the fd is owned by `f`, open for the whole call.
@@ -82,7 +77,8 @@ pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
         if waited >= wait_ms {
             let mut s = String::new();
             let _ = f.read_to_string(&mut s);
-            return Ok(Err(s.trim().parse().unwrap_or(0)));
+            let pid = crate::parse::parse_u64(s.trim_ascii()).unwrap_or(0);
+            return Ok(Err(u32::try_from(pid).unwrap_or(0)));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
         waited = waited.saturating_add(50);
@@ -210,6 +206,29 @@ fn send_log(line: &[u8]) {
     }
 }
 
+/// Writes all of `b` to file descriptor `fd` (1 = stdout, 2 = stderr),
+/// retrying after signals and short writes. Unbuffered on purpose: netmon
+/// renders its whole output into one buffer first, and std's stdout/stderr
+/// (locks, line buffering, flush at exit) cost ~3 KB on mips.
+pub fn write_fd(fd: i32, mut b: &[u8]) -> io::Result<()> {
+    while !b.is_empty() {
+        // SAFETY: b is valid for b.len() bytes; write does not keep it.
+        let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        b = b.get(n as usize..).unwrap_or_default();
+    }
+    Ok(())
+}
+
 /// Whether stderr is a terminal: when it is not (cron, procd), problems
 /// also go to syslog so `logread` shows them.
 pub fn stderr_is_tty() -> bool {
@@ -219,8 +238,8 @@ pub fn stderr_is_tty() -> bool {
 
 /// The router's host name (for HELO, Message-ID and subjects).
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().into())
+    read_text("/proc/sys/kernel/hostname")
+        .map(|s| s.trim_ascii().into())
         .unwrap_or_default()
 }
 
@@ -695,8 +714,287 @@ fn take(src: &mut Option<Fd>, kept: &mut Vec<u8>, cap: usize) {
     }
 }
 
+/// Opens `path` with open(2) `flags` (O_CLOEXEC added) and `mode` for a
+/// new file. (std's `File::open`/`OpenOptions` carry boxed error strings
+/// and their `Debug` machinery: ~3 KB on mips.)
+pub fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let c =
+        std::ffi::CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    loop {
+        // SAFETY: c is NUL-terminated; open takes the mode as a variadic uint.
+        let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) };
+        if fd >= 0 {
+            // SAFETY: fd is a new descriptor nobody else owns.
+            return Ok(unsafe { std::fs::File::from_raw_fd(fd) });
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// The whole content of file `path`.
+pub fn read_file(path: &str) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = open(path, libc::O_RDONLY, 0)?;
+    let mut v = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return Ok(v),
+            Ok(n) => v.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The whole content of text file `path`; not UTF-8 is `InvalidData`.
+pub fn read_text(path: &str) -> io::Result<String> {
+    String::from_utf8(read_file(path)?).map_err(|_| io::ErrorKind::InvalidData.into())
+}
+
+/// The addresses of `host` (a name, or an IPv4/IPv6 literal) for a TCP
+/// connection to `port`, in the C library's order (`getaddrinfo`: the hosts
+/// file, then the resolvers of resolv.conf, RFC 6724 sorting). Empty when
+/// it cannot be resolved. (std's `ToSocketAddrs` does the same through a
+/// `format!`-built error and its own iterator: ~2 KB more on mips.)
+pub fn resolve(host: &str, port: u16) -> Vec<std::net::SocketAddr> {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+    let mut out = Vec::new();
+    let Ok(name) = std::ffi::CString::new(host) else {
+        return out;
+    };
+    // SAFETY: an all-zero addrinfo is the documented "no hints" value.
+    let mut hints: libc::addrinfo = unsafe { core::mem::zeroed() };
+    hints.ai_socktype = libc::SOCK_STREAM;
+    let mut list: *mut libc::addrinfo = core::ptr::null_mut();
+    // SAFETY: name is NUL-terminated; hints and list are valid; the list
+    // getaddrinfo allocates is freed below.
+    if unsafe { libc::getaddrinfo(name.as_ptr(), core::ptr::null(), &hints, &mut list) } != 0 {
+        return out;
+    }
+    let mut p = list;
+    while !p.is_null() {
+        // SAFETY: p is a node of the list getaddrinfo returned; ai_addr
+        // points to a sockaddr of the size its family implies.
+        let (ai, next) = unsafe { (&*p, (*p).ai_next) };
+        if ai.ai_family == libc::AF_INET && !ai.ai_addr.is_null() {
+            // SAFETY: family AF_INET: a sockaddr_in.
+            let a = unsafe { &*ai.ai_addr.cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            out.push(SocketAddr::V4(SocketAddrV4::new(ip, port)));
+        } else if ai.ai_family == libc::AF_INET6 && !ai.ai_addr.is_null() {
+            // SAFETY: family AF_INET6: a sockaddr_in6.
+            let a = unsafe { &*ai.ai_addr.cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            let v6 = SocketAddrV6::new(ip, port, a.sin6_flowinfo, a.sin6_scope_id);
+            out.push(SocketAddr::V6(v6));
+        }
+        p = next;
+    }
+    // SAFETY: list came from getaddrinfo and is freed once.
+    unsafe { libc::freeaddrinfo(list) };
+    out
+}
+
+/// A TCP connection to `addr`, waiting at most `timeout_ms` for it (a
+/// non-blocking connect, then poll). A timeout is `ErrorKind::TimedOut`.
+pub fn connect_tcp(
+    addr: &std::net::SocketAddr,
+    timeout_ms: u32,
+) -> io::Result<std::net::TcpStream> {
+    use std::net::SocketAddr;
+    use std::os::fd::FromRawFd;
+    // SAFETY: zeroed sockaddr_storage is a valid (unspecified) address.
+    let mut ss: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
+    let (family, len) = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
+            let s = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            s.sin_family = libc::AF_INET as libc::sa_family_t;
+            s.sin_port = a.port().to_be();
+            s.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+            (libc::AF_INET, core::mem::size_of::<libc::sockaddr_in>())
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: as above, for sockaddr_in6.
+            let s = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            s.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            s.sin6_port = a.port().to_be();
+            s.sin6_addr.s6_addr = a.ip().octets();
+            s.sin6_flowinfo = a.flowinfo();
+            s.sin6_scope_id = a.scope_id();
+            (libc::AF_INET6, core::mem::size_of::<libc::sockaddr_in6>())
+        }
+    };
+    let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+    // SAFETY: plain socket(2); the descriptor is owned by `fd` below.
+    let fd = Fd(cvt(unsafe { libc::socket(family, ty, 0) })?);
+    let sa = (&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+    // SAFETY: sa points to an initialised address of `len` bytes.
+    if unsafe { libc::connect(fd.0, sa, len as libc::socklen_t) } != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+        wait_connected(&fd, timeout_ms)?;
+    }
+    // Back to blocking: the session uses read/write timeouts (SO_RCVTIMEO).
+    // SAFETY: fcntl on a descriptor we own.
+    let fl = cvt(unsafe { libc::fcntl(fd.0, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::fcntl(fd.0, libc::F_SETFL, fl & !libc::O_NONBLOCK) })?;
+    let raw = fd.0;
+    core::mem::forget(fd);
+    // SAFETY: raw is a connected TCP socket nobody else owns.
+    Ok(unsafe { std::net::TcpStream::from_raw_fd(raw) })
+}
+
+/// Waits for a non-blocking connect on `fd` to finish; its result.
+fn wait_connected(fd: &Fd, timeout_ms: u32) -> io::Result<()> {
+    let mut p = libc::pollfd {
+        fd: fd.0,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = i32::try_from(timeout_ms).unwrap_or(i32::MAX);
+    loop {
+        // SAFETY: one valid pollfd. (A signal restarts the full wait: netmon
+        // installs no handlers, so EINTR does not happen in practice.)
+        match unsafe { libc::poll(&mut p, 1, ms) } {
+            0 => return Err(io::ErrorKind::TimedOut.into()),
+            n if n > 0 => break,
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    let mut err: libc::c_int = 0;
+    let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: err and len are valid for getsockopt's SO_ERROR (an int).
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.0,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    match err {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// A libc return value: negative is the errno error.
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn read_file_open_and_read_text() {
+        let d = std::env::temp_dir().join(format!("netmon-sys-read-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("big");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let ps = p.to_str().unwrap();
+        assert_eq!(
+            super::read_file(ps).unwrap(),
+            data,
+            "more than one 4 KiB chunk"
+        );
+        assert_eq!(
+            super::read_text(ps).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
+        let missing = d.join("missing");
+        let e = super::read_file(missing.to_str().unwrap()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        assert!(super::read_file("a\0b").is_err());
+        let n = d.join("new");
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
+        let f = super::open(n.to_str().unwrap(), flags, 0o600).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        use std::os::fd::AsRawFd;
+        // SAFETY: fcntl on an open descriptor of ours.
+        let fd_flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFD) };
+        assert_ne!(fd_flags & libc::FD_CLOEXEC, 0, "not inherited by tools");
+        drop(f);
+        let e = super::open(n.to_str().unwrap(), flags, 0o600).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        std::fs::write(&n, "eth0.2\n").unwrap();
+        assert_eq!(super::read_text(n.to_str().unwrap()).unwrap(), "eth0.2\n");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn resolve_literals_and_the_hosts_file() {
+        use std::net::SocketAddr;
+        let v4: SocketAddr = "127.0.0.1:25".parse().unwrap();
+        assert_eq!(super::resolve("127.0.0.1", 25), vec![v4]);
+        let v6: SocketAddr = "[::1]:587".parse().unwrap();
+        assert_eq!(super::resolve("::1", 587), vec![v6]);
+        let local = super::resolve("localhost", 2525);
+        assert!(
+            local
+                .iter()
+                .any(|a| a.ip().is_loopback() && a.port() == 2525),
+            "{local:?}"
+        );
+        assert!(super::resolve("bad\0host", 25).is_empty());
+        assert!(super::resolve("", 25).is_empty());
+    }
+
+    #[test]
+    fn connect_tcp_connects_and_reports_refusal() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let mut c = super::connect_tcp(&addr, 5000).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        c.write_all(b"EHLO x\r\n").unwrap();
+        let mut got = [0u8; 8];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"EHLO x\r\n");
+        // Blocking again after the non-blocking connect: a read waits.
+        s.write_all(b"250 ok").unwrap();
+        let mut r = [0u8; 6];
+        c.read_exact(&mut r).unwrap();
+        assert_eq!(&r, b"250 ok");
+        drop((c, s, l));
+        // A port nothing listens on: reserved as UDP (TCP's port space is
+        // separate). Not the closed listener's port: a child being spawned
+        // by a parallel test may still hold that socket until its exec.
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let e = super::connect_tcp(&udp.local_addr().unwrap(), 5000).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+        if let Ok(l6) = std::net::TcpListener::bind("[::1]:0") {
+            let c6 = super::connect_tcp(&l6.local_addr().unwrap(), 5000).unwrap();
+            assert!(c6.peer_addr().unwrap().is_ipv6());
+        } else {
+            eprintln!("no IPv6 loopback here: [::1] connect not checked");
+        }
+    }
+
     use super::*;
 
     /// Runs `f` on a thread and fails if it takes longer than 60 s: a

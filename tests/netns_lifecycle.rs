@@ -629,3 +629,64 @@ fn wan_failover(test: &str, backend: Backend) {
 }
 
 per_backend!(wan_failover: wan_failover_nft, wan_failover_iptables_nft, wan_failover_iptables_legacy);
+
+/// The WAN goes away before `stop` (PPPoE down, a shutdown that took the
+/// link first): with no default route, the default meters stay on the
+/// device the last update used, so `update` still counts, and `stop` still
+/// folds the last reading, syncs it and removes exactly netmon's rules.
+fn wan_gone_before_stop(test: &str, backend: Backend) {
+    if !require_root_tools(test, backend.tools()) {
+        return;
+    }
+    let lab = Lab::with_second_wan();
+    let nm = Netmon::new(&lab.r, backend, Some(NO_METERS));
+    nm.ok(&["start"]);
+    assert!(
+        format!("{:?}", nm.ruleset()).contains("netmon"),
+        "start installed nothing"
+    );
+    lab.mark();
+    let mut down = lab.udp(O4, R4_WAN, 900, 4).fwd;
+    lab.r.ok(&["ip", "route", "del", "default"]);
+    assert_eq!(lab.r.ok(&["ip", "route", "show", "default"]), "");
+    // Still arriving on `wan` (the link is up, only the route is gone).
+    down = down + lab.udp(O4, R4_WAN, 300, 2).fwd;
+    nm.ok(&["update"]);
+    let cfg = nm.config.display().to_string();
+    assert_eq!(
+        status_config(&nm),
+        format!("config:   {cfg} (no meters: default WAN meters on wan)")
+    );
+    down = down + lab.udp(O4, R4_WAN, 100, 3).fwd;
+    lab.assert_silent();
+    nm.ok(&["stop"]);
+    let after = nm.ruleset();
+    assert!(
+        !after.nft.contains("netmon") && !after.ipt.contains("netmon"),
+        "stop left netmon's rules without a default route: {after:?}"
+    );
+    // The flash copy has everything: a new boot (no RAM state, no
+    // remembered device) with the WAN back reads it.
+    std::fs::remove_dir_all(nm.state.path()).expect("clear the RAM state");
+    lab.r.ok(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "10.99.0.2",
+        "dev",
+        "wan",
+    ]);
+    let r = nm.report();
+    let m = r.meter(WAN_DOWN);
+    assert_eq!(
+        (m.total_packets, m.total_bytes),
+        (down.pkts, down.bytes),
+        "{}",
+        r.raw
+    );
+    nm.ok(&["stop"]);
+}
+
+per_backend!(wan_gone_before_stop: wan_gone_before_stop_nft, wan_gone_before_stop_iptables_nft, wan_gone_before_stop_iptables_legacy);

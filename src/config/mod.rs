@@ -736,10 +736,10 @@ impl Config {
 }
 
 /// The embedded default used when the config file `path` is missing: the
-/// default WAN meters (see `with_default_meters`), no other settings.
-/// `Err` is the sentence for "no default route".
-pub fn default_config(route: &str, ipv6_route: &str, path: &str) -> Result<Config, String> {
-    let Some((wan, meters)) = wan_meters(route, ipv6_route) else {
+/// default WAN meters on `wan` (see `with_default_meters`), no other
+/// settings. `Err` is the sentence for "no WAN device" (`wan` is `None`).
+pub fn default_config(wan: Option<&str>, path: &str) -> Result<Config, String> {
+    let Some((wan, meters)) = wan.and_then(wan_meters) else {
         let m = "there is no default route and no config file {}, so netmon has no WAN \
                  interface to count: run it again once the WAN is up (ip route show default), \
                  or create {} with config meter sections";
@@ -753,23 +753,20 @@ pub fn default_config(route: &str, ipv6_route: &str, path: &str) -> Result<Confi
 }
 
 /// `cfg`, parsed from a file without meter sections, with the default WAN
-/// meters and `Source::FileDefault`; its other settings are kept. Resolved
-/// at every run, as for a missing file, so after a WAN failover the meters
-/// follow the new interface: their rules' tags change, the next run
-/// reinstalls the rules, and the state (keyed by meter name) counts that as
-/// a reset. `Err` is the sentence for "no default route": a runtime
-/// condition (PPPoE not up yet), since the file itself is fine.
-pub fn with_default_meters(
-    mut cfg: Config,
-    route: &str,
-    ipv6_route: &str,
-) -> Result<Config, String> {
+/// meters on `wan` and `Source::FileDefault`; its other settings are kept.
+/// The caller resolves `wan` at every run (`default_wan`), as for a missing
+/// file, so after a WAN failover the meters follow the new interface: their
+/// rules' tags change, the next run reinstalls the rules, and the state
+/// (keyed by meter name) counts that as a reset. `Err` is the sentence for
+/// "no WAN device": a runtime condition (PPPoE not up yet), since the file
+/// itself is fine.
+pub fn with_default_meters(mut cfg: Config, wan: Option<&str>) -> Result<Config, String> {
     let file = match cfg.source {
         Source::File(f) | Source::FileDefault { file: f, .. } => f,
         // Not called for the missing file (`default_config` is); name the default path.
         Source::Default { .. } => DEFAULT_PATH.into(),
     };
-    let Some((wan, meters)) = wan_meters(route, ipv6_route) else {
+    let Some((wan, meters)) = wan.and_then(wan_meters) else {
         let m = "there is no default route, and {} defines no meter, so netmon has no WAN \
                  interface to count: run it again once the WAN is up (ip route show default), \
                  or add config meter sections with option iif or oif to {}";
@@ -783,13 +780,22 @@ pub fn with_default_meters(
     Ok(cfg)
 }
 
-/// The WAN interface (of the usable default route with the lowest metric,
-/// IPv4 first, else IPv6) and the two default meters on it: download
-/// (`hook input forward`, `iif WAN`) and upload (`hook output forward`,
-/// `oif WAN`), from the text of /proc/net/route and /proc/net/ipv6_route.
-fn wan_meters(route: &str, ipv6_route: &str) -> Option<(IfName, heapless::Vec<Meter, MAX_METERS>)> {
+/// The WAN interface: that of the usable default route with the lowest
+/// metric, IPv4 first, else IPv6, from the text of /proc/net/route and
+/// /proc/net/ipv6_route.
+pub fn default_wan(route: &str, ipv6_route: &str) -> Option<IfName> {
     let wan = lowest_metric(route, v4_default).or_else(|| lowest_metric(ipv6_route, v6_default))?;
-    let iface = IfName::try_from(wan).ok()?;
+    IfName::try_from(wan).ok()
+}
+
+/// The two default meters on interface `wan`: download (`hook input
+/// forward`, `iif WAN`) and upload (`hook output forward`, `oif WAN`).
+/// `None` if `wan` is not a valid interface name.
+fn wan_meters(wan: &str) -> Option<(IfName, heapless::Vec<Meter, MAX_METERS>)> {
+    // A kernel name, or one read back from the state dir: checked either way.
+    let iface = IfName::try_from(wan)
+        .ok()
+        .filter(|_| crate::meter::valid_ifname(wan))?;
     let down = wan_meter(
         "wan_down",
         &[Hook::Input, Hook::Forward],
@@ -1413,7 +1419,10 @@ ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000
         "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
 
     fn wan(route: &str, v6: &str) -> Option<String> {
-        match default_config(route, v6, DEFAULT_PATH).ok()?.source {
+        match default_config(default_wan(route, v6).as_deref(), DEFAULT_PATH)
+            .ok()?
+            .source
+        {
             Source::Default { wan } => Some(wan),
             _ => None,
         }
@@ -1421,7 +1430,7 @@ ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000
 
     #[test]
     fn default_config_builds_wan_meters_for_the_default_route() {
-        let c = default_config(ROUTE_REAL, V6_REAL, DEFAULT_PATH).unwrap();
+        let c = default_config(default_wan(ROUTE_REAL, V6_REAL).as_deref(), DEFAULT_PATH).unwrap();
         assert_eq!(c.source, Source::Default { wan: "eth0".into() });
         let down = Meter {
             iif: Some(ifn("eth0")),
@@ -1475,7 +1484,11 @@ ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000
 
     #[test]
     fn no_default_route_says_so_and_what_to_do() {
-        let e = default_config(ROUTE_HEADER, "", "/etc/config/netmon").unwrap_err();
+        let e = default_config(
+            default_wan(ROUTE_HEADER, "").as_deref(),
+            "/etc/config/netmon",
+        )
+        .unwrap_err();
         assert_eq!(
             e,
             "there is no default route and no config file /etc/config/netmon, so netmon has no \
@@ -1483,7 +1496,7 @@ ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000
              create /etc/config/netmon with config meter sections"
         );
         // The path given with --config is the one named.
-        let e = default_config("", "", "/tmp/nm.cfg").unwrap_err();
+        let e = default_config(default_wan("", "").as_deref(), "/tmp/nm.cfg").unwrap_err();
         assert!(e.contains("no config file /tmp/nm.cfg,"), "{e}");
         // Only the loopback reject route: still none.
         let lo_only = V6_REAL
@@ -1491,8 +1504,12 @@ ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000
             .filter(|l| l.ends_with("lo"))
             .collect::<Vec<_>>()
             .join("\n");
-        assert!(default_config("", &lo_only, DEFAULT_PATH).is_err());
-        assert!(default_config("garbage\n\t\t\n00000000", "zz 00 \n", DEFAULT_PATH).is_err());
+        assert!(default_config(default_wan("", &lo_only).as_deref(), DEFAULT_PATH).is_err());
+        assert!(default_config(
+            default_wan("garbage\n\t\t\n00000000", "zz 00 \n").as_deref(),
+            DEFAULT_PATH
+        )
+        .is_err());
     }
 
     /// A file with settings and mail but no meter section.
@@ -1534,7 +1551,7 @@ config mail 'mail'
         // On a swconfig router whose WAN is eth0.2.
         let route =
             format!("{ROUTE_HEADER}eth0.2\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n");
-        let c = with_default_meters(parsed.clone(), &route, "").unwrap();
+        let c = with_default_meters(parsed.clone(), default_wan(&route, "").as_deref()).unwrap();
         assert_eq!(
             c.source,
             Source::FileDefault {
@@ -1554,7 +1571,7 @@ config mail 'mail'
         // Resolved per run: the same file follows the route to PPPoE.
         let ppp = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 \
                    fe800000000000000000000000000001 00000400 00000001 00000000 00000003 pppoe-wan\n";
-        let c = with_default_meters(parsed, ROUTE_HEADER, ppp).unwrap();
+        let c = with_default_meters(parsed, default_wan(ROUTE_HEADER, ppp).as_deref()).unwrap();
         assert_eq!(c.meters.as_slice(), wan_pair("pppoe-wan"));
     }
 
@@ -1570,7 +1587,7 @@ config mail 'mail'
         ] {
             let c = ok(text);
             assert!(c.meters.is_empty(), "{text:?}");
-            let c = with_default_meters(c, ROUTE_REAL, "").unwrap();
+            let c = with_default_meters(c, default_wan(ROUTE_REAL, "").as_deref()).unwrap();
             assert_eq!(c.meters.as_slice(), wan_pair("eth0"), "{text:?}");
         }
     }
@@ -1589,7 +1606,7 @@ config mail 'mail'
     #[test]
     fn a_file_without_meters_and_no_default_route_names_the_file() {
         let parsed = parse(NO_METERS, "/etc/config/netmon").unwrap();
-        let e = with_default_meters(parsed, ROUTE_HEADER, "").unwrap_err();
+        let e = with_default_meters(parsed, default_wan(ROUTE_HEADER, "").as_deref()).unwrap_err();
         assert_eq!(
             e,
             "there is no default route, and /etc/config/netmon defines no meter, so netmon has no \
@@ -1606,7 +1623,7 @@ config mail 'mail'
         let c = parse(SHIPPED, DEFAULT_PATH).unwrap_or_else(|e| panic!("{}", e.sentence()));
         assert!(c.meters.is_empty(), "the shipped file must define no meter");
         assert_eq!(c.backend, Some(BackendChoice::Auto));
-        let c = with_default_meters(c, ROUTE_REAL, "").unwrap();
+        let c = with_default_meters(c, default_wan(ROUTE_REAL, "").as_deref()).unwrap();
         assert_eq!(c.meters.as_slice(), wan_pair("eth0"));
     }
 

@@ -100,7 +100,7 @@ pub fn script(meters: &[Meter]) -> Buf {
 pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
     // One argument, one transaction; `;` keeps dry-run output to one line.
     let s = script(meters);
-    let one_line = s.as_str().trim_end().replace('\n', "; ");
+    let one_line = s.as_str().trim_ascii_end().replace('\n', "; ");
     r.change(&["nft", &one_line])
 }
 

@@ -82,7 +82,7 @@ fn path(dir: &str, name: &str) -> String {
 
 /// Creates the directory (and parents) if needed.
 pub fn ensure_dir(dir: &str) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, &e))
+    crate::store::create_dirs(dir).map_err(|e| Error::io("create", dir, &e))
 }
 
 /// Keeps a reason to one printable line of at most `MAX_REASON` bytes.
@@ -176,7 +176,7 @@ fn read_entry(dir: &str, e: &mut Entry) -> Result<Vec<u8>> {
     if meta.len() > MAX_ENTRY_BYTES {
         return Err(corrupt());
     }
-    let data = fs::read(&p).map_err(|e| Error::io("read", &p, &e))?;
+    let data = crate::sys::read_file(&p).map_err(|e| Error::io("read", &p, &e))?;
     let at = e.decode(&data).ok_or_else(corrupt)?;
     Ok(data.get(at..).unwrap_or(&[]).to_vec())
 }

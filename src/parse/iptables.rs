@@ -202,11 +202,11 @@ pub fn parse_save<R: BufRead>(r: R, mut f: impl FnMut(Rule<'_>)) -> Result<(), P
         if l.truncated {
             continue;
         }
-        let t = l.text.trim();
+        let t = l.text.trim_ascii();
         if let Some(name) = t.strip_prefix('*') {
             table.clear();
             // A table name that does not fit is not one netmon reads.
-            let _ = table.push_str(name.trim());
+            let _ = table.push_str(name.trim_ascii());
         } else if t.starts_with('[') || t.starts_with("-A ") {
             save_rule(&table, t, l.no, &mut f)?;
         }

@@ -43,19 +43,24 @@ pub enum ParseError {
     Syntax {
         line: u32,
         what: &'static str,
-        text: heapless::String<80>,
+        /// At most `MAX_SYNTAX_TEXT` bytes of the line (heap, not inline:
+        /// every `?` in the parsers moves this error).
+        text: String,
     },
 }
+
+/// Most bytes of an offending line kept in a syntax error.
+pub const MAX_SYNTAX_TEXT: usize = 80;
 
 impl ParseError {
     /// A syntax error keeping as much of `text` as fits (whole characters).
     pub(crate) fn syntax(line: u32, what: &'static str, text: &str) -> ParseError {
-        let mut kept = heapless::String::new();
-        for c in text.trim().chars() {
-            if kept.push(c).is_err() {
-                break;
-            }
+        let t = text.trim_ascii();
+        let mut end = t.len().min(MAX_SYNTAX_TEXT);
+        while !t.is_char_boundary(end) {
+            end -= 1;
         }
+        let kept = String::from(t.get(..end).unwrap_or(""));
         ParseError::Syntax {
             line,
             what,

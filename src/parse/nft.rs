@@ -116,7 +116,7 @@ impl State {
         no: u32,
         f: &mut impl FnMut(Item<'_>),
     ) -> Result<(), ParseError> {
-        let t = text.trim();
+        let t = text.trim_ascii();
         if t.is_empty() {
             return Ok(());
         }
@@ -379,7 +379,7 @@ fn elements(set: &str, t: &str, no: u32, f: &mut impl FnMut(Item<'_>)) -> Result
     let mut rest = t;
     while !rest.is_empty() {
         let (seg, next, last) = split_element(rest);
-        element(set, seg.trim(), no, f)?;
+        element(set, seg.trim_ascii(), no, f)?;
         if last {
             break;
         }
@@ -428,7 +428,7 @@ fn element(set: &str, e: &str, no: u32, f: &mut impl FnMut(Item<'_>)) -> Result<
         }
     }
     if let Some((packets, bytes)) = counted {
-        let key = e.get(..key_end).unwrap_or("").trim_end();
+        let key = e.get(..key_end).unwrap_or("").trim_ascii_end();
         f(Item::SetElem {
             set,
             key,

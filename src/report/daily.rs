@@ -102,7 +102,7 @@ fn data_line(line: &str, n: usize) -> Option<(i64, Sums)> {
         if x.is_empty() || !x.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        v.push(x.parse().ok()?).ok()?;
+        v.push(crate::parse::parse_u64(x).ok()?).ok()?;
     }
     f.next().is_none().then_some((t, v))
 }

@@ -3,7 +3,7 @@
 //! read, write or connect waits longer than the configured timeout.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use super::envelope::{Credentials, Envelope};
@@ -54,17 +54,16 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<Connection, F
     // The last failure: the address and why. A socket that connected
     // but cannot be configured ends the search (as a failure).
     let mut last = None;
-    if let Ok(addrs) = (host, port).to_socket_addrs() {
-        for addr in addrs {
-            let r = TcpStream::connect_timeout(&addr, timeout);
-            let connected = r.is_ok();
-            match r.and_then(|s| configure(s, timeout)) {
-                Ok(c) => return Ok(c),
-                Err(e) => last = Some((addr, e)),
-            }
-            if connected {
-                break;
-            }
+    let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+    for addr in crate::sys::resolve(host, port) {
+        let r = crate::sys::connect_tcp(&addr, ms);
+        let connected = r.is_ok();
+        match r.and_then(|s| configure(s, timeout)) {
+            Ok(c) => return Ok(c),
+            Err(e) => last = Some((addr, e)),
+        }
+        if connected {
+            break;
         }
     }
     Err(match last {
