@@ -522,6 +522,36 @@ mod tests {
         assert_eq!(e.message(), "unknown command 'xyzzy' (see netmon --help)");
     }
 
+    fn help(argv: &[&str]) -> String {
+        match parse(argv) {
+            Ok(Parsed::Help(h)) => h,
+            _ => panic!("no help for {argv:?}"),
+        }
+    }
+
+    /// The six option-less commands print hand-built help (`no_args`); it
+    /// must keep the layout argh's derive gives the others.
+    #[test]
+    fn option_less_help_matches_argh_layout() {
+        assert_eq!(
+            help(&["start", "--help"]),
+            "Usage: netmon start\n\nInstall the counting rules (idempotent) and take a first \
+             reading. Aliases: initiate, initialise.\n\nOptions:\n  --help, help      \
+             display usage information\n"
+        );
+        let derived = help(&["daily", "--help"]);
+        assert!(derived.starts_with("Usage: netmon daily"), "{derived}");
+        assert!(
+            derived.ends_with("\n  --help, help      display usage information\n"),
+            "argh's own help layout changed: {derived}"
+        );
+        for cmd in ["stop", "update", "status", "sync", "mail-test"] {
+            let h = help(&[cmd, "help"]);
+            assert!(h.starts_with(&format!("Usage: netmon {cmd}\n\n")), "{h}");
+            assert!(h.ends_with("\n\nOptions:\n  --help, help      display usage information\n"));
+        }
+    }
+
     #[test]
     fn help_is_not_an_error() {
         assert!(matches!(parse(&["--help"]), Ok(Parsed::Help(_))));
