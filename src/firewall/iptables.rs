@@ -34,48 +34,43 @@ fn tool(f: Family) -> &'static str {
     }
 }
 
-/// The match arguments of a meter's rule, as argv words.
-pub fn match_args(m: &Meter, hook: Hook) -> Vec<String> {
-    let mut a: Vec<String> = Vec::new();
-    let mut net = |neg: bool, flag: &str, c: &crate::meter::Cidr| {
-        let mut b = Buf::new();
-        let _ = c.write_net(&mut b);
-        if neg {
-            a.push("!".into());
+/// The match arguments of a meter's rule, each word followed by one
+/// space: the tag hashes exactly this text, and argv is it split at the
+/// spaces (no word holds one: `valid_ifname` refuses spaces, addresses and
+/// protocol names have none).
+pub fn match_args(m: &Meter, hook: Hook, b: &mut Buf) {
+    for (c, flag) in [(&m.src, "-s "), (&m.dst, "-d ")] {
+        if let Some(c) = c {
+            if c.negate {
+                b.push_bytes(b"! ");
+            }
+            b.push_bytes(flag.as_bytes());
+            let _ = c.write_net(b);
+            b.push_bytes(b" ");
         }
-        a.push(flag.into());
-        a.push(b.as_str().into());
-    };
-    if let Some(c) = &m.src {
-        net(c.negate, "-s", c);
     }
-    if let Some(c) = &m.dst {
-        net(c.negate, "-d", c);
+    let iif = m.iif.as_deref().filter(|_| hook.has_iif());
+    let oif = m.oif.as_deref().filter(|_| hook.has_oif());
+    for (flag, v) in [
+        ("-i ", iif),
+        ("-o ", oif),
+        ("-p ", m.proto.map(|p| p.as_str())),
+    ] {
+        if let Some(v) = v {
+            b.push_bytes(flag.as_bytes());
+            b.push_bytes(v.as_bytes());
+            b.push_bytes(b" ");
+        }
     }
-    if let (Some(i), true) = (&m.iif, hook.has_iif()) {
-        a.push("-i".into());
-        a.push(i.as_str().into());
-    }
-    if let (Some(o), true) = (&m.oif, hook.has_oif()) {
-        a.push("-o".into());
-        a.push(o.as_str().into());
-    }
-    if let Some(p) = m.proto {
-        a.push("-p".into());
-        a.push(p.as_str().into());
-    }
-    a
 }
 
-fn rule_tag(m: &Meter, hook: Hook, args: &[String]) -> Buf {
-    let mut joined = Buf::new();
-    for w in args {
-        joined.push_bytes(w.as_bytes());
-        joined.push_bytes(b" ");
-    }
-    let mut t = Buf::new();
-    tag(&mut t, &m.name, hook.as_str(), joined.as_bytes());
-    t
+/// Fills `mt` with a rule's match words (see `match_args`) and `tg` with
+/// its tag.
+fn rule_text(m: &Meter, hook: Hook, mt: &mut Buf, tg: &mut Buf) {
+    mt.clear();
+    tg.clear();
+    match_args(m, hook, mt);
+    tag(tg, &m.name, hook.as_str(), mt.as_bytes());
 }
 
 fn meters_for(meters: &[Meter], f: Family, h: Hook) -> impl Iterator<Item = &Meter> {
@@ -88,50 +83,45 @@ fn family_used(meters: &[Meter], f: Family) -> bool {
     meters.iter().any(|m| m.matches_family(f))
 }
 
+/// `-m comment --comment netmon -j` (then the chain): netmon's jumps.
+const JUMP: [&str; 5] = ["-m", "comment", "--comment", JUMP_TAG, "-j"];
+
+/// `TOOL -w -t filter OP CHAIN` followed by `parts`: one builder for every
+/// command instead of a stack array per call site.
+#[inline(never)]
+fn argv<'a>(t: &'a str, op: &'a str, chain: &'a str, parts: &[&[&'a str]]) -> Vec<&'a str> {
+    let mut a = vec![t, "-w", "-t", "filter", op, chain];
+    for p in parts {
+        a.extend_from_slice(p);
+    }
+    a
+}
+
 pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
     remove(meters, r)?;
+    let (mut mt, mut tg) = (Buf::new(), Buf::new());
     for f in FAMILIES {
         if !family_used(meters, f) {
             continue;
         }
+        let t = tool(f);
         for h in Hook::ALL {
-            install_chain(meters, f, h, r)?;
+            let c = chain(h);
+            if meters_for(meters, f, h).next().is_none() {
+                continue;
+            }
+            r.change(&argv(t, "-N", c, &[]))?;
+            for m in meters_for(meters, f, h) {
+                rule_text(m, h, &mut mt, &mut tg);
+                let words: Vec<&str> = mt.as_str().split_terminator(' ').collect();
+                let tail = ["-m", "comment", "--comment", tg.as_str()];
+                r.change(&argv(t, "-A", c, &[&words, &tail]))?;
+            }
+            // The jump goes in last: the chain is complete before traffic enters it.
+            r.change(&argv(t, "-I", h.builtin_chain(), &[&["1"], &JUMP, &[c]]))?;
         }
     }
     Ok(())
-}
-
-fn install_chain(meters: &[Meter], f: Family, h: Hook, r: &mut Runner) -> Result<()> {
-    let (t, c) = (tool(f), chain(h));
-    if meters_for(meters, f, h).next().is_none() {
-        return Ok(());
-    }
-    r.change(&[t, "-w", "-t", "filter", "-N", c])?;
-    for m in meters_for(meters, f, h) {
-        let args = match_args(m, h);
-        let tg = rule_tag(m, h, &args);
-        let mut argv: Vec<&str> = vec![t, "-w", "-t", "filter", "-A", c];
-        argv.extend(args.iter().map(String::as_str));
-        argv.extend(["-m", "comment", "--comment", tg.as_str()]);
-        r.change(&argv)?;
-    }
-    // The jump goes in last: the chain is complete before traffic enters it.
-    let b = h.builtin_chain();
-    r.change(&[
-        t,
-        "-w",
-        "-t",
-        "filter",
-        "-I",
-        b,
-        "1",
-        "-m",
-        "comment",
-        "--comment",
-        JUMP_TAG,
-        "-j",
-        c,
-    ])
 }
 
 /// Most copies of the jump netmon removes from one built-in chain (a
@@ -151,30 +141,17 @@ pub fn remove(meters: &[Meter], r: &mut Runner) -> Result<()> {
             continue;
         }
         for h in Hook::ALL {
-            let b = h.builtin_chain();
+            let c = chain(h);
+            let del = argv(t, "-D", h.builtin_chain(), &[&JUMP, &[c]]);
             for _ in 0..MAX_JUMPS {
-                let argv = [
-                    t,
-                    "-w",
-                    "-t",
-                    "filter",
-                    "-D",
-                    b,
-                    "-m",
-                    "comment",
-                    "--comment",
-                    JUMP_TAG,
-                    "-j",
-                    chain(h),
-                ];
-                if r.try_change(&argv)?.is_some() || r.dry_run {
+                if r.try_change(&del)?.is_some() || r.dry_run {
                     break;
                 }
             }
             for op in ["-F", "-X"] {
-                if let Some(err) = r.try_change(&[t, "-w", "-t", "filter", op, chain(h)])? {
+                if let Some(err) = r.try_change(&argv(t, op, c, &[]))? {
                     if !no_such_chain(&err) {
-                        return Err(super::run::failed(&[t, op, chain(h)], &err));
+                        return Err(super::run::failed(&[t, op, c], &err));
                     }
                 }
             }
@@ -187,37 +164,43 @@ fn no_such_chain(stderr: &str) -> bool {
     stderr.contains("No chain/target/match by that name") || stderr.contains("does not exist")
 }
 
-/// What one family's listing showed.
+/// What one family's listing showed besides the counters.
 struct FamilySeen {
-    counts: heapless::Vec<Count, { crate::meter::MAX_METERS }>,
     digests: [Digest; 3],
     jumps: [u32; 3],
     present: bool,
 }
 
-fn read_family(meters: &[Meter], f: Family, r: &mut Runner) -> Result<Option<FamilySeen>> {
+/// Reads one family's listing, adding its counters into `obs`; whether its
+/// rules are exactly the configured ones (false in dry-run).
+fn read_family(meters: &[Meter], f: Family, r: &mut Runner, obs: &mut Observed) -> Result<bool> {
     let t = tool(f);
     let argv = [t, "-w", "-t", "filter", "-L", "-n", "-v", "-x"];
     let mut s = FamilySeen {
-        counts: Observed::empty(meters.len()).counts,
         digests: [Digest::default(); 3],
         jumps: [0; 3],
         present: false,
     };
+    let counts = &mut obs.counts;
     let res = r.read(&argv, |rd| {
-        p::parse_list(rd, |rule| observe(meters, &mut s, rule))
+        p::parse_list(rd, |rule| observe(meters, &mut s, counts, rule))
     })?;
     let Some((parsed, ended)) = res else {
-        return Ok(None);
+        return Ok(false);
     };
     if !ended.ok {
         return Err(super::run::failed(&argv, &ended.stderr));
     }
     parsed.map_err(|e| parse_failed(t, e))?;
-    Ok(Some(s))
+    obs.present |= s.present;
+    let want = expected(meters, f);
+    let jumps_ok = (0..3).all(|i| s.jumps[i] == u32::from(want[i].n > 0));
+    Ok(jumps_ok && s.digests == want)
 }
 
-fn observe(meters: &[Meter], s: &mut FamilySeen, rule: p::Rule<'_>) {
+/// Counters add up across rules and families (saturating: the order of
+/// the additions does not matter).
+fn observe(meters: &[Meter], s: &mut FamilySeen, counts: &mut [Count], rule: p::Rule<'_>) {
     let Some(comment) = rule.comment else { return };
     for h in Hook::ALL {
         if rule.chain == h.builtin_chain() && comment == JUMP_TAG && rule.target == chain(h) {
@@ -228,7 +211,7 @@ fn observe(meters: &[Meter], s: &mut FamilySeen, rule: p::Rule<'_>) {
             s.digests[h.index()].add(comment.as_bytes());
             s.present = true;
             let idx = super::tag_meter(comment).and_then(|n| meter_index(meters, n));
-            if let Some(c) = idx.and_then(|i| s.counts.get_mut(i)) {
+            if let Some(c) = idx.and_then(|i| counts.get_mut(i)) {
                 *c = c.saturating_add(Count::new(rule.packets, rule.bytes));
             }
         }
@@ -237,10 +220,11 @@ fn observe(meters: &[Meter], s: &mut FamilySeen, rule: p::Rule<'_>) {
 
 fn expected(meters: &[Meter], f: Family) -> [Digest; 3] {
     let mut d = [Digest::default(); 3];
+    let (mut mt, mut tg) = (Buf::new(), Buf::new());
     for h in Hook::ALL {
         for m in meters_for(meters, f, h) {
-            let args = match_args(m, h);
-            d[h.index()].add(rule_tag(m, h, &args).as_bytes());
+            rule_text(m, h, &mut mt, &mut tg);
+            d[h.index()].add(tg.as_bytes());
         }
     }
     d
@@ -250,19 +234,8 @@ pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
     let mut obs = Observed::empty(meters.len());
     obs.installed = true;
     for f in FAMILIES {
-        if !family_used(meters, f) {
-            continue;
-        }
-        let Some(s) = read_family(meters, f, r)? else {
+        if family_used(meters, f) && !read_family(meters, f, r, &mut obs)? {
             obs.installed = false;
-            continue;
-        };
-        let want = expected(meters, f);
-        let jumps_ok = (0..3).all(|i| s.jumps[i] == u32::from(want[i].n > 0));
-        obs.installed &= jumps_ok && s.digests == want;
-        obs.present |= s.present;
-        for (o, c) in obs.counts.iter_mut().zip(s.counts.iter()) {
-            *o = o.saturating_add(*c);
         }
     }
     Ok(obs)
@@ -286,7 +259,9 @@ mod tests {
         };
         // oif is dropped on input: the config refuses that combination, and
         // the backend never emits an -o the kernel would reject on INPUT.
-        assert_eq!(match_args(&m, Hook::Input), ["!", "-s", "192.168.1.0/24"]);
+        let mut b = Buf::new();
+        match_args(&m, Hook::Input, &mut b);
+        assert_eq!(b.as_str(), "! -s 192.168.1.0/24 ");
         assert!(m.matches_family(Family::V4));
         assert!(!m.matches_family(Family::V6));
     }

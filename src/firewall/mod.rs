@@ -179,14 +179,14 @@ fn parse_failed(tool: &str, e: crate::parse::ParseError) -> Error {
     let mut b = Buf::new();
     match e {
         ParseError::Io(e) => return Error::io("read the output of", tool, &e),
-        ParseError::Syntax { line, what, text } => {
+        ParseError::Syntax(s) => {
             let _ = ufmt::uwrite!(
                 b,
                 "cannot understand the output of {} at line {}: {} ('{}')",
                 tool,
-                line,
-                what,
-                text.as_str()
+                s.line,
+                s.what,
+                s.text.as_str()
             );
         }
     }

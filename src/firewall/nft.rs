@@ -22,7 +22,6 @@ fn read_argv() -> [&'static str; 6] {
 
 /// The match part of a meter's rule, e.g. `ip saddr != 192.168.1.0/24 iifname "wan"`.
 pub fn matches(m: &Meter, hook: Hook, b: &mut Buf) {
-    let fam = |f: Family| if f == Family::V4 { "ip" } else { "ip6" };
     let has_addr = m.src.is_some() || m.dst.is_some();
     if let (Some(f), false) = (m.family(), has_addr) {
         b.push_bytes(if f == Family::V4 {
@@ -31,9 +30,14 @@ pub fn matches(m: &Meter, hook: Hook, b: &mut Buf) {
             b"meta nfproto ipv6 "
         });
     }
-    for (c, dir) in [(m.src, "saddr"), (m.dst, "daddr")] {
+    for (c, dir) in [(&m.src, "saddr "), (&m.dst, "daddr ")] {
         if let Some(c) = c {
-            let _ = ufmt::uwrite!(b, "{} {} ", fam(c.family()), dir);
+            b.push_bytes(if c.family() == Family::V4 {
+                b"ip "
+            } else {
+                b"ip6 "
+            });
+            b.push_bytes(dir.as_bytes());
             if c.negate {
                 b.push_bytes(b"!= ");
             }
@@ -41,14 +45,19 @@ pub fn matches(m: &Meter, hook: Hook, b: &mut Buf) {
             b.push_bytes(b" ");
         }
     }
-    if let (Some(i), true) = (&m.iif, hook.has_iif()) {
-        let _ = ufmt::uwrite!(b, "iifname \"{}\" ", i.as_str());
-    }
-    if let (Some(o), true) = (&m.oif, hook.has_oif()) {
-        let _ = ufmt::uwrite!(b, "oifname \"{}\" ", o.as_str());
-    }
-    if let Some(p) = m.proto {
-        let _ = ufmt::uwrite!(b, "meta l4proto {} ", p.as_str());
+    let iif = m.iif.as_deref().filter(|_| hook.has_iif());
+    let oif = m.oif.as_deref().filter(|_| hook.has_oif());
+    let proto = m.proto.map(|p| p.as_str());
+    for (pre, v, post) in [
+        ("iifname \"", iif, "\" "),
+        ("oifname \"", oif, "\" "),
+        ("meta l4proto ", proto, " "),
+    ] {
+        if let Some(v) = v {
+            b.push_bytes(pre.as_bytes());
+            b.push_bytes(v.as_bytes());
+            b.push_bytes(post.as_bytes());
+        }
     }
 }
 
@@ -66,42 +75,66 @@ fn each_rule(meters: &[Meter], mut f: impl FnMut(Hook, &Meter, &[u8], &[u8])) {
     }
 }
 
-/// The nft script that (re)creates the table in one transaction.
+/// The nft script that (re)creates the table in one transaction, one
+/// command per line.
 pub fn script(meters: &[Meter]) -> Buf {
+    build(meters, "\n")
+}
+
+/// The script with each command followed by `sep`.
+fn build(meters: &[Meter], sep: &str) -> Buf {
     let mut b = Buf::new();
+    let line = |b: &mut Buf, parts: &[&str]| {
+        for p in parts {
+            b.push_bytes(p.as_bytes());
+        }
+        b.push_bytes(sep.as_bytes());
+    };
     // `add` first so `delete` cannot fail when the table is absent.
-    b.push_bytes(b"add table inet netmon\ndelete table inet netmon\nadd table inet netmon\n");
+    for l in [
+        "add table inet netmon",
+        "delete table inet netmon",
+        "add table inet netmon",
+    ] {
+        line(&mut b, &[l]);
+    }
     for m in meters {
-        let _ = ufmt::uwrite!(b, "add counter inet {} m_{}\n", TABLE, m.name.as_str());
+        line(&mut b, &["add counter inet netmon m_", &m.name]);
     }
     for hook in Hook::ALL {
         if meters.iter().any(|m| m.hooks.contains(&hook)) {
             let h = hook.as_str();
-            let _ = ufmt::uwrite!(
-                b,
-                "add chain inet {} {} {{ type filter hook {} priority {}; policy accept; }}\n",
-                TABLE,
-                h,
-                h,
-                PRIORITY
+            line(
+                &mut b,
+                &[
+                    "add chain inet netmon ",
+                    h,
+                    " { type filter hook ",
+                    h,
+                    " priority -1; policy accept; }", // PRIORITY
+                ],
             );
         }
     }
     each_rule(meters, |hook, m, mt, tg| {
-        let _ = ufmt::uwrite!(b, "add rule inet {} {} ", TABLE, hook.as_str());
+        b.push_bytes(b"add rule inet netmon ");
+        b.push_bytes(hook.as_str().as_bytes());
+        b.push_bytes(b" ");
         b.push_bytes(mt);
-        let _ = ufmt::uwrite!(b, "counter name \"m_{}\" comment \"", m.name.as_str());
+        b.push_bytes(b"counter name \"m_");
+        b.push_bytes(m.name.as_bytes());
+        b.push_bytes(b"\" comment \"");
         b.push_bytes(tg);
-        b.push_bytes(b"\"\n");
+        line(&mut b, &["\""]);
     });
     b
 }
 
 pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
-    // One argument, one transaction; `;` keeps dry-run output to one line.
-    let s = script(meters);
-    let one_line = s.as_str().trim_ascii_end().replace('\n', "; ");
-    r.change(&["nft", &one_line])
+    // One argument, one transaction; `; ` keeps dry-run output to one line.
+    let mut s = build(meters, "; ");
+    s.0.truncate(s.0.len().saturating_sub(2));
+    r.change(&["nft", s.as_str()])
 }
 
 pub fn remove(r: &mut Runner) -> Result<()> {
