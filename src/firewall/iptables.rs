@@ -7,8 +7,8 @@
 //! waits for the xtables lock instead of failing while fw3 reloads.
 //! fw3 reloads keep user chains; a restart drops them: `update` repairs.
 
-use super::run::Runner;
-use super::{meter_index, parse_failed, tag, Digest, Observed};
+use super::run::{Outcome, Runner};
+use super::{meter_index, tag, Digest, Observed};
 use crate::error::Result;
 use crate::meter::{Family, Hook, Meter};
 use crate::out::Buf;
@@ -174,24 +174,22 @@ struct FamilySeen {
 /// Reads one family's listing, adding its counters into `obs`; whether its
 /// rules are exactly the configured ones (false in dry-run).
 fn read_family(meters: &[Meter], f: Family, r: &mut Runner, obs: &mut Observed) -> Result<bool> {
-    let t = tool(f);
-    let argv = [t, "-w", "-t", "filter", "-L", "-n", "-v", "-x"];
+    let argv: &[&str] = match f {
+        Family::V4 => &["iptables", "-w", "-t", "filter", "-L", "-n", "-v", "-x"],
+        Family::V6 => &["ip6tables", "-w", "-t", "filter", "-L", "-n", "-v", "-x"],
+    };
     let mut s = FamilySeen {
         digests: [Digest::default(); 3],
         jumps: [0; 3],
         present: false,
     };
     let counts = &mut obs.counts;
-    let res = r.read(&argv, |rd| {
+    let out = r.read_checked(argv, None, &mut |rd| {
         p::parse_list(rd, |rule| observe(meters, &mut s, counts, rule))
     })?;
-    let Some((parsed, ended)) = res else {
-        return Ok(false);
-    };
-    if !ended.ok {
-        return Err(super::run::failed(&argv, &ended.stderr));
+    if out != Outcome::Done {
+        return Ok(false); // dry run
     }
-    parsed.map_err(|e| parse_failed(t, e))?;
     obs.present |= s.present;
     let want = expected(meters, f);
     let jumps_ok = (0..3).all(|i| s.jumps[i] == u32::from(want[i].n > 0));

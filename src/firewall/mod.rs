@@ -174,7 +174,7 @@ fn meter_index(meters: &[Meter], name: &str) -> Option<usize> {
     meters.iter().position(|m| m.name == name)
 }
 
-fn parse_failed(tool: &str, e: crate::parse::ParseError) -> Error {
+pub(crate) fn parse_failed(tool: &str, e: crate::parse::ParseError) -> Error {
     use crate::parse::ParseError;
     let mut b = Buf::new();
     match e {

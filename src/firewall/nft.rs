@@ -6,8 +6,8 @@
 //! table, which `update` notices (table gone) and repairs. The table is
 //! (re)built in one nft transaction, so the ruleset is never half-built.
 
-use super::run::Runner;
-use super::{meter_index, parse_failed, tag, Digest, Observed};
+use super::run::{Outcome, Runner};
+use super::{meter_index, tag, Digest, Observed};
 use crate::error::Result;
 use crate::meter::{Family, Hook, Meter};
 use crate::out::Buf;
@@ -16,9 +16,7 @@ use crate::state::Count;
 
 pub const TABLE: &str = "netmon";
 pub const PRIORITY: &str = "-1";
-fn read_argv() -> [&'static str; 6] {
-    ["nft", "-a", "list", "table", "inet", TABLE]
-}
+static READ_ARGV: [&str; 6] = ["nft", "-a", "list", "table", "inet", TABLE];
 
 /// The match part of a meter's rule, e.g. `ip saddr != 192.168.1.0/24 iifname "wan"`.
 pub fn matches(m: &Meter, hook: Hook, b: &mut Buf) {
@@ -151,12 +149,11 @@ fn expected(meters: &[Meter]) -> [Digest; 3] {
 }
 
 pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
-    let argv = read_argv();
     let mut obs = Observed::empty(meters.len());
     let mut seen = [Digest::default(); 3];
     let mut counters = 0usize;
     let mut ours = false;
-    let res = r.read(&argv, |rd| {
+    let out = r.read_checked(&READ_ARGV, Some("No such file or directory"), &mut |rd| {
         p::parse(rd, |item| match item {
             Item::Table {
                 family,
@@ -192,16 +189,11 @@ pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
             _ => {}
         })
     })?;
-    let Some((parsed, ended)) = res else {
-        return Ok(obs); // dry run
-    };
-    if !ended.ok {
-        if ended.stderr.contains("No such file or directory") {
-            return Ok(Observed::empty(meters.len()));
-        }
-        return Err(super::run::failed(&argv, &ended.stderr));
+    match out {
+        Outcome::DryRun => return Ok(obs),
+        Outcome::Absent => return Ok(Observed::empty(meters.len())),
+        Outcome::Done => {}
     }
-    parsed.map_err(|e| parse_failed("nft", e))?;
     obs.installed = obs.present && counters == meters.len() && seen == expected(meters);
     Ok(obs)
 }

@@ -88,6 +88,52 @@ impl Runner {
         argv: &[&str],
         parse: impl FnOnce(&mut dyn BufRead) -> core::result::Result<T, ParseError>,
     ) -> Result<Option<(core::result::Result<T, ParseError>, Ended)>> {
+        let (mut parse, mut got) = (Some(parse), None);
+        let res = self.read_raw(argv, &mut |rd| {
+            if let Some(p) = parse.take() {
+                got = Some(p(rd));
+            }
+            Ok(())
+        })?;
+        Ok(res.map(|(raw, ended)| {
+            let parsed = match (got, raw) {
+                (Some(v), _) => v,
+                (None, Err(e)) => Err(e),
+                (None, Ok(())) => Err(ParseError::Io(io::ErrorKind::Other.into())),
+            };
+            (parsed, ended)
+        }))
+    }
+
+    /// `read` for the backends, with the checks they share: a failed exit
+    /// is an error carrying stderr, unless stderr contains `absent` (then
+    /// `Absent`: what was parsed is to be ignored); a parse error is
+    /// "cannot understand the output of TOOL". Not generic: one copy of
+    /// the spawn/stream/drain code however many parsers use it.
+    pub fn read_checked(
+        &mut self,
+        argv: &[&str],
+        absent: Option<&str>,
+        parse: &mut dyn FnMut(&mut dyn BufRead) -> core::result::Result<(), ParseError>,
+    ) -> Result<Outcome> {
+        let Some((parsed, ended)) = self.read_raw(argv, parse)? else {
+            return Ok(Outcome::DryRun);
+        };
+        if !ended.ok {
+            if absent.is_some_and(|a| ended.stderr.contains(a)) {
+                return Ok(Outcome::Absent);
+            }
+            return Err(failed(argv, &ended.stderr));
+        }
+        parsed.map_err(|e| super::parse_failed(argv[0], e))?;
+        Ok(Outcome::Done)
+    }
+
+    fn read_raw(
+        &mut self,
+        argv: &[&str],
+        parse: &mut dyn FnMut(&mut dyn BufRead) -> core::result::Result<(), ParseError>,
+    ) -> Result<Option<(core::result::Result<(), ParseError>, Ended)>> {
         if self.dry_run {
             self.print(argv);
             return Ok(None);
@@ -110,6 +156,17 @@ impl Runner {
         let ended = finish(argv[0], &mut child)?;
         Ok(Some((parsed, ended)))
     }
+}
+
+/// How a checked read ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Outcome {
+    /// Dry-run: printed, not run.
+    DryRun,
+    /// The tool said what it reads does not exist.
+    Absent,
+    /// Ran, succeeded and parsed.
+    Done,
 }
 
 /// `argv` with stdin from /dev/null, stdout and stderr piped to us, in
