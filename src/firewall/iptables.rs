@@ -100,12 +100,12 @@ fn argv<'a>(t: &'a str, op: &'a str, chain: &'a str, parts: &[&[&'a str]]) -> Ve
 pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
     remove(meters, r)?;
     let (mut mt, mut tg) = (Buf::new(), Buf::new());
-    for f in FAMILIES {
+    for &f in &FAMILIES {
         if !family_used(meters, f) {
             continue;
         }
         let t = tool(f);
-        for h in Hook::ALL {
+        for &h in &Hook::ALL {
             let c = chain(h);
             if meters_for(meters, f, h).next().is_none() {
                 continue;
@@ -135,12 +135,12 @@ const MAX_JUMPS: usize = 8;
 /// legacy ip6tables load its filter table, which would change a ruleset
 /// that is none of netmon's business.
 pub fn remove(meters: &[Meter], r: &mut Runner) -> Result<()> {
-    for f in FAMILIES {
+    for &f in &FAMILIES {
         let t = tool(f);
         if !family_used(meters, f) {
             continue;
         }
-        for h in Hook::ALL {
+        for &h in &Hook::ALL {
             let c = chain(h);
             let del = argv(t, "-D", h.builtin_chain(), &[&JUMP, &[c]]);
             for _ in 0..MAX_JUMPS {
@@ -148,7 +148,7 @@ pub fn remove(meters: &[Meter], r: &mut Runner) -> Result<()> {
                     break;
                 }
             }
-            for op in ["-F", "-X"] {
+            for op in &["-F", "-X"] {
                 if let Some(err) = r.try_change(&argv(t, op, c, &[]))? {
                     if !no_such_chain(&err) {
                         return Err(super::run::failed(&[t, op, c], &err));
@@ -200,7 +200,7 @@ fn read_family(meters: &[Meter], f: Family, r: &mut Runner, obs: &mut Observed) 
 /// the additions does not matter).
 fn observe(meters: &[Meter], s: &mut FamilySeen, counts: &mut [Count], rule: p::Rule<'_>) {
     let Some(comment) = rule.comment else { return };
-    for h in Hook::ALL {
+    for &h in &Hook::ALL {
         if rule.chain == h.builtin_chain() && comment == JUMP_TAG && rule.target == chain(h) {
             s.jumps[h.index()] += 1;
             s.present = true;
@@ -219,7 +219,7 @@ fn observe(meters: &[Meter], s: &mut FamilySeen, counts: &mut [Count], rule: p::
 fn expected(meters: &[Meter], f: Family) -> [Digest; 3] {
     let mut d = [Digest::default(); 3];
     let (mut mt, mut tg) = (Buf::new(), Buf::new());
-    for h in Hook::ALL {
+    for &h in &Hook::ALL {
         for m in meters_for(meters, f, h) {
             rule_text(m, h, &mut mt, &mut tg);
             d[h.index()].add(tg.as_bytes());
@@ -228,15 +228,15 @@ fn expected(meters: &[Meter], f: Family) -> [Digest; 3] {
     d
 }
 
-pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
-    let mut obs = Observed::empty(meters.len());
+/// Fills `obs` (as `Observed::empty` makes it).
+pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> {
     obs.installed = true;
-    for f in FAMILIES {
-        if family_used(meters, f) && !read_family(meters, f, r, &mut obs)? {
+    for &f in &FAMILIES {
+        if family_used(meters, f) && !read_family(meters, f, r, obs)? {
             obs.installed = false;
         }
     }
-    Ok(obs)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ pub fn matches(m: &Meter, hook: Hook, b: &mut Buf) {
 /// Calls `f(hook, meter, tag)` for every rule netmon installs, in order.
 fn each_rule(meters: &[Meter], mut f: impl FnMut(Hook, &Meter, &[u8], &[u8])) {
     let (mut mt, mut tg) = (Buf::new(), Buf::new());
-    for hook in Hook::ALL {
+    for &hook in &Hook::ALL {
         for m in meters.iter().filter(|m| m.hooks.contains(&hook)) {
             mt.clear();
             tg.clear();
@@ -99,7 +99,7 @@ fn build(meters: &[Meter], sep: &str) -> Buf {
     for m in meters {
         line(&mut b, &["add counter inet netmon m_", &m.name]);
     }
-    for hook in Hook::ALL {
+    for &hook in &Hook::ALL {
         if meters.iter().any(|m| m.hooks.contains(&hook)) {
             let h = hook.as_str();
             line(
@@ -148,8 +148,8 @@ fn expected(meters: &[Meter]) -> [Digest; 3] {
     d
 }
 
-pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
-    let mut obs = Observed::empty(meters.len());
+/// Fills `obs` (as `Observed::empty` makes it).
+pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> {
     let mut seen = [Digest::default(); 3];
     let mut counters = 0usize;
     let mut ours = false;
@@ -190,12 +190,18 @@ pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
         })
     })?;
     match out {
-        Outcome::DryRun => return Ok(obs),
-        Outcome::Absent => return Ok(Observed::empty(meters.len())),
-        Outcome::Done => {}
+        Outcome::DryRun => {}
+        Outcome::Absent => {
+            // No table: whatever was parsed does not count.
+            obs.present = false;
+            obs.handle = 0;
+            obs.counts.fill(Count::default());
+        }
+        Outcome::Done => {
+            obs.installed = obs.present && counters == meters.len() && seen == expected(meters);
+        }
     }
-    obs.installed = obs.present && counters == meters.len() && seen == expected(meters);
-    Ok(obs)
+    Ok(())
 }
 
 #[cfg(test)]
