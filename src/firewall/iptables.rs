@@ -15,8 +15,14 @@ use crate::out::Buf;
 use crate::parse::iptables as p;
 use crate::state::Count;
 
+/// `JUMP_TAG` as a literal, for `concat!`.
+macro_rules! jump_tag {
+    () => {
+        "netmon"
+    };
+}
 /// Comment on the jump rules in the built-in chains.
-pub const JUMP_TAG: &str = "netmon";
+pub const JUMP_TAG: &str = jump_tag!();
 const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
 
 pub fn chain(h: Hook) -> &'static str {
@@ -83,18 +89,79 @@ fn family_used(meters: &[Meter], f: Family) -> bool {
     meters.iter().any(|m| m.matches_family(f))
 }
 
-/// `-m comment --comment netmon -j` (then the chain): netmon's jumps.
-const JUMP: [&str; 5] = ["-m", "comment", "--comment", JUMP_TAG, "-j"];
+/// The iptables commands netmon runs on its chain for one hook.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `-N CHAIN`
+    New,
+    /// `-A CHAIN <match words> -m comment --comment TAG`
+    Append,
+    /// `-I BUILTIN 1 <jump>`
+    Insert,
+    /// `-D BUILTIN <jump>`
+    Delete,
+    /// `-F CHAIN`
+    Flush,
+    /// `-X CHAIN`
+    Kill,
+}
 
-/// `TOOL -w -t filter OP CHAIN` followed by `parts`: one builder for every
-/// command instead of a stack array per call site.
-#[inline(never)]
-fn argv<'a>(t: &'a str, op: &'a str, chain: &'a str, parts: &[&[&'a str]]) -> Vec<&'a str> {
-    let mut a = vec![t, "-w", "-t", "filter", op, chain];
-    for p in parts {
-        a.extend_from_slice(p);
+/// The argv of each op, split at spaces: `T` is the tool, `C` netmon's
+/// chain, `B` the built-in chain, `W` the match words, `G` the rule's tag
+/// (one string each: smaller than an argv array per call site).
+fn spec(op: Op) -> &'static str {
+    match op {
+        Op::New => "T -w -t filter -N C",
+        Op::Append => "T -w -t filter -A C W -m comment --comment G",
+        Op::Insert => concat!(
+            "T -w -t filter -I B 1 -m comment --comment ",
+            jump_tag!(),
+            " -j C"
+        ),
+        Op::Delete => concat!(
+            "T -w -t filter -D B -m comment --comment ",
+            jump_tag!(),
+            " -j C"
+        ),
+        Op::Flush => "T -w -t filter -F C",
+        Op::Kill => "T -w -t filter -X C",
     }
-    a
+}
+
+/// Runs `TOOL -w -t filter <op>` on netmon's chain for `h`: one builder
+/// for every command. A failure is an error carrying stderr, except where
+/// the op expects it: `Delete` (no jump left) and `Flush`/`Kill` of a
+/// missing chain return `true`.
+#[inline(never)]
+fn xt(r: &mut Runner, f: Family, h: Hook, op: Op, words: &str, tag: &str) -> Result<bool> {
+    let c = chain(h);
+    let mut a = Vec::new();
+    for w in spec(op).split(' ') {
+        let v = match *w.as_bytes() {
+            [b'T'] => tool(f),
+            [b'C'] => c,
+            [b'B'] => h.builtin_chain(),
+            [b'G'] => tag,
+            [b'W'] => {
+                a.extend(words.split_terminator(' '));
+                continue;
+            }
+            _ => w,
+        };
+        a.push(v);
+    }
+    let Some(err) = r.try_change(&a)? else {
+        return Ok(false);
+    };
+    match op {
+        Op::Delete => Ok(true),
+        Op::Flush | Op::Kill if no_such_chain(&err) => Ok(true),
+        Op::Flush | Op::Kill => {
+            let w = if op == Op::Flush { "-F" } else { "-X" };
+            Err(super::run::failed(&[tool(f), w, c], &err))
+        }
+        _ => Err(super::run::failed(&a, &err)),
+    }
 }
 
 pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
@@ -104,21 +171,17 @@ pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
         if !family_used(meters, f) {
             continue;
         }
-        let t = tool(f);
         for &h in &Hook::ALL {
-            let c = chain(h);
             if meters_for(meters, f, h).next().is_none() {
                 continue;
             }
-            r.change(&argv(t, "-N", c, &[]))?;
+            xt(r, f, h, Op::New, "", "")?;
             for m in meters_for(meters, f, h) {
                 rule_text(m, h, &mut mt, &mut tg);
-                let words: Vec<&str> = mt.as_str().split_terminator(' ').collect();
-                let tail = ["-m", "comment", "--comment", tg.as_str()];
-                r.change(&argv(t, "-A", c, &[&words, &tail]))?;
+                xt(r, f, h, Op::Append, mt.as_str(), tg.as_str())?;
             }
             // The jump goes in last: the chain is complete before traffic enters it.
-            r.change(&argv(t, "-I", h.builtin_chain(), &[&["1"], &JUMP, &[c]]))?;
+            xt(r, f, h, Op::Insert, "", "")?;
         }
     }
     Ok(())
@@ -136,25 +199,17 @@ const MAX_JUMPS: usize = 8;
 /// that is none of netmon's business.
 pub fn remove(meters: &[Meter], r: &mut Runner) -> Result<()> {
     for &f in &FAMILIES {
-        let t = tool(f);
         if !family_used(meters, f) {
             continue;
         }
         for &h in &Hook::ALL {
-            let c = chain(h);
-            let del = argv(t, "-D", h.builtin_chain(), &[&JUMP, &[c]]);
             for _ in 0..MAX_JUMPS {
-                if r.try_change(&del)?.is_some() || r.dry_run {
+                if xt(r, f, h, Op::Delete, "", "")? || r.dry_run {
                     break;
                 }
             }
-            for op in &["-F", "-X"] {
-                if let Some(err) = r.try_change(&argv(t, op, c, &[]))? {
-                    if !no_such_chain(&err) {
-                        return Err(super::run::failed(&[t, op, c], &err));
-                    }
-                }
-            }
+            xt(r, f, h, Op::Flush, "", "")?;
+            xt(r, f, h, Op::Kill, "", "")?;
         }
     }
     Ok(())
