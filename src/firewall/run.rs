@@ -99,7 +99,7 @@ impl Runner {
             let parsed = match (got, raw) {
                 (Some(v), _) => v,
                 (None, Err(e)) => Err(e),
-                (None, Ok(())) => Err(ParseError::Io(io::ErrorKind::Other.into())),
+                (None, Ok(())) => Err(io::Error::from(io::ErrorKind::Other).into()),
             };
             (parsed, ended)
         }))
@@ -151,7 +151,7 @@ impl Runner {
             // Text-less: only the kind is ever shown (`sys::write_io_error`), and
             // a boxed message would link its `Debug` impl (core::fmt, unicode
             // tables).
-            None => Err(ParseError::Io(io::ErrorKind::Other.into())),
+            None => Err(io::Error::from(io::ErrorKind::Other).into()),
         };
         let ended = finish(argv[0], &mut child)?;
         Ok(Some((parsed, ended)))
@@ -300,7 +300,7 @@ mod tests {
         let (parsed, ended) = r
             .read(&["ls", "/nonexistent-dir-xyz"], |rd| {
                 let mut s = String::new();
-                rd.read_to_string(&mut s).map_err(ParseError::Io)?;
+                rd.read_to_string(&mut s).map_err(ParseError::from)?;
                 Ok(s)
             })
             .unwrap()
@@ -322,7 +322,7 @@ mod tests {
     fn read_streams_large_stdout_and_drains_what_the_parser_leaves() {
         let count = |rd: &mut dyn BufRead| {
             let (mut n, mut line) = (0u64, String::new());
-            while rd.read_line(&mut line).map_err(ParseError::Io)? > 0 {
+            while rd.read_line(&mut line).map_err(ParseError::from)? > 0 {
                 n += line.len() as u64;
                 line.clear();
             }
@@ -340,7 +340,7 @@ mod tests {
             let mut r = Runner::new(false);
             r.read(&["seq", "1", "200000"], |rd| {
                 let mut l = String::new();
-                rd.read_line(&mut l).map_err(ParseError::Io)?;
+                rd.read_line(&mut l).map_err(ParseError::from)?;
                 Ok(l)
             })
             .unwrap()

@@ -38,11 +38,11 @@ pub(crate) type Name = heapless::String<MAX_NAME>;
 
 /// A parse failure with the 1-based line number and (a prefix of) the line.
 ///
-/// Two words: the syntax details are boxed, because every `?` in the
+/// One word: the details are boxed, because every `?` in the
 /// parsers moves this error (inline they cost ~1 KB of mips code).
 #[derive(Debug)]
 pub enum ParseError {
-    Io(io::Error),
+    Io(Box<io::Error>),
     Syntax(Box<Syntax>),
 }
 
@@ -78,7 +78,7 @@ impl ParseError {
 
 impl From<io::Error> for ParseError {
     fn from(e: io::Error) -> ParseError {
-        ParseError::Io(e)
+        ParseError::Io(Box::new(e))
     }
 }
 
@@ -164,7 +164,7 @@ impl<R: BufRead> LineReader<R> {
             let avail = match self.inner.fill_buf() {
                 Ok(b) => b,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ParseError::Io(e)),
+                Err(e) => return Err(e.into()),
             };
             if avail.is_empty() {
                 return Ok((seen, cut));
