@@ -60,7 +60,7 @@ pub fn matches(m: &Meter, hook: Hook, b: &mut Buf) {
 }
 
 /// Calls `f(hook, meter, tag)` for every rule netmon installs, in order.
-fn each_rule(meters: &[Meter], mut f: impl FnMut(Hook, &Meter, &[u8], &[u8])) {
+fn each_rule(meters: &[Meter], mut f: impl FnMut(Hook, &Meter, &Buf, &Buf)) {
     let (mut mt, mut tg) = (Buf::new(), Buf::new());
     for &hook in &Hook::ALL {
         for m in meters.iter().filter(|m| m.hooks.contains(&hook)) {
@@ -68,7 +68,7 @@ fn each_rule(meters: &[Meter], mut f: impl FnMut(Hook, &Meter, &[u8], &[u8])) {
             tg.clear();
             matches(m, hook, &mut mt);
             tag(&mut tg, &m.name, hook.as_str(), mt.as_bytes());
-            f(hook, m, mt.as_bytes(), tg.as_bytes());
+            f(hook, m, &mt, &tg);
         }
     }
 }
@@ -79,51 +79,55 @@ pub fn script(meters: &[Meter]) -> Buf {
     build(meters, "\n")
 }
 
+/// Appends `parts` then `sep`: one command of the script.
+#[inline(never)]
+fn line(b: &mut Buf, sep: &str, parts: &[&str]) {
+    for p in parts {
+        b.push_bytes(p.as_bytes());
+    }
+    b.push_bytes(sep.as_bytes());
+}
+
 /// The script with each command followed by `sep`.
 fn build(meters: &[Meter], sep: &str) -> Buf {
     let mut b = Buf::new();
-    let line = |b: &mut Buf, parts: &[&str]| {
-        for p in parts {
-            b.push_bytes(p.as_bytes());
-        }
-        b.push_bytes(sep.as_bytes());
-    };
     // `add` first so `delete` cannot fail when the table is absent.
-    for l in [
+    for l in &[
         "add table inet netmon",
         "delete table inet netmon",
         "add table inet netmon",
     ] {
-        line(&mut b, &[l]);
+        line(&mut b, sep, &[l]);
     }
     for m in meters {
-        line(&mut b, &["add counter inet netmon m_", &m.name]);
+        line(&mut b, sep, &["add counter inet netmon m_", &m.name]);
     }
     for &hook in &Hook::ALL {
         if meters.iter().any(|m| m.hooks.contains(&hook)) {
             let h = hook.as_str();
-            line(
-                &mut b,
-                &[
-                    "add chain inet netmon ",
-                    h,
-                    " { type filter hook ",
-                    h,
-                    " priority -1; policy accept; }", // PRIORITY
-                ],
-            );
+            let parts = [
+                "add chain inet netmon ",
+                h,
+                " { type filter hook ",
+                h,
+                " priority -1; policy accept; }", // PRIORITY
+            ];
+            line(&mut b, sep, &parts);
         }
     }
     each_rule(meters, |hook, m, mt, tg| {
-        b.push_bytes(b"add rule inet netmon ");
-        b.push_bytes(hook.as_str().as_bytes());
-        b.push_bytes(b" ");
-        b.push_bytes(mt);
-        b.push_bytes(b"counter name \"m_");
-        b.push_bytes(m.name.as_bytes());
-        b.push_bytes(b"\" comment \"");
-        b.push_bytes(tg);
-        line(&mut b, &["\""]);
+        let parts = [
+            "add rule inet netmon ",
+            hook.as_str(),
+            " ",
+            mt.as_str(),
+            "counter name \"m_",
+            &m.name,
+            "\" comment \"",
+            tg.as_str(),
+            "\"",
+        ];
+        line(&mut b, sep, &parts);
     });
     b
 }
@@ -144,7 +148,7 @@ pub fn remove(r: &mut Runner) -> Result<()> {
 /// Expected per-chain digests, indexed like `Hook::ALL`.
 fn expected(meters: &[Meter]) -> [Digest; 3] {
     let mut d = [Digest::default(); 3];
-    each_rule(meters, |hook, _, _, tg| d[hook.index()].add(tg));
+    each_rule(meters, |hook, _, _, tg| d[hook.index()].add(tg.as_bytes()));
     d
 }
 
