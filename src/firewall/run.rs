@@ -73,10 +73,11 @@ impl Runner {
         if wait(argv[0], &mut child)?.success() {
             return Ok(None);
         }
-        let mut s = String::from_utf8_lossy(&p.err).into_owned();
-        if s.trim().is_empty() {
-            s = String::from_utf8_lossy(&p.out).into_owned();
-        }
+        // Lossy decoding turns bad bytes into U+FFFD, never blank: stderr
+        // is blank exactly when it is valid UTF-8 and all whitespace.
+        let blank = core::str::from_utf8(&p.err).is_ok_and(|e| e.trim().is_empty());
+        let raw = if blank { &p.out } else { &p.err };
+        let mut s = String::from_utf8_lossy(raw).into_owned();
         s.truncate(floor_char(&s, MAX_STDERR));
         Ok(Some(s))
     }
