@@ -7,16 +7,22 @@
 //! waits for the xtables lock instead of failing while fw3 reloads.
 //! fw3 reloads keep user chains; a restart drops them: `update` repairs.
 
-use super::run::Runner;
-use super::{meter_index, parse_failed, tag, Digest, Observed};
+use super::run::{Outcome, Runner};
+use super::{meter_index, tag, Digest, Observed};
 use crate::error::Result;
 use crate::meter::{Family, Hook, Meter};
 use crate::out::Buf;
 use crate::parse::iptables as p;
 use crate::state::Count;
 
+/// `JUMP_TAG` as a literal, for `concat!`.
+macro_rules! jump_tag {
+    () => {
+        "netmon"
+    };
+}
 /// Comment on the jump rules in the built-in chains.
-pub const JUMP_TAG: &str = "netmon";
+pub const JUMP_TAG: &str = jump_tag!();
 const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
 
 pub fn chain(h: Hook) -> &'static str {
@@ -34,48 +40,43 @@ fn tool(f: Family) -> &'static str {
     }
 }
 
-/// The match arguments of a meter's rule, as argv words.
-pub fn match_args(m: &Meter, hook: Hook) -> Vec<String> {
-    let mut a: Vec<String> = Vec::new();
-    let mut net = |neg: bool, flag: &str, c: &crate::meter::Cidr| {
-        let mut b = Buf::new();
-        let _ = c.write_net(&mut b);
-        if neg {
-            a.push("!".into());
+/// The match arguments of a meter's rule, each word followed by one
+/// space: the tag hashes exactly this text, and argv is it split at the
+/// spaces (no word holds one: `valid_ifname` refuses spaces, addresses and
+/// protocol names have none).
+pub fn match_args(m: &Meter, hook: Hook, b: &mut Buf) {
+    for (c, flag) in [(&m.src, "-s "), (&m.dst, "-d ")] {
+        if let Some(c) = c {
+            if c.negate {
+                b.push_bytes(b"! ");
+            }
+            b.push_bytes(flag.as_bytes());
+            let _ = c.write_net(b);
+            b.push_bytes(b" ");
         }
-        a.push(flag.into());
-        a.push(b.as_str().into());
-    };
-    if let Some(c) = &m.src {
-        net(c.negate, "-s", c);
     }
-    if let Some(c) = &m.dst {
-        net(c.negate, "-d", c);
+    let iif = m.iif.as_deref().filter(|_| hook.has_iif());
+    let oif = m.oif.as_deref().filter(|_| hook.has_oif());
+    for (flag, v) in [
+        ("-i ", iif),
+        ("-o ", oif),
+        ("-p ", m.proto.map(|p| p.as_str())),
+    ] {
+        if let Some(v) = v {
+            b.push_bytes(flag.as_bytes());
+            b.push_bytes(v.as_bytes());
+            b.push_bytes(b" ");
+        }
     }
-    if let (Some(i), true) = (&m.iif, hook.has_iif()) {
-        a.push("-i".into());
-        a.push(i.as_str().into());
-    }
-    if let (Some(o), true) = (&m.oif, hook.has_oif()) {
-        a.push("-o".into());
-        a.push(o.as_str().into());
-    }
-    if let Some(p) = m.proto {
-        a.push("-p".into());
-        a.push(p.as_str().into());
-    }
-    a
 }
 
-fn rule_tag(m: &Meter, hook: Hook, args: &[String]) -> Buf {
-    let mut joined = Buf::new();
-    for w in args {
-        joined.push_bytes(w.as_bytes());
-        joined.push_bytes(b" ");
-    }
-    let mut t = Buf::new();
-    tag(&mut t, &m.name, hook.as_str(), joined.as_bytes());
-    t
+/// Fills `mt` with a rule's match words (see `match_args`) and `tg` with
+/// its tag.
+fn rule_text(m: &Meter, hook: Hook, mt: &mut Buf, tg: &mut Buf) {
+    mt.clear();
+    tg.clear();
+    match_args(m, hook, mt);
+    tag(tg, &m.name, hook.as_str(), mt.as_bytes());
 }
 
 fn meters_for(meters: &[Meter], f: Family, h: Hook) -> impl Iterator<Item = &Meter> {
@@ -88,50 +89,102 @@ fn family_used(meters: &[Meter], f: Family) -> bool {
     meters.iter().any(|m| m.matches_family(f))
 }
 
+/// The iptables commands netmon runs on its chain for one hook.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `-N CHAIN`
+    New,
+    /// `-A CHAIN <match words> -m comment --comment TAG`
+    Append,
+    /// `-I BUILTIN 1 <jump>`
+    Insert,
+    /// `-D BUILTIN <jump>`
+    Delete,
+    /// `-F CHAIN`
+    Flush,
+    /// `-X CHAIN`
+    Kill,
+}
+
+/// The argv of each op, split at spaces: `T` is the tool, `C` netmon's
+/// chain, `B` the built-in chain, `W` the match words, `G` the rule's tag
+/// (one string each: smaller than an argv array per call site).
+fn spec(op: Op) -> &'static str {
+    match op {
+        Op::New => "T -w -t filter -N C",
+        Op::Append => "T -w -t filter -A C W -m comment --comment G",
+        Op::Insert => concat!(
+            "T -w -t filter -I B 1 -m comment --comment ",
+            jump_tag!(),
+            " -j C"
+        ),
+        Op::Delete => concat!(
+            "T -w -t filter -D B -m comment --comment ",
+            jump_tag!(),
+            " -j C"
+        ),
+        Op::Flush => "T -w -t filter -F C",
+        Op::Kill => "T -w -t filter -X C",
+    }
+}
+
+/// Runs `TOOL -w -t filter <op>` on netmon's chain for `h`: one builder
+/// for every command. A failure is an error carrying stderr, except where
+/// the op expects it: `Delete` (no jump left) and `Flush`/`Kill` of a
+/// missing chain return `true`.
+#[inline(never)]
+fn xt(r: &mut Runner, f: Family, h: Hook, op: Op, words: &str, tag: &str) -> Result<bool> {
+    let c = chain(h);
+    let mut a = Vec::new();
+    for w in spec(op).split(' ') {
+        let v = match *w.as_bytes() {
+            [b'T'] => tool(f),
+            [b'C'] => c,
+            [b'B'] => h.builtin_chain(),
+            [b'G'] => tag,
+            [b'W'] => {
+                a.extend(words.split_terminator(' '));
+                continue;
+            }
+            _ => w,
+        };
+        a.push(v);
+    }
+    let Some(err) = r.try_change(&a)? else {
+        return Ok(false);
+    };
+    match op {
+        Op::Delete => Ok(true),
+        Op::Flush | Op::Kill if no_such_chain(&err) => Ok(true),
+        Op::Flush | Op::Kill => {
+            let w = if op == Op::Flush { "-F" } else { "-X" };
+            Err(super::run::failed(&[tool(f), w, c], &err))
+        }
+        _ => Err(super::run::failed(&a, &err)),
+    }
+}
+
 pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
     remove(meters, r)?;
-    for f in FAMILIES {
+    let (mut mt, mut tg) = (Buf::new(), Buf::new());
+    for &f in &FAMILIES {
         if !family_used(meters, f) {
             continue;
         }
-        for h in Hook::ALL {
-            install_chain(meters, f, h, r)?;
+        for &h in &Hook::ALL {
+            if meters_for(meters, f, h).next().is_none() {
+                continue;
+            }
+            xt(r, f, h, Op::New, "", "")?;
+            for m in meters_for(meters, f, h) {
+                rule_text(m, h, &mut mt, &mut tg);
+                xt(r, f, h, Op::Append, mt.as_str(), tg.as_str())?;
+            }
+            // The jump goes in last: the chain is complete before traffic enters it.
+            xt(r, f, h, Op::Insert, "", "")?;
         }
     }
     Ok(())
-}
-
-fn install_chain(meters: &[Meter], f: Family, h: Hook, r: &mut Runner) -> Result<()> {
-    let (t, c) = (tool(f), chain(h));
-    if meters_for(meters, f, h).next().is_none() {
-        return Ok(());
-    }
-    r.change(&[t, "-w", "-t", "filter", "-N", c])?;
-    for m in meters_for(meters, f, h) {
-        let args = match_args(m, h);
-        let tg = rule_tag(m, h, &args);
-        let mut argv: Vec<&str> = vec![t, "-w", "-t", "filter", "-A", c];
-        argv.extend(args.iter().map(String::as_str));
-        argv.extend(["-m", "comment", "--comment", tg.as_str()]);
-        r.change(&argv)?;
-    }
-    // The jump goes in last: the chain is complete before traffic enters it.
-    let b = h.builtin_chain();
-    r.change(&[
-        t,
-        "-w",
-        "-t",
-        "filter",
-        "-I",
-        b,
-        "1",
-        "-m",
-        "comment",
-        "--comment",
-        JUMP_TAG,
-        "-j",
-        c,
-    ])
 }
 
 /// Most copies of the jump netmon removes from one built-in chain (a
@@ -145,39 +198,18 @@ const MAX_JUMPS: usize = 8;
 /// legacy ip6tables load its filter table, which would change a ruleset
 /// that is none of netmon's business.
 pub fn remove(meters: &[Meter], r: &mut Runner) -> Result<()> {
-    for f in FAMILIES {
-        let t = tool(f);
+    for &f in &FAMILIES {
         if !family_used(meters, f) {
             continue;
         }
-        for h in Hook::ALL {
-            let b = h.builtin_chain();
+        for &h in &Hook::ALL {
             for _ in 0..MAX_JUMPS {
-                let argv = [
-                    t,
-                    "-w",
-                    "-t",
-                    "filter",
-                    "-D",
-                    b,
-                    "-m",
-                    "comment",
-                    "--comment",
-                    JUMP_TAG,
-                    "-j",
-                    chain(h),
-                ];
-                if r.try_change(&argv)?.is_some() || r.dry_run {
+                if xt(r, f, h, Op::Delete, "", "")? || r.dry_run {
                     break;
                 }
             }
-            for op in ["-F", "-X"] {
-                if let Some(err) = r.try_change(&[t, "-w", "-t", "filter", op, chain(h)])? {
-                    if !no_such_chain(&err) {
-                        return Err(super::run::failed(&[t, op, chain(h)], &err));
-                    }
-                }
-            }
+            xt(r, f, h, Op::Flush, "", "")?;
+            xt(r, f, h, Op::Kill, "", "")?;
         }
     }
     Ok(())
@@ -187,39 +219,43 @@ fn no_such_chain(stderr: &str) -> bool {
     stderr.contains("No chain/target/match by that name") || stderr.contains("does not exist")
 }
 
-/// What one family's listing showed.
+/// What one family's listing showed besides the counters.
 struct FamilySeen {
-    counts: heapless::Vec<Count, { crate::meter::MAX_METERS }>,
     digests: [Digest; 3],
     jumps: [u32; 3],
     present: bool,
 }
 
-fn read_family(meters: &[Meter], f: Family, r: &mut Runner) -> Result<Option<FamilySeen>> {
-    let t = tool(f);
-    let argv = [t, "-w", "-t", "filter", "-L", "-n", "-v", "-x"];
+/// Reads one family's listing, adding its counters into `obs`; whether its
+/// rules are exactly the configured ones (false in dry-run).
+fn read_family(meters: &[Meter], f: Family, r: &mut Runner, obs: &mut Observed) -> Result<bool> {
+    let argv: &[&str] = match f {
+        Family::V4 => &["iptables", "-w", "-t", "filter", "-L", "-n", "-v", "-x"],
+        Family::V6 => &["ip6tables", "-w", "-t", "filter", "-L", "-n", "-v", "-x"],
+    };
     let mut s = FamilySeen {
-        counts: Observed::empty(meters.len()).counts,
         digests: [Digest::default(); 3],
         jumps: [0; 3],
         present: false,
     };
-    let res = r.read(&argv, |rd| {
-        p::parse_list(rd, |rule| observe(meters, &mut s, rule))
+    let counts = &mut obs.counts;
+    let out = r.read_checked(argv, None, &mut |rd| {
+        p::parse_list(rd, |rule| observe(meters, &mut s, counts, rule))
     })?;
-    let Some((parsed, ended)) = res else {
-        return Ok(None);
-    };
-    if !ended.ok {
-        return Err(super::run::failed(&argv, &ended.stderr));
+    if out != Outcome::Done {
+        return Ok(false); // dry run
     }
-    parsed.map_err(|e| parse_failed(t, e))?;
-    Ok(Some(s))
+    obs.present |= s.present;
+    let want = expected(meters, f);
+    let jumps_ok = (0..3).all(|i| s.jumps[i] == u32::from(want[i].n > 0));
+    Ok(jumps_ok && s.digests == want)
 }
 
-fn observe(meters: &[Meter], s: &mut FamilySeen, rule: p::Rule<'_>) {
+/// Counters add up across rules and families (saturating: the order of
+/// the additions does not matter).
+fn observe(meters: &[Meter], s: &mut FamilySeen, counts: &mut [Count], rule: p::Rule<'_>) {
     let Some(comment) = rule.comment else { return };
-    for h in Hook::ALL {
+    for &h in &Hook::ALL {
         if rule.chain == h.builtin_chain() && comment == JUMP_TAG && rule.target == chain(h) {
             s.jumps[h.index()] += 1;
             s.present = true;
@@ -228,7 +264,7 @@ fn observe(meters: &[Meter], s: &mut FamilySeen, rule: p::Rule<'_>) {
             s.digests[h.index()].add(comment.as_bytes());
             s.present = true;
             let idx = super::tag_meter(comment).and_then(|n| meter_index(meters, n));
-            if let Some(c) = idx.and_then(|i| s.counts.get_mut(i)) {
+            if let Some(c) = idx.and_then(|i| counts.get_mut(i)) {
                 *c = c.saturating_add(Count::new(rule.packets, rule.bytes));
             }
         }
@@ -237,35 +273,25 @@ fn observe(meters: &[Meter], s: &mut FamilySeen, rule: p::Rule<'_>) {
 
 fn expected(meters: &[Meter], f: Family) -> [Digest; 3] {
     let mut d = [Digest::default(); 3];
-    for h in Hook::ALL {
+    let (mut mt, mut tg) = (Buf::new(), Buf::new());
+    for &h in &Hook::ALL {
         for m in meters_for(meters, f, h) {
-            let args = match_args(m, h);
-            d[h.index()].add(rule_tag(m, h, &args).as_bytes());
+            rule_text(m, h, &mut mt, &mut tg);
+            d[h.index()].add(tg.as_bytes());
         }
     }
     d
 }
 
-pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
-    let mut obs = Observed::empty(meters.len());
+/// Fills `obs` (as `Observed::empty` makes it).
+pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> {
     obs.installed = true;
-    for f in FAMILIES {
-        if !family_used(meters, f) {
-            continue;
-        }
-        let Some(s) = read_family(meters, f, r)? else {
+    for &f in &FAMILIES {
+        if family_used(meters, f) && !read_family(meters, f, r, obs)? {
             obs.installed = false;
-            continue;
-        };
-        let want = expected(meters, f);
-        let jumps_ok = (0..3).all(|i| s.jumps[i] == u32::from(want[i].n > 0));
-        obs.installed &= jumps_ok && s.digests == want;
-        obs.present |= s.present;
-        for (o, c) in obs.counts.iter_mut().zip(s.counts.iter()) {
-            *o = o.saturating_add(*c);
         }
     }
-    Ok(obs)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -286,7 +312,9 @@ mod tests {
         };
         // oif is dropped on input: the config refuses that combination, and
         // the backend never emits an -o the kernel would reject on INPUT.
-        assert_eq!(match_args(&m, Hook::Input), ["!", "-s", "192.168.1.0/24"]);
+        let mut b = Buf::new();
+        match_args(&m, Hook::Input, &mut b);
+        assert_eq!(b.as_str(), "! -s 192.168.1.0/24 ");
         assert!(m.matches_family(Family::V4));
         assert!(!m.matches_family(Family::V6));
     }

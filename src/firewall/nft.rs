@@ -6,8 +6,8 @@
 //! table, which `update` notices (table gone) and repairs. The table is
 //! (re)built in one nft transaction, so the ruleset is never half-built.
 
-use super::run::Runner;
-use super::{meter_index, parse_failed, tag, Digest, Observed};
+use super::run::{Outcome, Runner};
+use super::{meter_index, tag, Digest, Observed};
 use crate::error::Result;
 use crate::meter::{Family, Hook, Meter};
 use crate::out::Buf;
@@ -16,13 +16,10 @@ use crate::state::Count;
 
 pub const TABLE: &str = "netmon";
 pub const PRIORITY: &str = "-1";
-fn read_argv() -> [&'static str; 6] {
-    ["nft", "-a", "list", "table", "inet", TABLE]
-}
+static READ_ARGV: [&str; 6] = ["nft", "-a", "list", "table", "inet", TABLE];
 
 /// The match part of a meter's rule, e.g. `ip saddr != 192.168.1.0/24 iifname "wan"`.
 pub fn matches(m: &Meter, hook: Hook, b: &mut Buf) {
-    let fam = |f: Family| if f == Family::V4 { "ip" } else { "ip6" };
     let has_addr = m.src.is_some() || m.dst.is_some();
     if let (Some(f), false) = (m.family(), has_addr) {
         b.push_bytes(if f == Family::V4 {
@@ -31,9 +28,14 @@ pub fn matches(m: &Meter, hook: Hook, b: &mut Buf) {
             b"meta nfproto ipv6 "
         });
     }
-    for (c, dir) in [(m.src, "saddr"), (m.dst, "daddr")] {
+    for (c, dir) in [(&m.src, "saddr "), (&m.dst, "daddr ")] {
         if let Some(c) = c {
-            let _ = ufmt::uwrite!(b, "{} {} ", fam(c.family()), dir);
+            b.push_bytes(if c.family() == Family::V4 {
+                b"ip "
+            } else {
+                b"ip6 "
+            });
+            b.push_bytes(dir.as_bytes());
             if c.negate {
                 b.push_bytes(b"!= ");
             }
@@ -41,67 +43,100 @@ pub fn matches(m: &Meter, hook: Hook, b: &mut Buf) {
             b.push_bytes(b" ");
         }
     }
-    if let (Some(i), true) = (&m.iif, hook.has_iif()) {
-        let _ = ufmt::uwrite!(b, "iifname \"{}\" ", i.as_str());
-    }
-    if let (Some(o), true) = (&m.oif, hook.has_oif()) {
-        let _ = ufmt::uwrite!(b, "oifname \"{}\" ", o.as_str());
-    }
-    if let Some(p) = m.proto {
-        let _ = ufmt::uwrite!(b, "meta l4proto {} ", p.as_str());
+    let iif = m.iif.as_deref().filter(|_| hook.has_iif());
+    let oif = m.oif.as_deref().filter(|_| hook.has_oif());
+    let proto = m.proto.map(|p| p.as_str());
+    for (pre, v, post) in [
+        ("iifname \"", iif, "\" "),
+        ("oifname \"", oif, "\" "),
+        ("meta l4proto ", proto, " "),
+    ] {
+        if let Some(v) = v {
+            b.push_bytes(pre.as_bytes());
+            b.push_bytes(v.as_bytes());
+            b.push_bytes(post.as_bytes());
+        }
     }
 }
 
 /// Calls `f(hook, meter, tag)` for every rule netmon installs, in order.
-fn each_rule(meters: &[Meter], mut f: impl FnMut(Hook, &Meter, &[u8], &[u8])) {
+fn each_rule(meters: &[Meter], mut f: impl FnMut(Hook, &Meter, &Buf, &Buf)) {
     let (mut mt, mut tg) = (Buf::new(), Buf::new());
-    for hook in Hook::ALL {
+    for &hook in &Hook::ALL {
         for m in meters.iter().filter(|m| m.hooks.contains(&hook)) {
             mt.clear();
             tg.clear();
             matches(m, hook, &mut mt);
             tag(&mut tg, &m.name, hook.as_str(), mt.as_bytes());
-            f(hook, m, mt.as_bytes(), tg.as_bytes());
+            f(hook, m, &mt, &tg);
         }
     }
 }
 
-/// The nft script that (re)creates the table in one transaction.
+/// The nft script that (re)creates the table in one transaction, one
+/// command per line.
 pub fn script(meters: &[Meter]) -> Buf {
+    build(meters, "\n")
+}
+
+/// Appends `parts` then `sep`: one command of the script.
+#[inline(never)]
+fn line(b: &mut Buf, sep: &str, parts: &[&str]) {
+    for p in parts {
+        b.push_bytes(p.as_bytes());
+    }
+    b.push_bytes(sep.as_bytes());
+}
+
+/// The script with each command followed by `sep`.
+fn build(meters: &[Meter], sep: &str) -> Buf {
     let mut b = Buf::new();
     // `add` first so `delete` cannot fail when the table is absent.
-    b.push_bytes(b"add table inet netmon\ndelete table inet netmon\nadd table inet netmon\n");
-    for m in meters {
-        let _ = ufmt::uwrite!(b, "add counter inet {} m_{}\n", TABLE, m.name.as_str());
+    for l in &[
+        "add table inet netmon",
+        "delete table inet netmon",
+        "add table inet netmon",
+    ] {
+        line(&mut b, sep, &[l]);
     }
-    for hook in Hook::ALL {
+    for m in meters {
+        line(&mut b, sep, &["add counter inet netmon m_", &m.name]);
+    }
+    for &hook in &Hook::ALL {
         if meters.iter().any(|m| m.hooks.contains(&hook)) {
             let h = hook.as_str();
-            let _ = ufmt::uwrite!(
-                b,
-                "add chain inet {} {} {{ type filter hook {} priority {}; policy accept; }}\n",
-                TABLE,
+            let parts = [
+                "add chain inet netmon ",
                 h,
+                " { type filter hook ",
                 h,
-                PRIORITY
-            );
+                " priority -1; policy accept; }", // PRIORITY
+            ];
+            line(&mut b, sep, &parts);
         }
     }
     each_rule(meters, |hook, m, mt, tg| {
-        let _ = ufmt::uwrite!(b, "add rule inet {} {} ", TABLE, hook.as_str());
-        b.push_bytes(mt);
-        let _ = ufmt::uwrite!(b, "counter name \"m_{}\" comment \"", m.name.as_str());
-        b.push_bytes(tg);
-        b.push_bytes(b"\"\n");
+        let parts = [
+            "add rule inet netmon ",
+            hook.as_str(),
+            " ",
+            mt.as_str(),
+            "counter name \"m_",
+            &m.name,
+            "\" comment \"",
+            tg.as_str(),
+            "\"",
+        ];
+        line(&mut b, sep, &parts);
     });
     b
 }
 
 pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
-    // One argument, one transaction; `;` keeps dry-run output to one line.
-    let s = script(meters);
-    let one_line = s.as_str().trim_ascii_end().replace('\n', "; ");
-    r.change(&["nft", &one_line])
+    // One argument, one transaction; `; ` keeps dry-run output to one line.
+    let mut s = build(meters, "; ");
+    s.0.truncate(s.0.len().saturating_sub(2));
+    r.change(&["nft", s.as_str()])
 }
 
 pub fn remove(r: &mut Runner) -> Result<()> {
@@ -113,17 +148,16 @@ pub fn remove(r: &mut Runner) -> Result<()> {
 /// Expected per-chain digests, indexed like `Hook::ALL`.
 fn expected(meters: &[Meter]) -> [Digest; 3] {
     let mut d = [Digest::default(); 3];
-    each_rule(meters, |hook, _, _, tg| d[hook.index()].add(tg));
+    each_rule(meters, |hook, _, _, tg| d[hook.index()].add(tg.as_bytes()));
     d
 }
 
-pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
-    let argv = read_argv();
-    let mut obs = Observed::empty(meters.len());
+/// Fills `obs` (as `Observed::empty` makes it).
+pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> {
     let mut seen = [Digest::default(); 3];
     let mut counters = 0usize;
     let mut ours = false;
-    let res = r.read(&argv, |rd| {
+    let out = r.read_checked(&READ_ARGV, Some("No such file or directory"), &mut |rd| {
         p::parse(rd, |item| match item {
             Item::Table {
                 family,
@@ -159,18 +193,19 @@ pub fn read(meters: &[Meter], r: &mut Runner) -> Result<Observed> {
             _ => {}
         })
     })?;
-    let Some((parsed, ended)) = res else {
-        return Ok(obs); // dry run
-    };
-    if !ended.ok {
-        if ended.stderr.contains("No such file or directory") {
-            return Ok(Observed::empty(meters.len()));
+    match out {
+        Outcome::DryRun => {}
+        Outcome::Absent => {
+            // No table: whatever was parsed does not count.
+            obs.present = false;
+            obs.handle = 0;
+            obs.counts.fill(Count::default());
         }
-        return Err(super::run::failed(&argv, &ended.stderr));
+        Outcome::Done => {
+            obs.installed = obs.present && counters == meters.len() && seen == expected(meters);
+        }
     }
-    parsed.map_err(|e| parse_failed("nft", e))?;
-    obs.installed = obs.present && counters == meters.len() && seen == expected(meters);
-    Ok(obs)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -73,10 +73,11 @@ impl Runner {
         if wait(argv[0], &mut child)?.success() {
             return Ok(None);
         }
-        let mut s = String::from_utf8_lossy(&p.err).into_owned();
-        if s.trim().is_empty() {
-            s = String::from_utf8_lossy(&p.out).into_owned();
-        }
+        // Lossy decoding turns bad bytes into U+FFFD, never blank: stderr
+        // is blank exactly when it is valid UTF-8 and all whitespace.
+        let blank = core::str::from_utf8(&p.err).is_ok_and(|e| e.trim().is_empty());
+        let raw = if blank { &p.out } else { &p.err };
+        let mut s = String::from_utf8_lossy(raw).into_owned();
         s.truncate(floor_char(&s, MAX_STDERR));
         Ok(Some(s))
     }
@@ -88,6 +89,52 @@ impl Runner {
         argv: &[&str],
         parse: impl FnOnce(&mut dyn BufRead) -> core::result::Result<T, ParseError>,
     ) -> Result<Option<(core::result::Result<T, ParseError>, Ended)>> {
+        let (mut parse, mut got) = (Some(parse), None);
+        let res = self.read_raw(argv, &mut |rd| {
+            if let Some(p) = parse.take() {
+                got = Some(p(rd));
+            }
+            Ok(())
+        })?;
+        Ok(res.map(|(raw, ended)| {
+            let parsed = match (got, raw) {
+                (Some(v), _) => v,
+                (None, Err(e)) => Err(e),
+                (None, Ok(())) => Err(io::Error::from(io::ErrorKind::Other).into()),
+            };
+            (parsed, ended)
+        }))
+    }
+
+    /// `read` for the backends, with the checks they share: a failed exit
+    /// is an error carrying stderr, unless stderr contains `absent` (then
+    /// `Absent`: what was parsed is to be ignored); a parse error is
+    /// "cannot understand the output of TOOL". Not generic: one copy of
+    /// the spawn/stream/drain code however many parsers use it.
+    pub fn read_checked(
+        &mut self,
+        argv: &[&str],
+        absent: Option<&str>,
+        parse: &mut dyn FnMut(&mut dyn BufRead) -> core::result::Result<(), ParseError>,
+    ) -> Result<Outcome> {
+        let Some((parsed, ended)) = self.read_raw(argv, parse)? else {
+            return Ok(Outcome::DryRun);
+        };
+        if !ended.ok {
+            if absent.is_some_and(|a| ended.stderr.contains(a)) {
+                return Ok(Outcome::Absent);
+            }
+            return Err(failed(argv, &ended.stderr));
+        }
+        parsed.map_err(|e| super::parse_failed(argv[0], e))?;
+        Ok(Outcome::Done)
+    }
+
+    fn read_raw(
+        &mut self,
+        argv: &[&str],
+        parse: &mut dyn FnMut(&mut dyn BufRead) -> core::result::Result<(), ParseError>,
+    ) -> Result<Option<(core::result::Result<(), ParseError>, Ended)>> {
         if self.dry_run {
             self.print(argv);
             return Ok(None);
@@ -105,11 +152,22 @@ impl Runner {
             // Text-less: only the kind is ever shown (`sys::write_io_error`), and
             // a boxed message would link its `Debug` impl (core::fmt, unicode
             // tables).
-            None => Err(ParseError::Io(io::ErrorKind::Other.into())),
+            None => Err(io::Error::from(io::ErrorKind::Other).into()),
         };
         let ended = finish(argv[0], &mut child)?;
         Ok(Some((parsed, ended)))
     }
+}
+
+/// How a checked read ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Outcome {
+    /// Dry-run: printed, not run.
+    DryRun,
+    /// The tool said what it reads does not exist.
+    Absent,
+    /// Ran, succeeded and parsed.
+    Done,
 }
 
 /// `argv` with stdin from /dev/null, stdout and stderr piped to us, in
@@ -243,7 +301,7 @@ mod tests {
         let (parsed, ended) = r
             .read(&["ls", "/nonexistent-dir-xyz"], |rd| {
                 let mut s = String::new();
-                rd.read_to_string(&mut s).map_err(ParseError::Io)?;
+                rd.read_to_string(&mut s).map_err(ParseError::from)?;
                 Ok(s)
             })
             .unwrap()
@@ -265,7 +323,7 @@ mod tests {
     fn read_streams_large_stdout_and_drains_what_the_parser_leaves() {
         let count = |rd: &mut dyn BufRead| {
             let (mut n, mut line) = (0u64, String::new());
-            while rd.read_line(&mut line).map_err(ParseError::Io)? > 0 {
+            while rd.read_line(&mut line).map_err(ParseError::from)? > 0 {
                 n += line.len() as u64;
                 line.clear();
             }
@@ -283,7 +341,7 @@ mod tests {
             let mut r = Runner::new(false);
             r.read(&["seq", "1", "200000"], |rd| {
                 let mut l = String::new();
-                rd.read_line(&mut l).map_err(ParseError::Io)?;
+                rd.read_line(&mut l).map_err(ParseError::from)?;
                 Ok(l)
             })
             .unwrap()

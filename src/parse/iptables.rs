@@ -327,7 +327,7 @@ mod tests {
 
     fn err_line<T: std::fmt::Debug>(res: Result<T, ParseError>) -> u32 {
         match res {
-            Err(ParseError::Syntax { line, .. }) => line,
+            Err(ParseError::Syntax(s)) => s.line,
             other => panic!("expected a syntax error, got {other:?}"),
         }
     }

@@ -37,16 +37,22 @@ const MAX_DIGITS: usize = 20;
 pub(crate) type Name = heapless::String<MAX_NAME>;
 
 /// A parse failure with the 1-based line number and (a prefix of) the line.
+///
+/// One word: the details are boxed, because every `?` in the
+/// parsers moves this error (inline they cost ~1 KB of mips code).
 #[derive(Debug)]
 pub enum ParseError {
-    Io(io::Error),
-    Syntax {
-        line: u32,
-        what: &'static str,
-        /// At most `MAX_SYNTAX_TEXT` bytes of the line (heap, not inline:
-        /// every `?` in the parsers moves this error).
-        text: String,
-    },
+    Io(Box<io::Error>),
+    Syntax(Box<Syntax>),
+}
+
+/// Where and why a line was not understood.
+#[derive(Debug)]
+pub struct Syntax {
+    pub line: u32,
+    pub what: &'static str,
+    /// At most `MAX_SYNTAX_TEXT` bytes of the line.
+    pub text: String,
 }
 
 /// Most bytes of an offending line kept in a syntax error.
@@ -54,6 +60,7 @@ pub const MAX_SYNTAX_TEXT: usize = 80;
 
 impl ParseError {
     /// A syntax error keeping as much of `text` as fits (whole characters).
+    #[inline(never)]
     pub(crate) fn syntax(line: u32, what: &'static str, text: &str) -> ParseError {
         let t = text.trim_ascii();
         let mut end = t.len().min(MAX_SYNTAX_TEXT);
@@ -61,17 +68,17 @@ impl ParseError {
             end -= 1;
         }
         let kept = String::from(t.get(..end).unwrap_or(""));
-        ParseError::Syntax {
+        ParseError::Syntax(Box::new(Syntax {
             line,
             what,
             text: kept,
-        }
+        }))
     }
 }
 
 impl From<io::Error> for ParseError {
     fn from(e: io::Error) -> ParseError {
-        ParseError::Io(e)
+        ParseError::Io(Box::new(e))
     }
 }
 
@@ -88,8 +95,8 @@ impl ufmt::uDisplay for ParseError {
                 crate::sys::write_io_error(&mut b, e);
                 f.write_str(b.as_str())
             }
-            ParseError::Syntax { line, what, text } => {
-                ufmt::uwrite!(f, "line {}: {}: '{}'", *line, *what, text.as_str())
+            ParseError::Syntax(s) => {
+                ufmt::uwrite!(f, "line {}: {}: '{}'", s.line, s.what, s.text.as_str())
             }
         }
     }
@@ -157,7 +164,7 @@ impl<R: BufRead> LineReader<R> {
             let avail = match self.inner.fill_buf() {
                 Ok(b) => b,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ParseError::Io(e)),
+                Err(e) => return Err(e.into()),
             };
             if avail.is_empty() {
                 return Ok((seen, cut));
@@ -442,11 +449,11 @@ mod tests {
     #[test]
     fn error_text_is_a_bounded_prefix() {
         let long = "é".repeat(100);
-        let ParseError::Syntax { line, text, .. } = ParseError::syntax(7, "bad", &long) else {
+        let ParseError::Syntax(s) = ParseError::syntax(7, "bad", &long) else {
             panic!()
         };
-        assert_eq!(line, 7);
-        assert_eq!(text.chars().count(), 40);
+        assert_eq!(s.line, 7);
+        assert_eq!(s.text.chars().count(), 40);
         let mut b = crate::out::Buf::new();
         ufmt::uwrite!(b, "{}", ParseError::syntax(3, "bad counter", "x y")).unwrap();
         assert_eq!(b.as_str(), "line 3: bad counter: 'x y'");

@@ -459,7 +459,7 @@ mod tests {
 
     fn err_line(input: &str) -> u32 {
         match items_cap(input.as_bytes(), 8192) {
-            Err(ParseError::Syntax { line, .. }) => line,
+            Err(ParseError::Syntax(s)) => s.line,
             other => panic!("expected a syntax error, got {other:?}"),
         }
     }
