@@ -441,18 +441,7 @@ impl Lab {
             (r, "10.98.0.2", "02:00:00:00:98:02", "wan2"),
             (o2, "10.98.0.1", "02:00:00:00:98:01", "eth0"),
         ] {
-            ns.ok(&[
-                "ip",
-                "neigh",
-                "replace",
-                addr,
-                "lladdr",
-                mac,
-                "dev",
-                dev,
-                "nud",
-                "permanent",
-            ]);
+            static_neigh(ns, addr, mac, dev);
         }
     }
 
@@ -577,18 +566,7 @@ impl Lab {
             ]);
         }
         for (ns, addr, mac, dev) in entries {
-            ns.ok(&[
-                "ip",
-                "neigh",
-                "replace",
-                addr,
-                "lladdr",
-                mac,
-                "dev",
-                dev,
-                "nud",
-                "permanent",
-            ]);
+            static_neigh(ns, addr, mac, dev);
         }
         // The bridge must not need to learn where the peers are.
         for (mac, dev) in [("02:00:00:00:10:10", "lan1"), ("02:00:00:00:20:20", "lan2")] {
@@ -1428,3 +1406,20 @@ config meter 'offnet'
 /// Names of the embedded default meters (WAN via the default-route interface).
 pub const WAN_DOWN: &str = "wan_down";
 pub const WAN_UP: &str = "wan_up";
+
+/// A permanent neighbour entry: no ARP/NDP traffic on the lab links, so
+/// the byte counts are exactly the test's own packets.
+fn static_neigh(ns: &Netns, addr: &str, mac: &str, dev: &str) {
+    ns.ok(&[
+        "ip",
+        "neigh",
+        "replace",
+        addr,
+        "lladdr",
+        mac,
+        "dev",
+        dev,
+        "nud",
+        "permanent",
+    ]);
+}
