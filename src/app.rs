@@ -169,8 +169,17 @@ fn names(cfg: &Config) -> heapless::Vec<&str, { crate::meter::MAX_METERS }> {
     cfg.meters.iter().map(|m| m.name.as_str()).collect()
 }
 
+/// A locked state and what the log needs of it as loaded.
+struct Session {
+    _lock: sys::Lock,
+    st: State,
+    /// The time and running total bytes per configured meter (0 for a
+    /// new one) before this run: the log's baseline line.
+    prev: (i64, Vec<u64>),
+}
+
 /// Takes the state lock, loads the state (RAM, else flash, else new).
-fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<(sys::Lock, State)> {
+fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<Session> {
     store::ensure_dir(&cx.state_dir)?;
     let path = store::lock_path(&cx.state_dir);
     let lock = match sys::lock(&path, LOCK_WAIT_MS) {
@@ -194,7 +203,17 @@ fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<(sys::Lock, State)> {
     if std::fs::metadata(&ram).is_err() && std::fs::metadata(&flash).is_ok() {
         store::mirror_dir(&flash, &ram)?;
     }
-    Ok((lock, st))
+    let totals = cx
+        .cfg
+        .meters
+        .iter()
+        .map(|m| st.meter(&m.name).map_or(0, |m| m.total.bytes))
+        .collect();
+    Ok(Session {
+        _lock: lock,
+        prev: (st.updated, totals),
+        st,
+    })
 }
 
 fn reading(cx: &Ctx, obs: &Observed, reinstalled: bool) -> Reading {
@@ -217,12 +236,18 @@ fn update(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<usize> {
         cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
         return Ok(cx.cfg.meters.len());
     }
-    let (_lock, mut st) = open_state(cx, warn)?;
-    let before = st.clone();
-    fold_current(cx, &mut st)?;
-    retry_mail(cx, warn);
-    commit(cx, &before, &mut st, sync, warn)?;
+    let mut s = current(cx, warn)?;
+    commit(cx, &mut s, sync, warn)?;
     Ok(cx.cfg.meters.len())
+}
+
+/// The locked state with the current reading folded in, after retrying
+/// spooled mail.
+fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Session> {
+    let mut s = open_state(cx, warn)?;
+    fold_current(cx, &mut s.st)?;
+    retry_mail(cx, warn);
+    Ok(s)
 }
 
 fn spool_dir(dir: &str) -> String {
@@ -273,7 +298,8 @@ fn sync_due(cx: &Ctx, st: &State) -> bool {
 /// Writes the state: to persistent storage first when a sync is due, then
 /// the RAM copy (always), then the log line. A failed sync is reported
 /// after the RAM copy is safe.
-fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool, warn: &mut Buf) -> Result<()> {
+fn commit(cx: &Ctx, s: &mut Session, sync: bool, warn: &mut Buf) -> Result<()> {
+    let st = &mut s.st;
     let mut flash_err = None;
     if sync || sync_due(cx, st) {
         let old = st.synced;
@@ -295,17 +321,8 @@ fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool, warn: &mut Buf) 
         store::remember_wan(&cx.state_dir, wan)?;
     }
     let names = names(&cx.cfg);
-    let prev: Vec<u64> = names
-        .iter()
-        .map(|n| before.meter(n).map_or(0, |m| m.total.bytes))
-        .collect();
     let now: Vec<u64> = st.meters.iter().map(|m| m.total.bytes).collect();
-    store::append_log(
-        &cx.state_dir,
-        &names,
-        (before.updated, &prev),
-        (cx.now, &now),
-    )?;
+    store::append_log(&cx.state_dir, &names, (s.prev.0, &s.prev.1), (cx.now, &now))?;
     match flash_err {
         Some(e) => Err(e),
         None => Ok(()),
@@ -317,16 +334,15 @@ fn stop(cx: &mut Ctx, out: &mut Buf, warn: &mut Buf) -> Result<()> {
         let _ = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
         return cx.backend.remove(&cx.cfg.meters, &mut cx.runner);
     }
-    let (_lock, mut st) = open_state(cx, warn)?;
-    let before = st.clone();
+    let mut s = open_state(cx, warn)?;
     let obs = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
     if obs.present {
         let names = names(&cx.cfg);
-        st.fold(&names, &reading(cx, &obs, false), &cx.cal);
+        s.st.fold(&names, &reading(cx, &obs, false), &cx.cal);
     }
     cx.backend.remove(&cx.cfg.meters, &mut cx.runner)?;
-    st.mark_stopped();
-    commit(cx, &before, &mut st, true, warn)?;
+    s.st.mark_stopped();
+    commit(cx, &mut s, true, warn)?;
     let _ = ufmt::uwrite!(
         out,
         "netmon: rules removed ({}); totals kept in {} and {}\n",
@@ -353,31 +369,30 @@ fn report(
         update(cx, false, warn)?;
         return Ok(());
     }
-    let (_lock, mut st) = open_state(cx, warn)?;
-    let before = st.clone();
-    fold_current(cx, &mut st)?;
-    retry_mail(cx, warn);
-    let mut r = Report::of(&st, cx.now);
+    let mut s = current(cx, warn)?;
+    let st = &s.st;
+    let mut r = Report::of(st, cx.now);
     r.table = match hist {
         History::None => None,
-        History::Days(n) => Some(report::day_rows(&st, &cx.cal, cx.now, n)),
-        History::Months => Some(report::month_rows(&st, &cx.cal, cx.now)),
+        History::Days(n) => Some(report::day_rows(st, &cx.cal, cx.now, n)),
+        History::Months => Some(report::month_rows(st, &cx.cal, cx.now)),
     };
     match fmt {
         ReportFormat::Text => report::text::render(&r, out),
         ReportFormat::Json => report::json::render(&r, out),
     }
     let mailed = if mail {
-        mail_report(cx, &st, &r, warn)
+        mail_report(cx, st, &r, warn)
     } else {
         Ok(())
     };
     // A report that could not even be spooled is not marked as made: the
     // next report covers its period again.
+    drop(r);
     if mailed.is_ok() {
-        st.mark_reported(cx.now);
+        s.st.mark_reported(cx.now);
     }
-    commit(cx, &before, &mut st, false, warn)?;
+    commit(cx, &mut s, false, warn)?;
     mailed
 }
 
@@ -474,22 +489,12 @@ fn daily(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
     let st =
         store::peek_state(&cx.state_dir, &cx.persist_dir).unwrap_or_else(|| State::new(cx.now));
     let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
-    let today = cx.cal.day(cx.now);
-    if d.months {
-        let this = cx.cal.period(today);
-        let n = crate::state::MONTHS as i32;
-        let rows = (this - n + 1..=this).map(|p| {
-            let v = st.meters.iter().map(|m| m.month(p).bytes).collect();
-            (cx.cal.period_start(p), v)
-        });
-        render_rows(&names, d.format, "Start", rows, out);
+    let (t, first) = if d.months {
+        (report::month_rows(&st, &cx.cal, cx.now), "Start")
     } else {
-        let rows = (today - i64::from(d.days) + 1..=today).map(|day| {
-            let v = st.meters.iter().map(|m| m.day(day).bytes).collect();
-            (day, v)
-        });
-        render_rows(&names, d.format, "Date", rows, out);
-    }
+        (report::day_rows(&st, &cx.cal, cx.now, d.days), "Date")
+    };
+    render_rows(&names, d.format, first, t.rows.into_iter(), out);
     Ok(())
 }
 
