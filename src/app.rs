@@ -7,6 +7,7 @@ use crate::config::{self, BackendChoice, Config, Source};
 use crate::error::{Error, Result};
 use crate::firewall::{run::Runner, Backend, Observed};
 use crate::mail::deliver::{build_report_message, build_test_message, Delivery, Mailer};
+use crate::mail::num;
 use crate::mail::smtp::Outcome;
 use crate::out::Buf;
 use crate::report::{self, Report};
@@ -47,11 +48,9 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Start | Action::Update | Action::Sync => {
             let n = update(&mut cx, cmd.action == Action::Sync, warn)?;
             if cmd.action == Action::Start && !cx.runner.dry_run {
-                let _ = ufmt::uwrite!(
-                    out,
+                out.fill(
                     "netmon: counting {} meters with {}\n",
-                    n,
-                    cx.backend.as_str()
+                    &[num(n as u64).as_str(), cx.backend.as_str()],
                 );
             }
         }
@@ -114,10 +113,9 @@ fn zone(warn: &mut Buf) -> Zone {
     }
     Zone::parse(tz).unwrap_or_else(|| {
         let clean: String = tz.chars().filter(|c| !c.is_control()).take(64).collect();
-        let _ = ufmt::uwrite!(
-            warn,
+        warn.fill(
             "TZ '{}' is not a POSIX TZ string (like CET-1CEST,M3.5.0,M10.5.0/3); days are counted in UTC\n",
-            clean.as_str()
+            &[&clean],
         );
         Zone::UTC
     })
@@ -185,15 +183,14 @@ fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<Session> {
     let lock = match sys::lock(&path, LOCK_WAIT_MS) {
         Ok(Ok(l)) => l,
         Ok(Err(pid)) => {
-            let mut b = Buf::new();
-            let _ = ufmt::uwrite!(
-                b,
+            return Err(Error::runtime(config::fill(
                 "another netmon (pid {}) holds {}; it did not finish within {} s, try again later",
-                pid,
-                path.as_str(),
-                LOCK_WAIT_MS / 1000
-            );
-            return Err(Error::runtime(b.as_str()));
+                &[
+                    num(u64::from(pid)).as_str(),
+                    &path,
+                    num(u64::from(LOCK_WAIT_MS / 1000)).as_str(),
+                ],
+            )));
         }
         Err(e) => return Err(Error::io("lock", &path, &e)),
     };
@@ -343,12 +340,9 @@ fn stop(cx: &mut Ctx, out: &mut Buf, warn: &mut Buf) -> Result<()> {
     cx.backend.remove(&cx.cfg.meters, &mut cx.runner)?;
     s.st.mark_stopped();
     commit(cx, &mut s, true, warn)?;
-    let _ = ufmt::uwrite!(
-        out,
+    out.fill(
         "netmon: rules removed ({}); totals kept in {} and {}\n",
-        cx.backend.as_str(),
-        cx.state_dir.as_str(),
-        cx.persist_dir.as_str()
+        &[cx.backend.as_str(), &cx.state_dir, &cx.persist_dir],
     );
     Ok(())
 }
@@ -416,11 +410,7 @@ fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<(
         Delivery::Sent { rejected } => {
             for x in rejected {
                 // The reason starts with the recipient already.
-                let _ = ufmt::uwrite!(
-                    warn,
-                    "the server refused a recipient: {}\n",
-                    x.reason.as_str()
-                );
+                warn.fill("the server refused a recipient: {}\n", &[&x.reason]);
             }
         }
         Delivery::Spooled {
@@ -429,12 +419,9 @@ fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<(
             warning,
             ..
         } => {
-            let _ = ufmt::uwrite!(
-                warn,
+            warn.fill(
                 "report mail not delivered ({}); kept as {}/{} and retried at the next update\n",
-                reason.as_str(),
-                spool.as_str(),
-                entry.as_str()
+                &[&reason, &spool, &entry],
             );
             if let Some(w) = warning {
                 warn.push_bytes(w.as_bytes());
@@ -458,23 +445,22 @@ fn mail_test(cx: &Ctx, out: &mut Buf) -> Result<()> {
     let to = m.to.join(", ");
     match mailer.attempt(&mailer.envelope()?, &msg) {
         Outcome::Delivered { rejected } if rejected.is_empty() => {
-            let _ = ufmt::uwrite!(out, "netmon: test message accepted for {}\n", to.as_str());
+            out.fill("netmon: test message accepted for {}\n", &[&to]);
             Ok(())
         }
         Outcome::Delivered { rejected } => {
             let mut b = Buf::new();
-            let _ = ufmt::uwrite!(b, "test message delivered, but the server refused");
+            b.push_bytes(b"test message delivered, but the server refused");
             for (i, x) in rejected.iter().enumerate() {
-                let sep = if i == 0 { " " } else { "; " };
-                let _ = ufmt::uwrite!(b, "{}{}", sep, x.reason.as_str());
+                b.push_bytes(if i == 0 { b" " } else { b"; " });
+                b.push_bytes(x.reason.as_bytes());
             }
             Err(Error::runtime(b.as_str()))
         }
-        Outcome::Transient(f) | Outcome::Permanent(f) => {
-            let mut b = Buf::new();
-            let _ = ufmt::uwrite!(b, "test message not delivered: {}", f.reason.as_str());
-            Err(Error::runtime(b.as_str()))
-        }
+        Outcome::Transient(f) | Outcome::Permanent(f) => Err(Error::runtime(config::fill(
+            "test message not delivered: {}",
+            &[&f.reason],
+        ))),
     }
 }
 
@@ -503,39 +489,36 @@ fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
     if cx.runner.dry_run {
         return Ok(());
     }
-    let _ = ufmt::uwrite!(out, "backend:  {}\nrules:    ", cx.backend.as_str());
-    out.push_bytes(match (obs.installed, obs.present) {
-        (true, _) => b"installed\n",
-        (false, true) => b"stale or incomplete (run netmon start to repair)\n",
-        (false, false) => b"not installed (run netmon start)\n",
-    });
-    out.push_bytes(b"config:   ");
-    match &cx.cfg.source {
-        Source::File(p) => out.push_bytes(p.as_bytes()),
-        Source::FileDefault { file, wan } => {
-            let _ = ufmt::uwrite!(
-                out,
-                "{} (no meters: default WAN meters on {})",
-                file.as_str(),
-                wan.as_str()
-            );
-        }
-        Source::Default { wan } => {
-            let _ = ufmt::uwrite!(
-                out,
-                "embedded default (no config file), WAN interface {}",
-                wan.as_str()
-            );
-        }
-    }
-    let _ = ufmt::uwrite!(
-        out,
+    let rules = match (obs.installed, obs.present) {
+        (true, _) => "installed",
+        (false, true) => "stale or incomplete (run netmon start to repair)",
+        (false, false) => "not installed (run netmon start)",
+    };
+    out.fill(
+        "backend:  {}\nrules:    {}\nconfig:   ",
+        &[cx.backend.as_str(), rules],
+    );
+    let (t, a, b) = match &cx.cfg.source {
+        Source::File(p) => ("{}", p, ""),
+        Source::FileDefault { file, wan } => (
+            "{} (no meters: default WAN meters on {})",
+            file,
+            wan.as_str(),
+        ),
+        Source::Default { wan } => (
+            "embedded default (no config file), WAN interface {}",
+            wan,
+            "",
+        ),
+    };
+    out.fill(t, &[a, b]);
+    out.fill(
         "\nstate:    {} (persistent copy in {})\nmeters:  ",
-        cx.state_dir.as_str(),
-        cx.persist_dir.as_str()
+        &[&cx.state_dir, &cx.persist_dir],
     );
     for m in &cx.cfg.meters {
-        let _ = ufmt::uwrite!(out, " {}", m.name.as_str());
+        out.push_bytes(b" ");
+        out.push_bytes(m.name.as_bytes());
     }
     out.push_bytes(b"\n");
     if let Some(st) = store::peek_state(&cx.state_dir, &cx.persist_dir) {
@@ -555,13 +538,12 @@ fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
     }
     if let Ok(entries) = crate::mail::spool::list(&spool_dir(&cx.state_dir)) {
         if let Some(first) = entries.first() {
-            let _ = ufmt::uwrite!(
-                out,
+            out.fill(
                 "mail:     {} report(s) waiting in the spool; oldest from ",
-                entries.len()
+                &[num(entries.len() as u64).as_str()],
             );
             let _ = crate::time::write_human(out, first.first);
-            let _ = ufmt::uwrite!(out, " (last error: {})\n", first.reason.as_str());
+            out.fill(" (last error: {})\n", &[&first.reason]);
         }
     }
     if offloading_enabled() {

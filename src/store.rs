@@ -90,12 +90,9 @@ fn move_aside(dir: &str, now: i64) -> Result<String> {
 }
 
 fn damaged(b: &mut Buf, dir: &str, e: DecodeError) {
-    let _ = ufmt::uwrite!(
-        b,
+    b.fill(
         "{}/{} is damaged ({})",
-        dir.trim_end_matches('/'),
-        STATE_FILE,
-        e.as_str()
+        &[dir.trim_end_matches('/'), STATE_FILE, e.as_str()],
     );
 }
 
@@ -115,11 +112,9 @@ pub fn open_state(ram: &str, flash: &str, now: i64, force: bool, warn: &mut Buf)
             let to = move_aside(ram, now)?;
             let mut b = Buf::new();
             damaged(&mut b, ram, e);
-            let _ = ufmt::uwrite!(
-                b,
+            b.fill(
                 "; moved it to {} and continued from the copy in {}\n",
-                to.as_str(),
-                flash
+                &[&to, flash],
             );
             warn.push_bytes(b.as_bytes());
             Ok(st)
@@ -166,7 +161,7 @@ fn recover(
     for (dir, c) in [(ram, &r), (flash, &f)] {
         if let Copy::Damaged(_) = c {
             let to = move_aside(dir, now)?;
-            let _ = ufmt::uwrite!(b, "; kept it as {}", to.as_str());
+            b.fill("; kept it as {}", &[&to]);
         }
     }
     b.push_bytes(b"; starting afresh (--force)\n");
@@ -217,7 +212,7 @@ pub fn sync_state(flash: &str, st: &State, now: i64, warn: &mut Buf) -> Result<(
         let to = move_aside(flash, now)?;
         let mut b = Buf::new();
         damaged(&mut b, flash, e);
-        let _ = ufmt::uwrite!(b, "; kept it as {} and wrote a new copy\n", to.as_str());
+        b.fill("; kept it as {} and wrote a new copy\n", &[&to]);
         warn.push_bytes(b.as_bytes());
     }
     replace_file(flash, STATE_FILE, &st.encode())
