@@ -170,7 +170,7 @@ fn names(cfg: &Config) -> heapless::Vec<&str, { crate::meter::MAX_METERS }> {
 /// A locked state and what the log needs of it as loaded.
 struct Session {
     _lock: sys::Lock,
-    st: State,
+    st: Box<State>,
     /// The time and running total bytes per configured meter (0 for a
     /// new one) before this run: the log's baseline line.
     prev: (i64, Vec<u64>),
@@ -472,8 +472,8 @@ fn daily(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
             .map(|_| ())
             .map_err(|e| Error::io("read", path, &e));
     }
-    let st =
-        store::peek_state(&cx.state_dir, &cx.persist_dir).unwrap_or_else(|| State::new(cx.now));
+    let st = store::peek_state(&cx.state_dir, &cx.persist_dir)
+        .unwrap_or_else(|| Box::new(State::new(cx.now)));
     let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
     let (t, first) = if d.months {
         (report::month_rows(&st, &cx.cal, cx.now), "Start")

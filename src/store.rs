@@ -50,10 +50,11 @@ pub fn create_dirs(dir: &str) -> io::Result<()> {
     }
 }
 
-/// What one copy of the state holds.
+/// What one copy of the state holds (boxed: a `Result` of a word or two
+/// is cheap to pass through `?`).
 enum Copy {
     Missing,
-    Good(State),
+    Good(Box<State>),
     Damaged(DecodeError),
 }
 
@@ -61,7 +62,7 @@ fn read_copy(dir: &str) -> Result<Copy> {
     let path = join(dir, STATE_FILE);
     match sys::read_file(&path) {
         Ok(b) => Ok(match State::decode(&b) {
-            Ok(st) => Copy::Good(st),
+            Ok(st) => Copy::Good(Box::new(st)),
             Err(e) => Copy::Damaged(e),
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Copy::Missing),
@@ -101,7 +102,13 @@ fn damaged(b: &mut Buf, dir: &str, e: DecodeError) {
 /// copy is moved aside only when another good copy replaces it, or when
 /// `force` is given; otherwise it is left in place and the error says how
 /// to recover. Warnings (one sentence each) are appended to `warn`.
-pub fn open_state(ram: &str, flash: &str, now: i64, force: bool, warn: &mut Buf) -> Result<State> {
+pub fn open_state(
+    ram: &str,
+    flash: &str,
+    now: i64,
+    force: bool,
+    warn: &mut Buf,
+) -> Result<Box<State>> {
     let r = read_copy(ram)?;
     if let Copy::Good(st) = r {
         return Ok(st);
@@ -120,14 +127,14 @@ pub fn open_state(ram: &str, flash: &str, now: i64, force: bool, warn: &mut Buf)
             Ok(st)
         }
         (_, Copy::Good(st)) => Ok(st),
-        (Copy::Missing, Copy::Missing) => Ok(State::new(now)),
+        (Copy::Missing, Copy::Missing) => Ok(Box::new(State::new(now))),
         (r, f) => recover(ram, flash, r, f, now, force, warn),
     }
 }
 
 /// The state as a read-only command sees it (RAM copy, else persistent
 /// copy), without taking the lock or moving anything.
-pub fn peek_state(ram: &str, flash: &str) -> Option<State> {
+pub fn peek_state(ram: &str, flash: &str) -> Option<Box<State>> {
     for dir in [ram, flash] {
         if let Ok(Copy::Good(st)) = read_copy(dir) {
             return Some(st);
@@ -144,7 +151,7 @@ fn recover(
     now: i64,
     force: bool,
     warn: &mut Buf,
-) -> Result<State> {
+) -> Result<Box<State>> {
     let mut b = Buf::new();
     for (dir, c) in [(ram, &r), (flash, &f)] {
         if let Copy::Damaged(e) = c {
@@ -166,7 +173,7 @@ fn recover(
     }
     b.push_bytes(b"; starting afresh (--force)\n");
     warn.push_bytes(b.as_bytes());
-    Ok(State::new(now))
+    Ok(Box::new(State::new(now)))
 }
 
 /// Writes `bytes` to `dir/name` atomically (temp, fsync, rename, fsync dir).
