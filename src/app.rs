@@ -272,12 +272,11 @@ fn fold_current(cx: &mut Ctx, st: &mut State) -> Result<()> {
     let meters = &cx.cfg.meters;
     let names = names(&cx.cfg);
     let obs = cx.backend.read(meters, &mut cx.runner)?;
-    if obs.installed {
+    if obs.installed || obs.present {
         st.fold(&names, &reading(cx, &obs, false), &cx.cal);
-        return Ok(());
     }
-    if obs.present {
-        st.fold(&names, &reading(cx, &obs, false), &cx.cal);
+    if obs.installed {
+        return Ok(());
     }
     cx.backend.install(meters, &mut cx.runner)?;
     let fresh = cx.backend.read(meters, &mut cx.runner)?;
@@ -442,10 +441,14 @@ fn mail_test(cx: &Ctx, out: &mut Buf) -> Result<()> {
     let spool = spool_dir(&cx.state_dir);
     let mailer = Mailer::new(m, &host, &spool);
     let msg = build_test_message(m, &host, cx.now)?;
-    let to = m.to.join(", ");
     match mailer.attempt(&mailer.envelope()?, &msg) {
         Outcome::Delivered { rejected } if rejected.is_empty() => {
-            out.fill("netmon: test message accepted for {}\n", &[&to]);
+            out.push_bytes(b"netmon: test message accepted for ");
+            for (i, to) in m.to.iter().enumerate() {
+                out.push_bytes(if i == 0 { b"" } else { b", " });
+                out.push_bytes(to.as_bytes());
+            }
+            out.push_bytes(b"\n");
             Ok(())
         }
         Outcome::Delivered { rejected } => {
@@ -473,7 +476,7 @@ fn daily(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
             .map_err(|e| Error::io("read", path, &e));
     }
     let st = store::peek_state(&cx.state_dir, &cx.persist_dir)
-        .unwrap_or_else(|| Box::new(State::new(cx.now)));
+        .unwrap_or_else(|| store::new_state(cx.now));
     let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
     let (t, first) = if d.months {
         (report::month_rows(&st, &cx.cal, cx.now), "Start")

@@ -127,7 +127,7 @@ pub fn open_state(
             Ok(st)
         }
         (_, Copy::Good(st)) => Ok(st),
-        (Copy::Missing, Copy::Missing) => Ok(Box::new(State::new(now))),
+        (Copy::Missing, Copy::Missing) => Ok(new_state(now)),
         (r, f) => recover(ram, flash, r, f, now, force, warn),
     }
 }
@@ -173,7 +173,13 @@ fn recover(
     }
     b.push_bytes(b"; starting afresh (--force)\n");
     warn.push_bytes(b.as_bytes());
-    Ok(Box::new(State::new(now)))
+    Ok(new_state(now))
+}
+
+/// A state that starts counting at `now`.
+#[inline(never)]
+pub fn new_state(now: i64) -> Box<State> {
+    Box::new(State::new(now))
 }
 
 /// Writes `bytes` to `dir/name` atomically (temp, fsync, rename, fsync dir).
