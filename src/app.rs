@@ -26,7 +26,9 @@ pub const BUILD_EPOCH: &str = env!("NETMON_BUILD_EPOCH");
 
 /// Everything a command needs, resolved once.
 pub struct Ctx {
-    pub cfg: Config,
+    /// Boxed, like the configs below: a `Config` holds its meters inline,
+    /// and every move of it through `?` was a copy.
+    pub cfg: Box<Config>,
     pub backend: Backend,
     pub state_dir: String,
     pub persist_dir: String,
@@ -123,14 +125,14 @@ fn zone(warn: &mut Buf) -> Zone {
 
 /// The config file (`None` when it does not exist), as written: a file
 /// without meter sections has no meters yet (see `with_meters`).
-pub fn read_config(path: &str) -> Result<Option<Config>> {
+pub fn read_config(path: &str) -> Result<Option<Box<Config>>> {
     match sys::read_file(path) {
         Ok(bytes) => {
             let text = core::str::from_utf8(&bytes).map_err(|_| {
                 Error::config(config::fill("cannot read {}: not UTF-8 text", &[path]))
             })?;
             config::parse(text, path)
-                .map(Some)
+                .map(|c| Some(Box::new(c)))
                 .map_err(|e| Error::config(e.sentence()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -146,7 +148,7 @@ pub fn read_config(path: &str) -> Result<Option<Config>> {
 /// and `stop` still read the counters and remove the rules netmon
 /// installed. With neither it is a runtime error (exit 1): the config is
 /// fine, the WAN is down.
-fn with_meters(parsed: Option<Config>, path: &str, state_dir: &str) -> Result<Config> {
+fn with_meters(parsed: Option<Box<Config>>, path: &str, state_dir: &str) -> Result<Box<Config>> {
     let parsed = match parsed {
         Some(c) if !c.meters.is_empty() => return Ok(c),
         p => p,
@@ -157,9 +159,10 @@ fn with_meters(parsed: Option<Config>, path: &str, state_dir: &str) -> Result<Co
     let last = store::read_wan(state_dir);
     let wan = found.as_deref().or(last.as_deref());
     match parsed {
-        Some(c) => config::with_default_meters(c, wan),
+        Some(c) => config::with_default_meters(*c, wan),
         None => config::default_config(wan, path),
     }
+    .map(Box::new)
     .map_err(Error::runtime)
 }
 
