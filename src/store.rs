@@ -251,15 +251,20 @@ pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
 
 /// Regular, non-hidden files of a directory (none when it does not exist).
 fn file_names(dir: &str) -> Vec<String> {
-    fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| !n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut names = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return names;
+    };
+    for e in rd.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        match e.file_name().into_string() {
+            Ok(n) if !n.starts_with('.') => names.push(n),
+            _ => {}
+        }
+    }
+    names
 }
 
 fn prune_dir(keep: &[String], dir: &str) -> Result<()> {
