@@ -23,6 +23,31 @@ pub const DEFAULT_PERSIST_DIR: &str = "/etc/netmon";
 pub const DEFAULT_SYNC_INTERVAL: u32 = 12 * 3600;
 /// Earliest sane clock: the build time (see build.rs).
 pub const BUILD_EPOCH: &str = env!("NETMON_BUILD_EPOCH");
+/// `BUILD_EPOCH` in seconds, worked out by the compiler (0 if it were
+/// not a number that fits).
+const MIN_SANE: i64 = seconds(BUILD_EPOCH.as_bytes());
+
+const fn seconds(b: &[u8]) -> i64 {
+    if b.is_empty() {
+        return 0;
+    }
+    let (mut v, mut i) = (0i64, 0);
+    while i < b.len() {
+        let d = b[i];
+        if !d.is_ascii_digit() {
+            return 0;
+        }
+        v = match v.checked_mul(10) {
+            Some(x) => match x.checked_add((d - b'0') as i64) {
+                Some(y) => y,
+                None => return 0,
+            },
+            None => return 0,
+        };
+        i += 1;
+    }
+    v
+}
 
 /// Everything a command needs, resolved once.
 pub struct Ctx {
@@ -85,10 +110,7 @@ fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
     let cal = Calendar {
         zone: zone(warn),
         billing_day: cfg.billing_day.unwrap_or(1),
-        min_sane: crate::parse::parse_u64(BUILD_EPOCH)
-            .ok()
-            .and_then(|t| i64::try_from(t).ok())
-            .unwrap_or(0),
+        min_sane: MIN_SANE,
     };
     Ok(Ctx {
         sync_interval: i64::from(cfg.sync_interval.unwrap_or(DEFAULT_SYNC_INTERVAL)),
@@ -569,4 +591,20 @@ fn offloading_enabled() -> bool {
             && w.next() == Some("flow_offloading")
             && matches!(w.next(), Some("1" | "'1'" | "\"1\""))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn build_epoch_seconds() {
+        assert_eq!(super::seconds(b"1764000000"), 1_764_000_000);
+        assert_eq!(super::seconds(b"9223372036854775807"), i64::MAX);
+        for bad in [&b""[..], b"9223372036854775808", b"12a", b"+1", b" 1"] {
+            assert_eq!(super::seconds(bad), 0, "{bad:?}");
+        }
+        assert_eq!(
+            super::MIN_SANE,
+            super::BUILD_EPOCH.parse::<i64>().unwrap_or(0)
+        );
+    }
 }
