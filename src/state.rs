@@ -42,6 +42,8 @@ impl Count {
     pub fn new(packets: u64, bytes: u64) -> Count {
         Count { packets, bytes }
     }
+    /// Out of line: two u64 saturating adds are long on 32-bit routers.
+    #[inline(never)]
     pub fn saturating_add(self, o: Count) -> Count {
         Count::new(
             self.packets.saturating_add(o.packets),
@@ -261,7 +263,8 @@ impl State {
         let gen_reset =
             (r.reinstalled && !self.stopped) || r.generation.changed_from(&self.generation);
         let sane = r.time >= cal.min_sane && r.time >= self.updated;
-        let (day, period) = (cal.day(r.time), cal.period(cal.day(r.time)));
+        let day = cal.day(r.time);
+        let period = cal.period(day);
         let day = i32::try_from(day).unwrap_or(EMPTY);
         let mut any = false;
         let mut next = Vec::with_capacity(names.len().min(MAX_METERS));
