@@ -201,6 +201,11 @@ struct Session {
     prev: (i64, Vec<u64>),
 }
 
+/// The meter names of `st`, in its order.
+fn state_names(st: &State) -> Vec<&str> {
+    st.meters.iter().map(|m| m.name.as_str()).collect()
+}
+
 /// Takes the state lock, loads the state (RAM, else flash, else new).
 fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<Session> {
     store::ensure_dir(&cx.state_dir)?;
@@ -424,7 +429,7 @@ fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<(
     let mut html = Buf::new();
     if m.html {
         let days = report::day_rows(st, &cx.cal, cx.now, 30);
-        let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
+        let names = state_names(st);
         report::html::render(r, &days.rows, &names, &mut html);
     }
     let html = m.html.then(|| html.as_str());
@@ -502,7 +507,7 @@ fn daily(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
     }
     let st = store::peek_state(&cx.state_dir, &cx.persist_dir)
         .unwrap_or_else(|| store::new_state(cx.now));
-    let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
+    let names = state_names(&st);
     let (t, first) = if d.months {
         (report::month_rows(&st, &cx.cal, cx.now), "Start")
     } else {
