@@ -7,6 +7,7 @@ use crate::config::{self, BackendChoice, Config, Source};
 use crate::error::{Error, Result};
 use crate::firewall::{run::Runner, Backend, Observed};
 use crate::mail::deliver::{build_report_message, build_test_message, Delivery, Mailer};
+use crate::mail::num;
 use crate::mail::smtp::Outcome;
 use crate::out::Buf;
 use crate::report::{self, Report};
@@ -22,10 +23,37 @@ pub const DEFAULT_PERSIST_DIR: &str = "/etc/netmon";
 pub const DEFAULT_SYNC_INTERVAL: u32 = 12 * 3600;
 /// Earliest sane clock: the build time (see build.rs).
 pub const BUILD_EPOCH: &str = env!("NETMON_BUILD_EPOCH");
+/// `BUILD_EPOCH` in seconds, worked out by the compiler (0 if it were
+/// not a number that fits).
+const MIN_SANE: i64 = seconds(BUILD_EPOCH.as_bytes());
+
+const fn seconds(b: &[u8]) -> i64 {
+    if b.is_empty() {
+        return 0;
+    }
+    let (mut v, mut i) = (0i64, 0);
+    while i < b.len() {
+        let d = b[i];
+        if !d.is_ascii_digit() {
+            return 0;
+        }
+        v = match v.checked_mul(10) {
+            Some(x) => match x.checked_add((d - b'0') as i64) {
+                Some(y) => y,
+                None => return 0,
+            },
+            None => return 0,
+        };
+        i += 1;
+    }
+    v
+}
 
 /// Everything a command needs, resolved once.
 pub struct Ctx {
-    pub cfg: Config,
+    /// Boxed, like the configs below: a `Config` holds its meters inline,
+    /// and every move of it through `?` was a copy.
+    pub cfg: Box<Config>,
     pub backend: Backend,
     pub state_dir: String,
     pub persist_dir: String,
@@ -47,11 +75,9 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Start | Action::Update | Action::Sync => {
             let n = update(&mut cx, cmd.action == Action::Sync, warn)?;
             if cmd.action == Action::Start && !cx.runner.dry_run {
-                let _ = ufmt::uwrite!(
-                    out,
+                out.fill(
                     "netmon: counting {} meters with {}\n",
-                    n,
-                    cx.backend.as_str()
+                    &[num(n as u64).as_str(), cx.backend.as_str()],
                 );
             }
         }
@@ -84,10 +110,7 @@ fn context(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
     let cal = Calendar {
         zone: zone(warn),
         billing_day: cfg.billing_day.unwrap_or(1),
-        min_sane: crate::parse::parse_u64(BUILD_EPOCH)
-            .ok()
-            .and_then(|t| i64::try_from(t).ok())
-            .unwrap_or(0),
+        min_sane: MIN_SANE,
     };
     Ok(Ctx {
         sync_interval: i64::from(cfg.sync_interval.unwrap_or(DEFAULT_SYNC_INTERVAL)),
@@ -114,10 +137,9 @@ fn zone(warn: &mut Buf) -> Zone {
     }
     Zone::parse(tz).unwrap_or_else(|| {
         let clean: String = tz.chars().filter(|c| !c.is_control()).take(64).collect();
-        let _ = ufmt::uwrite!(
-            warn,
+        warn.fill(
             "TZ '{}' is not a POSIX TZ string (like CET-1CEST,M3.5.0,M10.5.0/3); days are counted in UTC\n",
-            clean.as_str()
+            &[&clean],
         );
         Zone::UTC
     })
@@ -125,14 +147,14 @@ fn zone(warn: &mut Buf) -> Zone {
 
 /// The config file (`None` when it does not exist), as written: a file
 /// without meter sections has no meters yet (see `with_meters`).
-pub fn read_config(path: &str) -> Result<Option<Config>> {
+pub fn read_config(path: &str) -> Result<Option<Box<Config>>> {
     match sys::read_file(path) {
         Ok(bytes) => {
             let text = core::str::from_utf8(&bytes).map_err(|_| {
                 Error::config(config::fill("cannot read {}: not UTF-8 text", &[path]))
             })?;
             config::parse(text, path)
-                .map(Some)
+                .map(|c| Some(Box::new(c)))
                 .map_err(|e| Error::config(e.sentence()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -148,7 +170,7 @@ pub fn read_config(path: &str) -> Result<Option<Config>> {
 /// and `stop` still read the counters and remove the rules netmon
 /// installed. With neither it is a runtime error (exit 1): the config is
 /// fine, the WAN is down.
-fn with_meters(parsed: Option<Config>, path: &str, state_dir: &str) -> Result<Config> {
+fn with_meters(parsed: Option<Box<Config>>, path: &str, state_dir: &str) -> Result<Box<Config>> {
     let parsed = match parsed {
         Some(c) if !c.meters.is_empty() => return Ok(c),
         p => p,
@@ -159,9 +181,10 @@ fn with_meters(parsed: Option<Config>, path: &str, state_dir: &str) -> Result<Co
     let last = store::read_wan(state_dir);
     let wan = found.as_deref().or(last.as_deref());
     match parsed {
-        Some(c) => config::with_default_meters(c, wan),
+        Some(c) => config::with_default_meters(*c, wan),
         None => config::default_config(wan, path),
     }
+    .map(Box::new)
     .map_err(Error::runtime)
 }
 
@@ -169,22 +192,35 @@ fn names(cfg: &Config) -> heapless::Vec<&str, { crate::meter::MAX_METERS }> {
     cfg.meters.iter().map(|m| m.name.as_str()).collect()
 }
 
+/// A locked state and what the log needs of it as loaded.
+struct Session {
+    _lock: sys::Lock,
+    st: Box<State>,
+    /// The time and running total bytes per configured meter (0 for a
+    /// new one) before this run: the log's baseline line.
+    prev: (i64, Vec<u64>),
+}
+
+/// The meter names of `st`, in its order.
+fn state_names(st: &State) -> Vec<&str> {
+    st.meters.iter().map(|m| m.name.as_str()).collect()
+}
+
 /// Takes the state lock, loads the state (RAM, else flash, else new).
-fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<(sys::Lock, State)> {
+fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<Session> {
     store::ensure_dir(&cx.state_dir)?;
     let path = store::lock_path(&cx.state_dir);
     let lock = match sys::lock(&path, LOCK_WAIT_MS) {
         Ok(Ok(l)) => l,
         Ok(Err(pid)) => {
-            let mut b = Buf::new();
-            let _ = ufmt::uwrite!(
-                b,
+            return Err(Error::runtime(config::fill(
                 "another netmon (pid {}) holds {}; it did not finish within {} s, try again later",
-                pid,
-                path.as_str(),
-                LOCK_WAIT_MS / 1000
-            );
-            return Err(Error::runtime(b.as_str()));
+                &[
+                    num(u64::from(pid)).as_str(),
+                    &path,
+                    num(u64::from(LOCK_WAIT_MS / 1000)).as_str(),
+                ],
+            )));
         }
         Err(e) => return Err(Error::io("lock", &path, &e)),
     };
@@ -194,7 +230,17 @@ fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<(sys::Lock, State)> {
     if std::fs::metadata(&ram).is_err() && std::fs::metadata(&flash).is_ok() {
         store::mirror_dir(&flash, &ram)?;
     }
-    Ok((lock, st))
+    let totals = cx
+        .cfg
+        .meters
+        .iter()
+        .map(|m| st.meter(&m.name).map_or(0, |m| m.total.bytes))
+        .collect();
+    Ok(Session {
+        _lock: lock,
+        prev: (st.updated, totals),
+        st,
+    })
 }
 
 fn reading(cx: &Ctx, obs: &Observed, reinstalled: bool) -> Reading {
@@ -217,12 +263,18 @@ fn update(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<usize> {
         cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
         return Ok(cx.cfg.meters.len());
     }
-    let (_lock, mut st) = open_state(cx, warn)?;
-    let before = st.clone();
-    fold_current(cx, &mut st)?;
-    retry_mail(cx, warn);
-    commit(cx, &before, &mut st, sync, warn)?;
+    let mut s = current(cx, warn)?;
+    commit(cx, &mut s, sync, warn)?;
     Ok(cx.cfg.meters.len())
+}
+
+/// The locked state with the current reading folded in, after retrying
+/// spooled mail.
+fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Session> {
+    let mut s = open_state(cx, warn)?;
+    fold_current(cx, &mut s.st)?;
+    retry_mail(cx, warn);
+    Ok(s)
 }
 
 fn spool_dir(dir: &str) -> String {
@@ -250,12 +302,11 @@ fn fold_current(cx: &mut Ctx, st: &mut State) -> Result<()> {
     let meters = &cx.cfg.meters;
     let names = names(&cx.cfg);
     let obs = cx.backend.read(meters, &mut cx.runner)?;
-    if obs.installed {
+    if obs.installed || obs.present {
         st.fold(&names, &reading(cx, &obs, false), &cx.cal);
-        return Ok(());
     }
-    if obs.present {
-        st.fold(&names, &reading(cx, &obs, false), &cx.cal);
+    if obs.installed {
+        return Ok(());
     }
     cx.backend.install(meters, &mut cx.runner)?;
     let fresh = cx.backend.read(meters, &mut cx.runner)?;
@@ -273,7 +324,8 @@ fn sync_due(cx: &Ctx, st: &State) -> bool {
 /// Writes the state: to persistent storage first when a sync is due, then
 /// the RAM copy (always), then the log line. A failed sync is reported
 /// after the RAM copy is safe.
-fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool, warn: &mut Buf) -> Result<()> {
+fn commit(cx: &Ctx, s: &mut Session, sync: bool, warn: &mut Buf) -> Result<()> {
+    let st = &mut s.st;
     let mut flash_err = None;
     if sync || sync_due(cx, st) {
         let old = st.synced;
@@ -295,17 +347,8 @@ fn commit(cx: &Ctx, before: &State, st: &mut State, sync: bool, warn: &mut Buf) 
         store::remember_wan(&cx.state_dir, wan)?;
     }
     let names = names(&cx.cfg);
-    let prev: Vec<u64> = names
-        .iter()
-        .map(|n| before.meter(n).map_or(0, |m| m.total.bytes))
-        .collect();
     let now: Vec<u64> = st.meters.iter().map(|m| m.total.bytes).collect();
-    store::append_log(
-        &cx.state_dir,
-        &names,
-        (before.updated, &prev),
-        (cx.now, &now),
-    )?;
+    store::append_log(&cx.state_dir, &names, (s.prev.0, &s.prev.1), (cx.now, &now))?;
     match flash_err {
         Some(e) => Err(e),
         None => Ok(()),
@@ -317,22 +360,18 @@ fn stop(cx: &mut Ctx, out: &mut Buf, warn: &mut Buf) -> Result<()> {
         let _ = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
         return cx.backend.remove(&cx.cfg.meters, &mut cx.runner);
     }
-    let (_lock, mut st) = open_state(cx, warn)?;
-    let before = st.clone();
+    let mut s = open_state(cx, warn)?;
     let obs = cx.backend.read(&cx.cfg.meters, &mut cx.runner)?;
     if obs.present {
         let names = names(&cx.cfg);
-        st.fold(&names, &reading(cx, &obs, false), &cx.cal);
+        s.st.fold(&names, &reading(cx, &obs, false), &cx.cal);
     }
     cx.backend.remove(&cx.cfg.meters, &mut cx.runner)?;
-    st.mark_stopped();
-    commit(cx, &before, &mut st, true, warn)?;
-    let _ = ufmt::uwrite!(
-        out,
+    s.st.mark_stopped();
+    commit(cx, &mut s, true, warn)?;
+    out.fill(
         "netmon: rules removed ({}); totals kept in {} and {}\n",
-        cx.backend.as_str(),
-        cx.state_dir.as_str(),
-        cx.persist_dir.as_str()
+        &[cx.backend.as_str(), &cx.state_dir, &cx.persist_dir],
     );
     Ok(())
 }
@@ -353,31 +392,30 @@ fn report(
         update(cx, false, warn)?;
         return Ok(());
     }
-    let (_lock, mut st) = open_state(cx, warn)?;
-    let before = st.clone();
-    fold_current(cx, &mut st)?;
-    retry_mail(cx, warn);
-    let mut r = Report::of(&st, cx.now);
+    let mut s = current(cx, warn)?;
+    let st = &s.st;
+    let mut r = Report::of(st, cx.now);
     r.table = match hist {
         History::None => None,
-        History::Days(n) => Some(report::day_rows(&st, &cx.cal, cx.now, n)),
-        History::Months => Some(report::month_rows(&st, &cx.cal, cx.now)),
+        History::Days(n) => Some(report::day_rows(st, &cx.cal, cx.now, n)),
+        History::Months => Some(report::month_rows(st, &cx.cal, cx.now)),
     };
     match fmt {
         ReportFormat::Text => report::text::render(&r, out),
         ReportFormat::Json => report::json::render(&r, out),
     }
     let mailed = if mail {
-        mail_report(cx, &st, &r, warn)
+        mail_report(cx, st, &r, warn)
     } else {
         Ok(())
     };
     // A report that could not even be spooled is not marked as made: the
     // next report covers its period again.
+    drop(r);
     if mailed.is_ok() {
-        st.mark_reported(cx.now);
+        s.st.mark_reported(cx.now);
     }
-    commit(cx, &before, &mut st, false, warn)?;
+    commit(cx, &mut s, false, warn)?;
     mailed
 }
 
@@ -391,7 +429,7 @@ fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<(
     let mut html = Buf::new();
     if m.html {
         let days = report::day_rows(st, &cx.cal, cx.now, 30);
-        let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
+        let names = state_names(st);
         report::html::render(r, &days.rows, &names, &mut html);
     }
     let html = m.html.then(|| html.as_str());
@@ -401,11 +439,7 @@ fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<(
         Delivery::Sent { rejected } => {
             for x in rejected {
                 // The reason starts with the recipient already.
-                let _ = ufmt::uwrite!(
-                    warn,
-                    "the server refused a recipient: {}\n",
-                    x.reason.as_str()
-                );
+                warn.fill("the server refused a recipient: {}\n", &[&x.reason]);
             }
         }
         Delivery::Spooled {
@@ -414,12 +448,9 @@ fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<(
             warning,
             ..
         } => {
-            let _ = ufmt::uwrite!(
-                warn,
+            warn.fill(
                 "report mail not delivered ({}); kept as {}/{} and retried at the next update\n",
-                reason.as_str(),
-                spool.as_str(),
-                entry.as_str()
+                &[&reason, &spool, &entry],
             );
             if let Some(w) = warning {
                 warn.push_bytes(w.as_bytes());
@@ -440,26 +471,29 @@ fn mail_test(cx: &Ctx, out: &mut Buf) -> Result<()> {
     let spool = spool_dir(&cx.state_dir);
     let mailer = Mailer::new(m, &host, &spool);
     let msg = build_test_message(m, &host, cx.now)?;
-    let to = m.to.join(", ");
     match mailer.attempt(&mailer.envelope()?, &msg) {
         Outcome::Delivered { rejected } if rejected.is_empty() => {
-            let _ = ufmt::uwrite!(out, "netmon: test message accepted for {}\n", to.as_str());
+            out.push_bytes(b"netmon: test message accepted for ");
+            for (i, to) in m.to.iter().enumerate() {
+                out.push_bytes(if i == 0 { b"" } else { b", " });
+                out.push_bytes(to.as_bytes());
+            }
+            out.push_bytes(b"\n");
             Ok(())
         }
         Outcome::Delivered { rejected } => {
             let mut b = Buf::new();
-            let _ = ufmt::uwrite!(b, "test message delivered, but the server refused");
+            b.push_bytes(b"test message delivered, but the server refused");
             for (i, x) in rejected.iter().enumerate() {
-                let sep = if i == 0 { " " } else { "; " };
-                let _ = ufmt::uwrite!(b, "{}{}", sep, x.reason.as_str());
+                b.push_bytes(if i == 0 { b" " } else { b"; " });
+                b.push_bytes(x.reason.as_bytes());
             }
             Err(Error::runtime(b.as_str()))
         }
-        Outcome::Transient(f) | Outcome::Permanent(f) => {
-            let mut b = Buf::new();
-            let _ = ufmt::uwrite!(b, "test message not delivered: {}", f.reason.as_str());
-            Err(Error::runtime(b.as_str()))
-        }
+        Outcome::Transient(f) | Outcome::Permanent(f) => Err(Error::runtime(config::fill(
+            "test message not delivered: {}",
+            &[&f.reason],
+        ))),
     }
 }
 
@@ -471,25 +505,15 @@ fn daily(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
             .map(|_| ())
             .map_err(|e| Error::io("read", path, &e));
     }
-    let st =
-        store::peek_state(&cx.state_dir, &cx.persist_dir).unwrap_or_else(|| State::new(cx.now));
-    let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
-    let today = cx.cal.day(cx.now);
-    if d.months {
-        let this = cx.cal.period(today);
-        let n = crate::state::MONTHS as i32;
-        let rows = (this - n + 1..=this).map(|p| {
-            let v = st.meters.iter().map(|m| m.month(p).bytes).collect();
-            (cx.cal.period_start(p), v)
-        });
-        render_rows(&names, d.format, "Start", rows, out);
+    let st = store::peek_state(&cx.state_dir, &cx.persist_dir)
+        .unwrap_or_else(|| store::new_state(cx.now));
+    let names = state_names(&st);
+    let (t, first) = if d.months {
+        (report::month_rows(&st, &cx.cal, cx.now), "Start")
     } else {
-        let rows = (today - i64::from(d.days) + 1..=today).map(|day| {
-            let v = st.meters.iter().map(|m| m.day(day).bytes).collect();
-            (day, v)
-        });
-        render_rows(&names, d.format, "Date", rows, out);
-    }
+        (report::day_rows(&st, &cx.cal, cx.now, d.days), "Date")
+    };
+    render_rows(&names, d.format, first, t.rows.into_iter(), out);
     Ok(())
 }
 
@@ -498,39 +522,36 @@ fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
     if cx.runner.dry_run {
         return Ok(());
     }
-    let _ = ufmt::uwrite!(out, "backend:  {}\nrules:    ", cx.backend.as_str());
-    out.push_bytes(match (obs.installed, obs.present) {
-        (true, _) => b"installed\n",
-        (false, true) => b"stale or incomplete (run netmon start to repair)\n",
-        (false, false) => b"not installed (run netmon start)\n",
-    });
-    out.push_bytes(b"config:   ");
-    match &cx.cfg.source {
-        Source::File(p) => out.push_bytes(p.as_bytes()),
-        Source::FileDefault { file, wan } => {
-            let _ = ufmt::uwrite!(
-                out,
-                "{} (no meters: default WAN meters on {})",
-                file.as_str(),
-                wan.as_str()
-            );
-        }
-        Source::Default { wan } => {
-            let _ = ufmt::uwrite!(
-                out,
-                "embedded default (no config file), WAN interface {}",
-                wan.as_str()
-            );
-        }
-    }
-    let _ = ufmt::uwrite!(
-        out,
+    let rules = match (obs.installed, obs.present) {
+        (true, _) => "installed",
+        (false, true) => "stale or incomplete (run netmon start to repair)",
+        (false, false) => "not installed (run netmon start)",
+    };
+    out.fill(
+        "backend:  {}\nrules:    {}\nconfig:   ",
+        &[cx.backend.as_str(), rules],
+    );
+    let (t, a, b) = match &cx.cfg.source {
+        Source::File(p) => ("{}", p, ""),
+        Source::FileDefault { file, wan } => (
+            "{} (no meters: default WAN meters on {})",
+            file,
+            wan.as_str(),
+        ),
+        Source::Default { wan } => (
+            "embedded default (no config file), WAN interface {}",
+            wan,
+            "",
+        ),
+    };
+    out.fill(t, &[a, b]);
+    out.fill(
         "\nstate:    {} (persistent copy in {})\nmeters:  ",
-        cx.state_dir.as_str(),
-        cx.persist_dir.as_str()
+        &[&cx.state_dir, &cx.persist_dir],
     );
     for m in &cx.cfg.meters {
-        let _ = ufmt::uwrite!(out, " {}", m.name.as_str());
+        out.push_bytes(b" ");
+        out.push_bytes(m.name.as_bytes());
     }
     out.push_bytes(b"\n");
     if let Some(st) = store::peek_state(&cx.state_dir, &cx.persist_dir) {
@@ -550,13 +571,12 @@ fn status(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
     }
     if let Ok(entries) = crate::mail::spool::list(&spool_dir(&cx.state_dir)) {
         if let Some(first) = entries.first() {
-            let _ = ufmt::uwrite!(
-                out,
+            out.fill(
                 "mail:     {} report(s) waiting in the spool; oldest from ",
-                entries.len()
+                &[num(entries.len() as u64).as_str()],
             );
             let _ = crate::time::write_human(out, first.first);
-            let _ = ufmt::uwrite!(out, " (last error: {})\n", first.reason.as_str());
+            out.fill(" (last error: {})\n", &[&first.reason]);
         }
     }
     if offloading_enabled() {
@@ -576,4 +596,20 @@ fn offloading_enabled() -> bool {
             && w.next() == Some("flow_offloading")
             && matches!(w.next(), Some("1" | "'1'" | "\"1\""))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn build_epoch_seconds() {
+        assert_eq!(super::seconds(b"1764000000"), 1_764_000_000);
+        assert_eq!(super::seconds(b"9223372036854775807"), i64::MAX);
+        for bad in [&b""[..], b"9223372036854775808", b"12a", b"+1", b" 1"] {
+            assert_eq!(super::seconds(bad), 0, "{bad:?}");
+        }
+        assert_eq!(
+            super::MIN_SANE,
+            super::BUILD_EPOCH.parse::<i64>().unwrap_or(0)
+        );
+    }
 }

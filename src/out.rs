@@ -29,6 +29,20 @@ impl Buf {
     pub fn push_bytes(&mut self, b: &[u8]) {
         self.0.extend_from_slice(b)
     }
+    /// Appends `t` with each `{}` replaced by the next of `args` (nothing
+    /// once they run out): one call where a `uwrite!` makes one per
+    /// literal piece and argument.
+    #[inline(never)]
+    pub fn fill(&mut self, t: &str, args: &[&str]) {
+        let mut args = args.iter();
+        let mut rest = t.as_bytes();
+        while let Some(i) = rest.iter().position(|&c| c == b'{') {
+            self.push_bytes(rest.get(..i).unwrap_or_default());
+            self.push_bytes(args.next().map_or(&[][..], |a| a.as_bytes()));
+            rest = rest.get(i + 2..).unwrap_or_default();
+        }
+        self.push_bytes(rest);
+    }
 }
 
 impl ufmt::uWrite for Buf {
@@ -99,6 +113,14 @@ fn write_hex<W: ufmt::uWrite + ?Sized>(w: &mut W, v: u16) -> Result<(), W::Error
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fill_takes_arguments_in_order() {
+        let mut b = Buf::new();
+        b.fill("a {} b {}{} c", &["1", "{}", "3"]);
+        b.fill("{} end {}", &["x"]);
+        assert_eq!(b.as_str(), "a 1 b {}3 cx end ");
+    }
     use core::str::FromStr;
 
     fn ip(s: &str) -> String {

@@ -42,6 +42,8 @@ impl Count {
     pub fn new(packets: u64, bytes: u64) -> Count {
         Count { packets, bytes }
     }
+    /// Out of line: two u64 saturating adds are long on 32-bit routers.
+    #[inline(never)]
     pub fn saturating_add(self, o: Count) -> Count {
         Count::new(
             self.packets.saturating_add(o.packets),
@@ -261,7 +263,8 @@ impl State {
         let gen_reset =
             (r.reinstalled && !self.stopped) || r.generation.changed_from(&self.generation);
         let sane = r.time >= cal.min_sane && r.time >= self.updated;
-        let (day, period) = (cal.day(r.time), cal.period(cal.day(r.time)));
+        let day = cal.day(r.time);
+        let period = cal.period(day);
         let day = i32::try_from(day).unwrap_or(EMPTY);
         let mut any = false;
         let mut next = Vec::with_capacity(names.len().min(MAX_METERS));
@@ -358,13 +361,15 @@ impl State {
         if b.len() < HEADER + 4 || b.get(..4) != Some(&MAGIC[..]) {
             return Err(DecodeError::NotState);
         }
-        let mut r = Reader { b, i: 4 };
-        let version = r.u16()?;
+        // Every field is read; the first error found is the answer (the
+        // length is checked first, so plain reads cannot run out).
+        let mut r = Reader { b, i: 4, bad: None };
+        let version = r.u16();
         if version != VERSION {
             return Err(DecodeError::Version(version));
         }
-        let n = usize::from(r.u16()?);
-        let len = r.u32()? as usize;
+        let n = usize::from(r.u16());
+        let len = r.u32() as usize;
         if n > MAX_METERS || len != HEADER + n * METER_BYTES + 4 || b.len() != len {
             return Err(DecodeError::Length);
         }
@@ -372,38 +377,44 @@ impl State {
         if crc32(body).to_le_bytes() != tail {
             return Err(DecodeError::Checksum);
         }
-        let mut st = State::new(r.i64()?);
-        st.updated = r.i64()?;
-        st.reported = r.i64()?;
-        st.synced = r.i64()?;
-        st.generation.handle = r.u64()?;
-        let boot = r.fixed(40)?;
-        st.generation.boot_id = heapless::String::try_from(boot).map_err(|_| DecodeError::Field)?;
-        st.reset_pending = r.flag()?;
-        st.stopped = r.flag()?;
-        for _ in 0..n {
-            st.meters.push(decode_meter(&mut r)?);
+        let mut st = State::new(r.i64());
+        st.updated = r.i64();
+        st.reported = r.i64();
+        st.synced = r.i64();
+        st.generation.handle = r.u64();
+        let boot = r.fixed(40);
+        match heapless::String::try_from(boot) {
+            Ok(s) => st.generation.boot_id = s,
+            Err(_) => r.fail(DecodeError::Field),
         }
-        Ok(st)
+        st.reset_pending = r.flag();
+        st.stopped = r.flag();
+        for _ in 0..n {
+            st.meters.push(decode_meter(&mut r));
+        }
+        match r.bad {
+            Some(e) => Err(e),
+            None => Ok(st),
+        }
     }
 }
 
-fn decode_meter(r: &mut Reader<'_>) -> Result<MeterState, DecodeError> {
-    let name = r.fixed(MAX_NAME)?;
+fn decode_meter(r: &mut Reader<'_>) -> MeterState {
+    let name = r.fixed(MAX_NAME);
     if !crate::meter::valid_name(name) {
-        return Err(DecodeError::Field);
+        r.fail(DecodeError::Field);
     }
     let mut m = MeterState::new(name);
-    m.last = r.count()?;
-    m.total = r.count()?;
-    m.at_report = r.count()?;
-    m.carry = r.count()?;
-    m.resets = r.u32()?;
+    m.last = r.count();
+    m.total = r.count();
+    m.at_report = r.count();
+    m.carry = r.count();
+    m.resets = r.u32();
     for b in m.days.iter_mut().chain(m.months.iter_mut()) {
-        b.key = r.u32()? as i32;
-        b.count = r.count()?;
+        b.key = r.u32() as i32;
+        b.count = r.count();
     }
-    Ok(m)
+    m
 }
 
 /// Why a state file did not decode.
@@ -459,54 +470,70 @@ impl Writer {
     }
 }
 
+/// Reads little-endian fields; a field that cannot be read yields zeros
+/// (or "") and records the first such error in `bad`.
 struct Reader<'a> {
     b: &'a [u8],
     i: usize,
+    bad: Option<DecodeError>,
 }
 
 impl<'a> Reader<'a> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let s = self.b.get(self.i..self.i + N).ok_or(DecodeError::Length)?;
-        self.i += N;
+    fn fail(&mut self, e: DecodeError) {
+        self.bad.get_or_insert(e);
+    }
+    fn take<const N: usize>(&mut self) -> [u8; N] {
         let mut a = [0u8; N];
-        a.copy_from_slice(s);
-        Ok(a)
-    }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        self.take().map(u16::from_le_bytes)
-    }
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        self.take().map(u32::from_le_bytes)
-    }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        self.take().map(u64::from_le_bytes)
-    }
-    fn i64(&mut self) -> Result<i64, DecodeError> {
-        self.take().map(i64::from_le_bytes)
-    }
-    fn flag(&mut self) -> Result<bool, DecodeError> {
-        match self.take::<1>()?[0] {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(DecodeError::Field),
+        match self.b.get(self.i..self.i + N) {
+            Some(s) => a.copy_from_slice(s),
+            None => self.fail(DecodeError::Length),
         }
+        self.i += N;
+        a
     }
-    fn count(&mut self) -> Result<Count, DecodeError> {
-        Ok(Count::new(self.u64()?, self.u64()?))
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes(self.take())
     }
-    fn fixed(&mut self, width: usize) -> Result<&'a str, DecodeError> {
-        let n = usize::from(self.take::<1>()?[0]);
-        let s = self
-            .b
-            .get(self.i..self.i + width)
-            .ok_or(DecodeError::Length)?;
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.take())
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.take())
+    }
+    fn i64(&mut self) -> i64 {
+        i64::from_le_bytes(self.take())
+    }
+    fn flag(&mut self) -> bool {
+        let [v] = self.take::<1>();
+        if v > 1 {
+            self.fail(DecodeError::Field);
+        }
+        v == 1
+    }
+    fn count(&mut self) -> Count {
+        Count::new(self.u64(), self.u64())
+    }
+    fn fixed(&mut self, width: usize) -> &'a str {
+        let [n] = self.take::<1>();
+        let n = usize::from(n);
+        let Some(s) = self.b.get(self.i..self.i + width) else {
+            self.fail(DecodeError::Length);
+            return "";
+        };
         self.i += width;
-        let (text, pad) = (s.get(..n).ok_or(DecodeError::Field)?, &s[n.min(width)..]);
+        let (Some(text), pad) = (s.get(..n), &s[n.min(width)..]) else {
+            self.fail(DecodeError::Field);
+            return "";
+        };
         // One encoding per state: padding is zeros, as `Writer::fixed` writes it.
         if pad.iter().any(|&b| b != 0) {
-            return Err(DecodeError::Field);
+            self.fail(DecodeError::Field);
+            return "";
         }
-        core::str::from_utf8(text).map_err(|_| DecodeError::Field)
+        core::str::from_utf8(text).unwrap_or_else(|_| {
+            self.fail(DecodeError::Field);
+            ""
+        })
     }
 }
 

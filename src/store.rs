@@ -50,10 +50,11 @@ pub fn create_dirs(dir: &str) -> io::Result<()> {
     }
 }
 
-/// What one copy of the state holds.
+/// What one copy of the state holds (boxed: a `Result` of a word or two
+/// is cheap to pass through `?`).
 enum Copy {
     Missing,
-    Good(State),
+    Good(Box<State>),
     Damaged(DecodeError),
 }
 
@@ -61,7 +62,7 @@ fn read_copy(dir: &str) -> Result<Copy> {
     let path = join(dir, STATE_FILE);
     match sys::read_file(&path) {
         Ok(b) => Ok(match State::decode(&b) {
-            Ok(st) => Copy::Good(st),
+            Ok(st) => Copy::Good(Box::new(st)),
             Err(e) => Copy::Damaged(e),
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Copy::Missing),
@@ -90,12 +91,9 @@ fn move_aside(dir: &str, now: i64) -> Result<String> {
 }
 
 fn damaged(b: &mut Buf, dir: &str, e: DecodeError) {
-    let _ = ufmt::uwrite!(
-        b,
+    b.fill(
         "{}/{} is damaged ({})",
-        dir.trim_end_matches('/'),
-        STATE_FILE,
-        e.as_str()
+        &[dir.trim_end_matches('/'), STATE_FILE, e.as_str()],
     );
 }
 
@@ -104,7 +102,13 @@ fn damaged(b: &mut Buf, dir: &str, e: DecodeError) {
 /// copy is moved aside only when another good copy replaces it, or when
 /// `force` is given; otherwise it is left in place and the error says how
 /// to recover. Warnings (one sentence each) are appended to `warn`.
-pub fn open_state(ram: &str, flash: &str, now: i64, force: bool, warn: &mut Buf) -> Result<State> {
+pub fn open_state(
+    ram: &str,
+    flash: &str,
+    now: i64,
+    force: bool,
+    warn: &mut Buf,
+) -> Result<Box<State>> {
     let r = read_copy(ram)?;
     if let Copy::Good(st) = r {
         return Ok(st);
@@ -115,24 +119,22 @@ pub fn open_state(ram: &str, flash: &str, now: i64, force: bool, warn: &mut Buf)
             let to = move_aside(ram, now)?;
             let mut b = Buf::new();
             damaged(&mut b, ram, e);
-            let _ = ufmt::uwrite!(
-                b,
+            b.fill(
                 "; moved it to {} and continued from the copy in {}\n",
-                to.as_str(),
-                flash
+                &[&to, flash],
             );
             warn.push_bytes(b.as_bytes());
             Ok(st)
         }
         (_, Copy::Good(st)) => Ok(st),
-        (Copy::Missing, Copy::Missing) => Ok(State::new(now)),
+        (Copy::Missing, Copy::Missing) => Ok(new_state(now)),
         (r, f) => recover(ram, flash, r, f, now, force, warn),
     }
 }
 
 /// The state as a read-only command sees it (RAM copy, else persistent
 /// copy), without taking the lock or moving anything.
-pub fn peek_state(ram: &str, flash: &str) -> Option<State> {
+pub fn peek_state(ram: &str, flash: &str) -> Option<Box<State>> {
     for dir in [ram, flash] {
         if let Ok(Copy::Good(st)) = read_copy(dir) {
             return Some(st);
@@ -149,7 +151,7 @@ fn recover(
     now: i64,
     force: bool,
     warn: &mut Buf,
-) -> Result<State> {
+) -> Result<Box<State>> {
     let mut b = Buf::new();
     for (dir, c) in [(ram, &r), (flash, &f)] {
         if let Copy::Damaged(e) = c {
@@ -166,12 +168,18 @@ fn recover(
     for (dir, c) in [(ram, &r), (flash, &f)] {
         if let Copy::Damaged(_) = c {
             let to = move_aside(dir, now)?;
-            let _ = ufmt::uwrite!(b, "; kept it as {}", to.as_str());
+            b.fill("; kept it as {}", &[&to]);
         }
     }
     b.push_bytes(b"; starting afresh (--force)\n");
     warn.push_bytes(b.as_bytes());
-    Ok(State::new(now))
+    Ok(new_state(now))
+}
+
+/// A state that starts counting at `now`.
+#[inline(never)]
+pub fn new_state(now: i64) -> Box<State> {
+    Box::new(State::new(now))
 }
 
 /// Writes `bytes` to `dir/name` atomically (temp, fsync, rename, fsync dir).
@@ -217,7 +225,7 @@ pub fn sync_state(flash: &str, st: &State, now: i64, warn: &mut Buf) -> Result<(
         let to = move_aside(flash, now)?;
         let mut b = Buf::new();
         damaged(&mut b, flash, e);
-        let _ = ufmt::uwrite!(b, "; kept it as {} and wrote a new copy\n", to.as_str());
+        b.fill("; kept it as {} and wrote a new copy\n", &[&to]);
         warn.push_bytes(b.as_bytes());
     }
     replace_file(flash, STATE_FILE, &st.encode())
@@ -243,15 +251,20 @@ pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
 
 /// Regular, non-hidden files of a directory (none when it does not exist).
 fn file_names(dir: &str) -> Vec<String> {
-    fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| !n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut names = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return names;
+    };
+    for e in rd.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        match e.file_name().into_string() {
+            Ok(n) if !n.starts_with('.') => names.push(n),
+            _ => {}
+        }
+    }
+    names
 }
 
 fn prune_dir(keep: &[String], dir: &str) -> Result<()> {
