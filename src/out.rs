@@ -45,6 +45,22 @@ impl Buf {
     }
 }
 
+impl Buf {
+    /// The text written so far, without a copy.
+    pub fn into_string(self) -> String {
+        // Only `&str` pieces are ever appended, so the bytes are UTF-8.
+        String::from_utf8(self.0).unwrap_or_default()
+    }
+}
+
+/// `n` in decimal, for `Buf::fill` and `config::fill` arguments.
+#[inline(never)]
+pub fn num(n: u64) -> Buf {
+    let mut b = Buf::new();
+    let _ = ufmt::uwrite!(b, "{}", n);
+    b
+}
+
 impl ufmt::uWrite for Buf {
     type Error = Infallible;
     fn write_str(&mut self, s: &str) -> Result<(), Infallible> {

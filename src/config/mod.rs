@@ -148,32 +148,16 @@ const PROTOS: [&str; 7] = ["tcp", "udp", "icmp", "icmpv6", "sctp", "gre", "esp"]
 const MAX_PATH: usize = 255;
 
 /// A sentence from a template: each `{}` in `t` takes the next of `args`
-/// (an empty string once they run out). The one message builder: a call
-/// is a template and a slice, where string pushes inline would be many.
-#[inline(never)]
+/// (`Buf::fill`), as an owned string for error values.
 pub(crate) fn fill(t: &str, args: &[&str]) -> String {
-    let mut s = String::new();
-    let mut args = args.iter();
-    for (i, piece) in t.split('{').enumerate() {
-        let piece = match i {
-            0 => piece,
-            // Templates only ever hold `{}`: skip the `}`.
-            _ => {
-                s.push_str(args.next().copied().unwrap_or(""));
-                piece.get(1..).unwrap_or("")
-            }
-        };
-        s.push_str(piece);
-    }
-    s
+    let mut b = Buf::new();
+    b.fill(t, args);
+    b.into_string()
 }
 
 /// A number in decimal, for `fill`.
-#[inline(never)]
 fn num(n: usize) -> Buf {
-    let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "{}", n);
-    b
+    crate::out::num(n as u64)
 }
 
 /// `option KEY 'VALUE': WHY`, the shape of every bad-value message.

@@ -27,10 +27,3 @@ pub(crate) fn push_all(s: &mut String, parts: &[&str]) {
         s.push_str(p);
     }
 }
-
-/// `n` in decimal.
-pub(crate) fn num(n: u64) -> crate::out::Buf {
-    let mut b = crate::out::Buf::new();
-    let _ = ufmt::uwrite!(b, "{}", n);
-    b
-}

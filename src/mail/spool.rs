@@ -38,7 +38,8 @@ use std::fs;
 
 use crate::error::{Error, Result};
 use crate::mail::smtp::{Outcome, MAX_REASON};
-use crate::mail::{cat, num, push_all};
+use crate::mail::{cat, push_all};
+use crate::out::num;
 use crate::out::Buf;
 
 /// Most messages waiting; the 51st pushes the oldest into `failed/`.
