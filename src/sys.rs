@@ -213,18 +213,11 @@ fn send_log(line: &[u8]) {
 pub fn write_fd(fd: i32, mut b: &[u8]) -> io::Result<()> {
     while !b.is_empty() {
         // SAFETY: b is valid for b.len() bytes; write does not keep it.
-        let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
+        let n = retry(|| unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) })?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        b = b.get(n as usize..).unwrap_or_default();
+        b = b.get(n..).unwrap_or_default();
     }
     Ok(())
 }
@@ -721,18 +714,13 @@ pub fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> io::Result<st
     use std::os::fd::FromRawFd;
     let c =
         std::ffi::CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    loop {
-        // SAFETY: c is NUL-terminated; open takes the mode as a variadic uint.
-        let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) };
-        if fd >= 0 {
-            // SAFETY: fd is a new descriptor nobody else owns.
-            return Ok(unsafe { std::fs::File::from_raw_fd(fd) });
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    // SAFETY: c is NUL-terminated; open takes the mode as a variadic uint.
+    let fd = retry(|| unsafe {
+        libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) as isize
+    })?;
+    // SAFETY: fd (an int from open, so in range) is a new descriptor
+    // nobody else owns.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd as libc::c_int) })
 }
 
 /// The whole content of file `path`.
