@@ -177,9 +177,12 @@ fn with_meters(parsed: Option<Box<Config>>, path: &str, state_dir: &str) -> Resu
     };
     let route = sys::read_text("/proc/net/route").unwrap_or_default();
     let route6 = sys::read_text("/proc/net/ipv6_route").unwrap_or_default();
-    let found = config::default_wan(&route, &route6);
-    let last = store::read_wan(state_dir);
-    let wan = found.as_deref().or(last.as_deref());
+    // The remembered device is read only when the route gives none.
+    let wan: Option<String> = match config::default_wan(&route, &route6) {
+        Some(dev) => Some(dev.as_str().into()),
+        None => store::read_wan(state_dir),
+    };
+    let wan = wan.as_deref();
     match parsed {
         Some(c) => config::with_default_meters(*c, wan),
         None => config::default_config(wan, path),
