@@ -53,20 +53,18 @@ pub fn boot_id() -> Option<heapless::String<40>> {
 
 /// An exclusive advisory lock (flock) held until dropped.
 pub struct Lock {
-    _file: std::fs::File,
+    _file: Fd,
 }
 
 /// Takes the exclusive lock on `path`, waiting at most `wait_ms`. On
 /// success the file holds our pid (so a waiting process can name the
 /// holder). On timeout returns the holder's pid as read from the file.
 pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
-    use std::io::{Read, Seek, Write};
-    use std::os::unix::io::AsRawFd;
     let mut f = open(path, libc::O_RDWR | libc::O_CREAT, 0o644)?;
     let mut waited = 0u32;
     loop {
         // SAFETY: the fd is owned by `f`, open for the whole call.
-        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        let rc = unsafe { libc::flock(f.0, libc::LOCK_EX | libc::LOCK_NB) };
         if rc == 0 {
             break;
         }
@@ -75,8 +73,9 @@ pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
             return Err(e);
         }
         if waited >= wait_ms {
-            let mut s = String::new();
-            let _ = f.read_to_string(&mut s);
+            // Unreadable or not UTF-8 reads as no pid (0).
+            let s = read_all(&mut f).unwrap_or_default();
+            let s = core::str::from_utf8(&s).unwrap_or("");
             let pid = crate::parse::parse_u64(s.trim_ascii()).unwrap_or(0);
             return Ok(Err(u32::try_from(pid).unwrap_or(0)));
         }
@@ -85,8 +84,12 @@ pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
     }
     let mut b = crate::out::Buf::new();
     let _ = ufmt::uwrite!(b, "{}\n", pid());
-    f.set_len(0)?;
-    f.rewind()?;
+    // SAFETY: ftruncate/lseek on the descriptor `f` owns.
+    cvt(unsafe { libc::ftruncate(f.0, 0) })?;
+    // SAFETY: as above.
+    if unsafe { libc::lseek(f.0, 0, libc::SEEK_SET) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
     f.write_all(b.as_bytes())?;
     Ok(Ok(Lock { _file: f }))
 }
@@ -238,6 +241,7 @@ pub fn hostname() -> String {
 
 /// Our end of a pipe to a child (or any owned descriptor), closed on
 /// drop. Reads and writes retry when a signal interrupts them.
+#[derive(Debug)]
 pub struct Fd(libc::c_int);
 
 impl Drop for Fd {
@@ -257,6 +261,43 @@ fn retry(mut f: impl FnMut() -> isize) -> io::Result<usize> {
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
+        }
+    }
+}
+
+impl Fd {
+    /// Writes all of `b` (see `write_fd`).
+    pub fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        write_fd(self.0, b)
+    }
+
+    /// fsync(2): the file's data and metadata reach the disk.
+    pub fn sync_all(&self) -> io::Result<()> {
+        // SAFETY: fsync on the descriptor we own.
+        cvt(unsafe { libc::fsync(self.0) }).map(|_| ())
+    }
+
+    /// Reads until `buf` is full or the end of input; returns the bytes read.
+    pub fn read_full(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while let Some(rest @ [_, ..]) = buf.get_mut(n..) {
+            match io::Read::read(self, rest)? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Everything left to read from `f`.
+fn read_all(f: &mut Fd) -> io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match io::Read::read(f, &mut chunk)? {
+            0 => return Ok(v),
+            n => v.extend_from_slice(chunk.get(..n).unwrap_or_default()),
         }
     }
 }
@@ -709,34 +750,79 @@ fn take(src: &mut Option<Fd>, kept: &mut Vec<u8>, cap: usize) {
 
 /// Opens `path` with open(2) `flags` (O_CLOEXEC added) and `mode` for a
 /// new file. (std's `File::open`/`OpenOptions` carry boxed error strings
-/// and their `Debug` machinery: ~3 KB on mips.)
-pub fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> io::Result<std::fs::File> {
-    use std::os::fd::FromRawFd;
-    let c =
-        std::ffi::CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+/// and their `Debug` machinery: ~3 KB on mips; a plain `Fd`, not a
+/// `File`, links only the few calls netmon makes.)
+pub fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> io::Result<Fd> {
+    let c = cpath(path)?;
     // SAFETY: c is NUL-terminated; open takes the mode as a variadic uint.
     let fd = retry(|| unsafe {
         libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) as isize
     })?;
-    // SAFETY: fd (an int from open, so in range) is a new descriptor
-    // nobody else owns.
-    Ok(unsafe { std::fs::File::from_raw_fd(fd as libc::c_int) })
+    // fd is an int from open, so in range, and a new descriptor.
+    Ok(Fd(fd as libc::c_int))
+}
+
+/// `path` as a C string; an inner NUL is `InvalidInput`.
+fn cpath(path: &str) -> io::Result<std::ffi::CString> {
+    std::ffi::CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 /// The whole content of file `path`.
 pub fn read_file(path: &str) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut f = open(path, libc::O_RDONLY, 0)?;
-    let mut v = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match f.read(&mut chunk) {
-            Ok(0) => return Ok(v),
-            Ok(n) => v.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    read_all(&mut open(path, libc::O_RDONLY, 0)?)
+}
+
+/// The UTF-8 names in directory `path` (not `.` and `..`), in directory
+/// order; with `files_only`, only regular files (`d_type`, or lstat where
+/// the file system leaves it unknown, as `DirEntry::file_type` does).
+/// A read error ends the list, as it ends std's `ReadDir`. (std's
+/// `read_dir` is an `Arc`-shared iterator of `DirEntry`s: ~1.2 KB on mips.)
+pub fn read_dir(path: &str, files_only: bool) -> io::Result<Vec<String>> {
+    let c = cpath(path)?;
+    // SAFETY: c is NUL-terminated; a non-NULL DIR is closed below.
+    let d = unsafe { libc::opendir(c.as_ptr()) };
+    if d.is_null() {
+        return Err(io::Error::last_os_error());
     }
+    let mut names = Vec::new();
+    loop {
+        // SAFETY: d is an open DIR; the entry stays valid until the next
+        // readdir/closedir, and is copied out before either.
+        let e = unsafe { libc::readdir(d) };
+        if e.is_null() {
+            break;
+        }
+        // SAFETY: e points to a valid dirent whose d_name is NUL-terminated.
+        let (name, ty) = unsafe { (std::ffi::CStr::from_ptr((*e).d_name.as_ptr()), (*e).d_type) };
+        let Ok(n) = name.to_str() else { continue };
+        if n == "." || n == ".." || (files_only && !is_file(d, name, ty)) {
+            continue;
+        }
+        names.push(n.into());
+    }
+    // SAFETY: d is open and not used after this.
+    unsafe { libc::closedir(d) };
+    Ok(names)
+}
+
+/// Whether entry `name` of open directory `d` with `d_type` `ty` is a
+/// regular file (not following a symlink).
+fn is_file(d: *mut libc::DIR, name: &std::ffi::CStr, ty: u8) -> bool {
+    if ty != libc::DT_UNKNOWN {
+        return ty == libc::DT_REG;
+    }
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: d is an open DIR, name NUL-terminated, st a valid out-buffer.
+    let rc = unsafe {
+        libc::fstatat(
+            libc::dirfd(d),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG
 }
 
 /// The whole content of text file `path`; not UTF-8 is `InvalidData`.
@@ -893,6 +979,27 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn read_dir_lists_names_and_regular_files() {
+        let d = std::env::temp_dir().join(format!("netmon-sys-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("a"), "x").unwrap();
+        std::fs::write(d.join(".h"), "x").unwrap();
+        std::os::unix::fs::symlink("a", d.join("link")).unwrap();
+        let ds = d.to_str().unwrap();
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        let all = sorted(super::read_dir(ds, false).unwrap());
+        assert_eq!(all, [".h", "a", "link", "sub"]);
+        assert_eq!(sorted(super::read_dir(ds, true).unwrap()), [".h", "a"]);
+        let e = super::read_dir(d.join("missing").to_str().unwrap(), false).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn read_file_open_and_read_text() {
         let d = std::env::temp_dir().join(format!("netmon-sys-read-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
@@ -917,10 +1024,10 @@ mod tests {
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
         let f = super::open(n.to_str().unwrap(), flags, 0o600).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
-        use std::os::fd::AsRawFd;
+        let mode = std::fs::metadata(&n).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         // SAFETY: fcntl on an open descriptor of ours.
-        let fd_flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFD) };
+        let fd_flags = unsafe { libc::fcntl(f.0, libc::F_GETFD) };
         assert_ne!(fd_flags & libc::FD_CLOEXEC, 0, "not inherited by tools");
         drop(f);
         let e = super::open(n.to_str().unwrap(), flags, 0o600).unwrap_err();

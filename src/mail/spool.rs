@@ -192,20 +192,12 @@ fn corrupt_msg(p: &str) -> String {
 
 /// Names of the entries, oldest first (missing directory = empty).
 fn names(dir: &str) -> Result<Vec<String>> {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
+    let mut v = match crate::sys::read_dir(dir, false) {
+        Ok(v) => v,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("read", dir, &e)),
     };
-    let mut v = Vec::new();
-    for d in rd {
-        let Some(n) = d.ok().and_then(|d| d.file_name().into_string().ok()) else {
-            continue;
-        };
-        if n.ends_with(SUFFIX) && !n.starts_with('.') {
-            v.push(n);
-        }
-    }
+    v.retain(|n| n.ends_with(SUFFIX) && !n.starts_with('.'));
     v.sort();
     Ok(v)
 }
