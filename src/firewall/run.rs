@@ -127,7 +127,7 @@ impl Runner {
             return Ok(Outcome::DryRun);
         };
         if !ended.ok {
-            if absent.is_some_and(|a| ended.stderr.contains(a)) {
+            if absent.is_some_and(|a| crate::parse::contains(&ended.stderr, a)) {
                 return Ok(Outcome::Absent);
             }
             return Err(failed(argv, &ended.stderr));

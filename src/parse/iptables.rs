@@ -184,8 +184,9 @@ fn is_addr(s: &str) -> bool {
 
 /// `/* text */` in the extras (iptables prints `/* %s */`); the first one.
 fn list_comment(extras: &str) -> Option<&str> {
-    let (_, after) = extras.split_once("/* ")?;
-    after.split_once(" */").map(|(c, _)| c)
+    // The needles are ASCII, so the offsets are char boundaries.
+    let after = extras.get(super::find(extras, "/* ")? + 3..)?;
+    after.get(..super::find(after, " */")?)
 }
 
 /// `iptables-save -c` (also without `-c`, and `iptables -S [-v]`).

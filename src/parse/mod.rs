@@ -324,6 +324,23 @@ pub fn parse_u64(s: &str) -> Result<u64, NumError> {
     Ok(v)
 }
 
+/// Byte offset of the first `needle` in `hay` (`str::find` with a `&str`
+/// pattern), by a plain byte-window scan: the needles are short literals,
+/// and std's two-way `StrSearcher` is ~1.5 KB on mips.
+#[inline(never)]
+pub fn find(hay: &str, needle: &str) -> Option<usize> {
+    let n = needle.as_bytes();
+    if n.is_empty() {
+        return Some(0);
+    }
+    hay.as_bytes().windows(n.len()).position(|w| w == n)
+}
+
+/// `hay.contains(needle)`, through [`find`].
+pub fn contains(hay: &str, needle: &str) -> bool {
+    find(hay, needle).is_some()
+}
+
 /// Strips one pair of surrounding double quotes, if present.
 pub fn unquote(s: &str) -> &str {
     s.strip_prefix('"')
@@ -432,6 +449,25 @@ mod tests {
         assert_eq!(c.word(), Some("99999999999999999999999"));
         assert_eq!(c.word(), Some("rest"));
         assert_eq!(c.word(), None);
+    }
+
+    #[test]
+    fn find_is_str_find() {
+        for (h, n) in [
+            ("", ""),
+            ("abc", ""),
+            ("", "a"),
+            ("abc", "abc"),
+            ("ab", "abc"),
+            ("a /* c */ b", "/* "),
+            ("a /* c */ b", " */"),
+            ("x**/* */", " */"),
+            ("é/* x", "/* "),
+            ("aaab", "aab"),
+        ] {
+            assert_eq!(find(h, n), h.find(n), "{h:?} {n:?}");
+            assert_eq!(contains(h, n), h.contains(n));
+        }
     }
 
     #[test]
