@@ -380,6 +380,11 @@ extern "C" {
     static environ: *const *const libc::c_char;
 }
 
+extern "C" {
+    /// POSIX inet_pton(3) (the `libc` crate does not bind it).
+    fn inet_pton(af: libc::c_int, src: *const libc::c_char, dst: *mut libc::c_void) -> libc::c_int;
+}
+
 /// argv[0] is looked up in PATH (posix_spawnp); stdin, stdout, stderr
 /// (`pipes[0..3]`) are each a pipe to us or /dev/null. The child's
 /// environment is ours with `LC_ALL=C` replacing any `LC_ALL` when
@@ -874,6 +879,34 @@ pub fn resolve(host: &str, port: u16) -> Vec<std::net::SocketAddr> {
     out
 }
 
+/// An IPv4 (dotted quad) or IPv6 (RFC 4291 text, IPv4 tail allowed)
+/// address, as inet_pton(3) reads it: four decimal parts without leading
+/// zeros, or hex groups with at most one `::`; no zone, prefix or blanks.
+/// (core's `IpAddr::from_str` accepts the same forms but is ~1.5 KB on
+/// mips, and the C library's inet_pton is linked for getaddrinfo anyway.)
+pub fn parse_ip(s: &str) -> Option<std::net::IpAddr> {
+    // 45 bytes is the longest address text (six groups and a dotted quad).
+    let mut c = [0u8; 46];
+    if s.len() >= c.len() || s.bytes().any(|b| b == 0) {
+        return None;
+    }
+    c.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
+    let mut out = [0u8; 16];
+    let v6 = s.bytes().any(|b| b == b':');
+    let af = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+    // SAFETY: c is NUL-terminated (s has no NUL and is shorter than c);
+    // out has room for an in6_addr (16 bytes), more than an in_addr.
+    let ok = unsafe { inet_pton(af, c.as_ptr().cast(), out.as_mut_ptr().cast()) } == 1;
+    match (ok, v6) {
+        (false, _) => None,
+        (true, true) => Some(std::net::Ipv6Addr::from(out).into()),
+        (true, false) => {
+            let [a, b, c, d, ..] = out;
+            Some(std::net::Ipv4Addr::new(a, b, c, d).into())
+        }
+    }
+}
+
 /// A TCP connection to `addr`, waiting at most `timeout_ms` for it (a
 /// non-blocking connect, then poll). A timeout is `ErrorKind::TimedOut`.
 pub fn connect_tcp(
@@ -978,6 +1011,64 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_ip_agrees_with_std() {
+        let cases = [
+            "192.168.1.10",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4 ",
+            " 1.2.3.4",
+            "1.2.3.",
+            "1..2.3",
+            "1.2.3.0x1",
+            "+1.2.3.4",
+            "",
+            "::",
+            "::1",
+            "1::",
+            ":::",
+            "1:::2",
+            "1::2::3",
+            "fd00::",
+            "FD00::A",
+            "2001:db8::1:0:0:1",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            "1::2:3:4:5:6:7",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "1:2:3:4:5:6:7:8::",
+            "::1:2:3:4:5:6:7:8",
+            "12345::",
+            "0000:0000:0000:0000:0000:0000:0000:0001",
+            "::ffff:1.2.3.4",
+            "::1.2.3.4",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "1:2:3:4:5:1.2.3.4",
+            "1::1.2.3.4",
+            "::ffff:01.2.3.4",
+            "::ffff:1.2.3",
+            "fe80::1%eth0",
+            "::1/128",
+            ":1::",
+            "1:",
+            "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+            "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.2555",
+            "1.2.3.4\0",
+            "é::",
+        ];
+        for s in cases {
+            assert_eq!(super::parse_ip(s), s.parse().ok(), "{s:?}");
+        }
+    }
+
     #[test]
     fn read_dir_lists_names_and_regular_files() {
         let d = std::env::temp_dir().join(format!("netmon-sys-dir-{}", std::process::id()));

@@ -179,7 +179,7 @@ fn is_opt(s: &str) -> bool {
 fn is_addr(s: &str) -> bool {
     let s = s.strip_prefix('!').unwrap_or(s);
     let a = s.split_once('/').map_or(s, |(a, _)| a);
-    a.parse::<core::net::IpAddr>().is_ok()
+    crate::sys::parse_ip(a).is_some()
 }
 
 /// `/* text */` in the extras (iptables prints `/* %s */`); the first one.
