@@ -220,8 +220,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn skip_ws(&mut self) {
-        let r = self.rest();
-        self.pos += r.len() - r.trim_start_matches([' ', '\t']).len();
+        self.pos += self.rest().bytes().take_while(|&b| is_blank(b)).count();
     }
 
     /// Consumes `lit` if the rest starts with it.
@@ -246,7 +245,7 @@ impl<'a> Cursor<'a> {
     pub fn word(&mut self) -> Option<&'a str> {
         self.skip_ws();
         let r = self.rest();
-        let n = r.find([' ', '\t']).unwrap_or(r.len());
+        let n = r.bytes().position(is_blank).unwrap_or(r.len());
         self.pos += n;
         r.get(..n).filter(|w| !w.is_empty())
     }
@@ -296,6 +295,12 @@ impl<'a> Cursor<'a> {
         self.pos += n;
         Ok(v)
     }
+}
+
+/// A space or tab: the blanks between words. (Byte tests: a `[char; 2]`
+/// pattern links str's multi-char searcher.)
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
 }
 
 /// Length of a leading `"..."` including both quotes (or the whole string
