@@ -7,9 +7,17 @@ use std::io;
 /// Seconds since the Unix epoch, from the real-time clock. The one place
 /// netmon reads the clock; everything else takes `now` as an argument.
 pub fn now() -> i64 {
-    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
+    // SAFETY: an all-zero timespec is a valid out-buffer.
+    let mut ts: libc::timespec = unsafe { core::mem::zeroed() };
+    // SAFETY: ts is a valid out-buffer; CLOCK_REALTIME always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    // Whole seconds toward zero, as SystemTime's distance from the epoch
+    // gave them (before 1970 too).
+    let s = ts.tv_sec as i64;
+    if s < 0 && ts.tv_nsec > 0 {
+        s + 1
+    } else {
+        s
     }
 }
 
@@ -1011,6 +1019,16 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn now_is_the_system_time() {
+        let std_now = || {
+            let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            d.unwrap().as_secs() as i64
+        };
+        let (a, n, b) = (std_now(), super::now(), std_now());
+        assert!(a <= n && n <= b, "{a} {n} {b}");
+    }
+
     #[test]
     fn parse_ip_agrees_with_std() {
         let cases = [
