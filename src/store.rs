@@ -38,7 +38,7 @@ pub fn ensure_dir(dir: &str) -> Result<()> {
 pub fn create_dirs(dir: &str) -> io::Result<()> {
     let ends = dir.match_indices('/').map(|(i, _)| i).chain([dir.len()]);
     for end in ends.filter(|&i| i > 0) {
-        match fs::create_dir(&dir[..end]) {
+        match sys::mkdir(&dir[..end]) {
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
             _ => {}
         }
@@ -80,7 +80,7 @@ fn move_aside(dir: &str, now: i64) -> Result<String> {
         if n > 0 {
             let _ = ufmt::uwrite!(b, ".{}", n);
         }
-        if fs::symlink_metadata(b.as_str()).is_err() {
+        if !sys::lexists(b.as_str()) {
             fs::rename(&from, b.as_str()).map_err(|e| Error::io("move aside", &from, &e))?;
             return Ok(b.as_str().into());
         }

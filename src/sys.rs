@@ -780,6 +780,23 @@ fn cpath(path: &str) -> io::Result<std::ffi::CString> {
     std::ffi::CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
+/// mkdir(2) with mode 0777 (less the umask), as `fs::create_dir` does.
+pub fn mkdir(path: &str) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: c is NUL-terminated.
+    cvt(unsafe { libc::mkdir(c.as_ptr(), 0o777) }).map(|_| ())
+}
+
+/// Whether anything (even a dangling symlink) is at `path`: lstat(2)
+/// succeeds.
+pub fn lexists(path: &str) -> bool {
+    let Ok(c) = cpath(path) else { return false };
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: c is NUL-terminated, st a valid out-buffer.
+    unsafe { libc::lstat(c.as_ptr(), &mut st) == 0 }
+}
+
 /// The whole content of file `path`.
 pub fn read_file(path: &str) -> io::Result<Vec<u8>> {
     read_all(&mut open(path, libc::O_RDONLY, 0)?)
