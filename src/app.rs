@@ -73,8 +73,9 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Daily(d) => daily(&cx, d, &mut out)?,
         Action::Status => status(&mut cx, &mut out)?,
         Action::Start | Action::Update | Action::Sync => {
-            let n = update(&mut cx, cmd.action == Action::Sync, warn)?;
-            if cmd.action == Action::Start && !cx.runner.dry_run {
+            // `matches!`, not `==`: a derived `Action::eq` is only for tests.
+            let n = update(&mut cx, matches!(cmd.action, Action::Sync), warn)?;
+            if matches!(cmd.action, Action::Start) && !cx.runner.dry_run {
                 out.fill(
                     "netmon: counting {} meters with {}\n",
                     &[num(n as u64).as_str(), cx.backend.as_str()],

@@ -36,12 +36,14 @@ macro_rules! no_args {
 #[inline(never)]
 fn no_args(cmd: &[&str], args: &[&str], desc: &str) -> std::result::Result<(), argh::EarlyExit> {
     let help = || {
-        let mut s = String::from("Usage: ");
-        s.push_str(&cmd.join(" "));
-        s.push_str("\n\n");
-        s.push_str(desc);
-        s.push_str("\n\nOptions:\n  --help, help      display usage information\n");
-        s
+        let mut s = crate::out::Buf::new();
+        s.push_bytes(b"Usage: ");
+        crate::config::join(&mut s, cmd, " ");
+        s.fill(
+            "\n\n{}\n\nOptions:\n  --help, help      display usage information\n",
+            &[desc],
+        );
+        s.into_string()
     };
     argh::parse_struct_args(
         cmd,

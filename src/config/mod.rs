@@ -174,6 +174,17 @@ pub(crate) fn suggest(head: &str, word: &str, known: &[&'static str], fallback: 
     }
 }
 
+/// Appends `words` with `sep` between them: `[&str]::join` without its
+/// own copy of the code (and without an intermediate String).
+pub(crate) fn join(b: &mut Buf, words: &[&str], sep: &str) {
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            b.push_bytes(sep.as_bytes());
+        }
+        b.push_bytes(w.as_bytes());
+    }
+}
+
 /// Position of `word` in `words`: keyword values read by table.
 pub(crate) fn word_index(word: &str, words: &[&str]) -> Option<usize> {
     words.iter().position(|w| *w == word)
@@ -389,8 +400,11 @@ fn check_option(
 ) -> Result<usize, String> {
     let Some(i) = word_index(key, known) else {
         let m = fill("unknown option '{}'", &[key]);
-        let fallback = fill(" for {} (known: {})", &[section, &known.join(", ")]);
-        return Err(suggest(&m, key, known, &fallback));
+        let mut fallback = Buf::new();
+        fallback.fill(" for {} (known: ", &[section]);
+        join(&mut fallback, known, ", ");
+        fallback.push_bytes(b")");
+        return Err(suggest(&m, key, known, fallback.as_str()));
     };
     if list && key != "hook" {
         let m = "option {} takes one value (write: option {} '...'; only hook may be a list)";
