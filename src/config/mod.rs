@@ -27,7 +27,9 @@ mod mail;
 pub mod uci;
 
 use crate::mail::config::MailConfig;
-use crate::meter::{valid_ifname, valid_name, Cidr, Hook, IfName, Meter, Name, Proto, MAX_METERS};
+use crate::meter::{
+    valid_ifname, valid_name, Cidr, CidrError, Hook, IfName, Meter, Name, Proto, MAX_METERS,
+};
 use crate::out::Buf;
 use crate::parse::parse_u64;
 use uci::{Lexer, Statement};
@@ -337,16 +339,26 @@ impl<'f> Validator<'f> {
     fn main_option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), String> {
         let i = check_option(key, value, list, &MAIN_OPTIONS, "the netmon section")?;
         let c = &mut self.cfg;
-        match i {
-            0 => {
-                let why = "unknown backend (use auto, nft or iptables)";
-                c.backend = Some(BackendChoice::parse(value).ok_or_else(|| bad(key, value, why))?)
+        // Every setter gives only the reason: one `bad` builds the sentence.
+        let r = match i {
+            0 => BackendChoice::parse(value)
+                .map(|b| c.backend = Some(b))
+                .ok_or("unknown backend (use auto, nft or iptables)"),
+            1 | 2 if value.starts_with('/') && value.len() > MAX_PATH => {
+                let m = "option {} is longer than {} bytes; use a shorter path";
+                return Err(fill(m, &[key, num(MAX_PATH).as_str()]));
             }
-            1 => c.state_dir = Some(abs_path(key, value)?),
-            2 => c.persist_dir = Some(abs_path(key, value)?),
-            3 => c.sync_interval = Some(interval(value)?),
-            _ => c.billing_day = Some(billing_day(value)?),
-        }
+            1 | 2 => abs_path(value).map(|p| {
+                *if i == 1 {
+                    &mut c.state_dir
+                } else {
+                    &mut c.persist_dir
+                } = Some(p)
+            }),
+            3 => interval(value).map(|n| c.sync_interval = Some(n)),
+            _ => billing_day(value).map(|d| c.billing_day = Some(d)),
+        };
+        r.map_err(|why| bad(key, value, why))?;
         set_once(&mut self.main_lines, i, key, line)
     }
 
@@ -436,13 +448,11 @@ fn set_once(lines: &mut [u32], i: usize, key: &str, line: u32) -> Result<(), Str
     }
 }
 
-fn abs_path(key: &str, value: &str) -> Result<String, String> {
+/// A path option's value (its length is checked by the caller); `Err`
+/// is the reason for `bad`.
+fn abs_path(value: &str) -> Result<String, &'static str> {
     if !value.starts_with('/') {
-        return Err(bad(key, value, "not an absolute path (start it with /)"));
-    }
-    if value.len() > MAX_PATH {
-        let m = "option {} is longer than {} bytes; use a shorter path";
-        return Err(fill(m, &[key, num(MAX_PATH).as_str()]));
+        return Err("not an absolute path (start it with /)");
     }
     Ok(value.into())
 }
@@ -451,7 +461,7 @@ fn abs_path(key: &str, value: &str) -> Result<String, String> {
 pub const MAX_SYNC_INTERVAL: u32 = 31 * 86_400;
 
 /// `600`, `90s`, `30m`, `12h`, `1d` → seconds; at least 60 s (flash wear).
-fn interval(value: &str) -> Result<u32, String> {
+fn interval(value: &str) -> Result<u32, &'static str> {
     let (digits, mult) = match value.as_bytes().last() {
         Some(b's') => (value.get(..value.len() - 1), 1),
         Some(b'm') => (value.get(..value.len() - 1), 60),
@@ -467,58 +477,46 @@ fn interval(value: &str) -> Result<u32, String> {
         Some(n) if (60..=u64::from(MAX_SYNC_INTERVAL)).contains(&(n * mult)) => {
             Ok((n * mult) as u32)
         }
-        _ => Err(bad(
-            "sync_interval",
-            value,
-            "not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)",
-        )),
+        _ => Err("not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),
     }
 }
 
 /// 1-31, one or two digits (a `+` sign allowed, as `str::parse` took it).
-fn billing_day(value: &str) -> Result<u8, String> {
+fn billing_day(value: &str) -> Result<u8, &'static str> {
     let digits = value.strip_prefix('+').unwrap_or(value);
     match parse_u64(digits) {
         Ok(d) if (1..=31).contains(&d) && value.len() <= 2 => Ok(d as u8),
-        _ => Err(bad(
-            "billing_day",
-            value,
+        _ => Err(
             "not a day of the month from 1 to 31 (a day past the end of a month means its last day)",
-        )),
+        ),
     }
 }
 
-fn cidr(key: &str, value: &str) -> Result<Cidr, String> {
-    Cidr::parse(value).map_err(|e| bad(key, value, e.as_str()))
-}
-
-fn ifname(key: &str, value: &str) -> Result<IfName, String> {
+fn ifname(value: &str) -> Result<IfName, &'static str> {
     let mut n = IfName::new();
     if valid_ifname(value) && n.push_str(value).is_ok() {
         return Ok(n);
     }
-    let why = "not an interface name (the device as `ip link` shows it: up to 15 letters, \
-               digits, _ - . @)";
-    Err(bad(key, value, why))
+    Err(
+        "not an interface name (the device as `ip link` shows it: up to 15 letters, \
+         digits, _ - . @)",
+    )
 }
 
-fn proto(value: &str) -> Result<Proto, String> {
-    Proto::parse(value).ok_or_else(|| {
-        let m = bad("proto", value, "unknown protocol");
-        let fallback = " (use tcp, udp, icmp, icmpv6, sctp, gre or esp)";
-        suggest(&m, value, &PROTOS, fallback)
-    })
-}
+/// The reason a boolean is refused.
+const NOT_BOOLEAN: &str = "not a boolean (use '1' or '0')";
 
 /// OpenWrt's booleans, as `config_get_bool` in /lib/functions.sh reads them.
-fn boolean(key: &str, value: &str) -> Result<bool, String> {
+fn bool_word(value: &str) -> Option<bool> {
     const WORDS: [&str; 10] = [
         "1", "yes", "on", "true", "enabled", "0", "no", "off", "false", "disabled",
     ];
-    match word_index(value, &WORDS) {
-        Some(i) => Ok(i < 5),
-        None => Err(bad(key, value, "not a boolean (use '1' or '0')")),
-    }
+    word_index(value, &WORDS).map(|i| i < 5)
+}
+
+/// `bool_word`, or the sentence for option `key`.
+fn boolean(key: &str, value: &str) -> Result<bool, String> {
+    bool_word(value).ok_or_else(|| bad(key, value, NOT_BOOLEAN))
 }
 
 impl Draft {
@@ -543,14 +541,33 @@ impl Draft {
     fn option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), String> {
         let i = check_option(key, value, list, &METER_OPTIONS, "a meter")?;
         let m = &mut self.meter;
-        match i {
+        // Every setter gives only the reason: one `bad` builds the sentence.
+        let r = match i {
             HOOK => return self.add_hooks(line, value, list),
-            SRC => m.src = Some(cidr(key, value)?),
-            DST => m.dst = Some(cidr(key, value)?),
-            IIF => m.iif = Some(ifname(key, value)?),
-            OIF => m.oif = Some(ifname(key, value)?),
-            PROTO => m.proto = Some(proto(value)?),
-            _ => self.enabled = boolean(key, value)?,
+            SRC | DST => Cidr::parse(value)
+                .map(|c| *if i == SRC { &mut m.src } else { &mut m.dst } = Some(c))
+                .map_err(CidrError::as_str),
+            IIF | OIF => {
+                ifname(value).map(|n| *if i == IIF { &mut m.iif } else { &mut m.oif } = Some(n))
+            }
+            PROTO => Proto::parse(value)
+                .map(|p| m.proto = Some(p))
+                .ok_or("unknown protocol"),
+            _ => bool_word(value)
+                .map(|b| self.enabled = b)
+                .ok_or(NOT_BOOLEAN),
+        };
+        if let Err(why) = r {
+            let m = bad(key, value, why);
+            return Err(match i {
+                PROTO => suggest(
+                    &m,
+                    value,
+                    &PROTOS,
+                    " (use tcp, udp, icmp, icmpv6, sctp, gre or esp)",
+                ),
+                _ => m,
+            });
         }
         set_once(&mut self.lines, i, key, line)
     }
