@@ -155,7 +155,7 @@ pub fn read_config(path: &str) -> Result<Option<Box<Config>>> {
                 Error::config(config::fill("cannot read {}: not UTF-8 text", &[path]))
             })?;
             config::parse(text, path)
-                .map(|c| Some(Box::new(c)))
+                .map(Some)
                 .map_err(|e| Error::config(e.sentence()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -185,10 +185,9 @@ fn with_meters(parsed: Option<Box<Config>>, path: &str, state_dir: &str) -> Resu
     };
     let wan = wan.as_deref();
     match parsed {
-        Some(c) => config::with_default_meters(*c, wan),
+        Some(c) => config::with_default_meters(c, wan),
         None => config::default_config(wan, path),
     }
-    .map(Box::new)
     .map_err(Error::runtime)
 }
 

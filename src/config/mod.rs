@@ -116,7 +116,7 @@ impl ConfigError {
 }
 
 /// Parses and validates the text of a UCI config file named `file`.
-pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+pub fn parse(text: &str, file: &str) -> Result<Box<Config>, ConfigError> {
     let mut v = Validator::new(file);
     for item in Lexer::new(text) {
         let (line, st) = item.map_err(|e| v.err(e.line, e.msg))?;
@@ -216,8 +216,9 @@ struct Validator<'f> {
     section: Section,
     /// Every meter section seen so far, enabled or not, with its line.
     names: heapless::Vec<(Name, u32), MAX_METERS>,
-    /// The result being filled: enabled meters and main options.
-    cfg: Config,
+    /// The result being filled: enabled meters and main options (boxed:
+    /// it holds every meter inline, and is moved out at the end).
+    cfg: Box<Config>,
     /// Line of `config netmon 'main'` and of `config mail 'mail'` (0 = none yet).
     main_line: u32,
     mail_line: u32,
@@ -231,7 +232,7 @@ impl<'f> Validator<'f> {
             file,
             section: Section::None,
             names: heapless::Vec::new(),
-            cfg: Config::empty(Source::File(file.into())),
+            cfg: Box::new(Config::empty(Source::File(file.into()))),
             main_line: 0,
             mail_line: 0,
             main_lines: [0; MAIN_OPTIONS.len()],
@@ -379,7 +380,7 @@ impl<'f> Validator<'f> {
 
     /// No meter section at all is the request for the default WAN meters
     /// (an empty `meters`); sections that are all disabled are a mistake.
-    fn finish(mut self) -> Result<Config, ConfigError> {
+    fn finish(mut self) -> Result<Box<Config>, ConfigError> {
         self.close()?;
         if self.cfg.meters.is_empty() && !self.names.is_empty() {
             let m = "every meter is disabled (set option enabled '1' in at least one, or \
@@ -753,17 +754,15 @@ impl Config {
 /// The embedded default used when the config file `path` is missing: the
 /// default WAN meters on `wan` (see `with_default_meters`), no other
 /// settings. `Err` is the sentence for "no WAN device" (`wan` is `None`).
-pub fn default_config(wan: Option<&str>, path: &str) -> Result<Config, String> {
-    let Some((wan, meters)) = wan.and_then(wan_meters) else {
+pub fn default_config(wan: Option<&str>, path: &str) -> Result<Box<Config>, String> {
+    let mut cfg = Box::new(Config::empty(Source::File(String::new())));
+    let Some(wan) = set_wan_meters(&mut cfg, wan) else {
         let m = "there is no default route and no config file {}, so netmon has no WAN \
                  interface to count: run it again once the WAN is up (ip route show default), \
                  or create {} with config meter sections";
         return Err(fill(m, &[path, path]));
     };
-    let mut cfg = Config::empty(Source::Default {
-        wan: wan.as_str().into(),
-    });
-    cfg.meters = meters;
+    cfg.source = Source::Default { wan };
     Ok(cfg)
 }
 
@@ -775,23 +774,19 @@ pub fn default_config(wan: Option<&str>, path: &str) -> Result<Config, String> {
 /// (keyed by meter name) counts that as a reset. `Err` is the sentence for
 /// "no WAN device": a runtime condition (PPPoE not up yet), since the file
 /// itself is fine.
-pub fn with_default_meters(mut cfg: Config, wan: Option<&str>) -> Result<Config, String> {
-    let file = match cfg.source {
+pub fn with_default_meters(mut cfg: Box<Config>, wan: Option<&str>) -> Result<Box<Config>, String> {
+    let file = match core::mem::replace(&mut cfg.source, Source::File(String::new())) {
         Source::File(f) | Source::FileDefault { file: f, .. } => f,
         // Not called for the missing file (`default_config` is); name the default path.
         Source::Default { .. } => DEFAULT_PATH.into(),
     };
-    let Some((wan, meters)) = wan.and_then(wan_meters) else {
+    let Some(wan) = set_wan_meters(&mut cfg, wan) else {
         let m = "there is no default route, and {} defines no meter, so netmon has no WAN \
                  interface to count: run it again once the WAN is up (ip route show default), \
                  or add config meter sections with option iif or oif to {}";
         return Err(fill(m, &[&file, &file]));
     };
-    cfg.meters = meters;
-    cfg.source = Source::FileDefault {
-        file,
-        wan: wan.as_str().into(),
-    };
+    cfg.source = Source::FileDefault { file, wan };
     Ok(cfg)
 }
 
@@ -803,26 +798,31 @@ pub fn default_wan(route: &str, ipv6_route: &str) -> Option<IfName> {
     IfName::try_from(wan).ok()
 }
 
-/// The two default meters on interface `wan`: download (`hook input
-/// forward`, `iif WAN`) and upload (`hook output forward`, `oif WAN`).
-/// `None` if `wan` is not a valid interface name.
-fn wan_meters(wan: &str) -> Option<(IfName, heapless::Vec<Meter, MAX_METERS>)> {
+/// Makes `cfg`'s meters the two default ones on interface `wan`:
+/// download (`hook input forward`, `iif WAN`) and upload (`hook output
+/// forward`, `oif WAN`), built in place (a meter list is kilobytes).
+/// Gives the interface; `None` (and `cfg` untouched) if `wan` is missing
+/// or not a valid interface name.
+fn set_wan_meters(cfg: &mut Config, wan: Option<&str>) -> Option<String> {
     // A kernel name, or one read back from the state dir: checked either way.
-    let iface = IfName::try_from(wan)
-        .ok()
-        .filter(|_| crate::meter::valid_ifname(wan))?;
-    let down = wan_meter(
+    let wan = wan.filter(|w| crate::meter::valid_ifname(w))?;
+    let iface = IfName::try_from(wan).ok()?;
+    let meters = &mut cfg.meters;
+    meters.clear();
+    // Capacity MAX_METERS (32) holds these two.
+    let _ = meters.push(wan_meter(
         "wan_down",
         &[Hook::Input, Hook::Forward],
         Some(&iface),
         None,
-    );
-    let up = wan_meter("wan_up", &[Hook::Output, Hook::Forward], None, Some(&iface));
-    let mut meters = heapless::Vec::new();
-    // Capacity MAX_METERS (32) holds these two.
-    let _ = meters.push(down);
-    let _ = meters.push(up);
-    Some((iface, meters))
+    ));
+    let _ = meters.push(wan_meter(
+        "wan_up",
+        &[Hook::Output, Hook::Forward],
+        None,
+        Some(&iface),
+    ));
+    Some(wan.into())
 }
 
 fn wan_meter(name: &str, hooks: &[Hook], iif: Option<&IfName>, oif: Option<&IfName>) -> Meter {
@@ -931,7 +931,7 @@ config meter 'offnet'
 \toption src '!192.168.1.0/24'
 ";
 
-    fn ok(text: &str) -> Config {
+    fn ok(text: &str) -> Box<Config> {
         parse(text, "/etc/config/netmon").unwrap_or_else(|e| panic!("{}", e.sentence()))
     }
 
