@@ -1,7 +1,7 @@
 //! Command line: argh structs (the raw layer; doc comments are the help
 //! text) and their validation into a `Command` in one place.
 
-use crate::config::BackendChoice;
+use crate::config::{word_index, BackendChoice};
 use crate::error::{Error, Result};
 use argh::FromArgs;
 
@@ -240,16 +240,8 @@ pub enum Parsed {
     Help(String),
 }
 
-/// The blog's command names, kept as aliases.
-fn canonical(cmd: &str) -> &str {
-    match cmd {
-        "initiate" | "initialise" | "initialize" => "start",
-        "clear" | "flush" => "stop",
-        other => other,
-    }
-}
-
-/// Every command and alias, for suggestions.
+/// Every command and alias, for suggestions; the blog's command names,
+/// kept as aliases, come last (`canonical`).
 const COMMANDS: [&str; 14] = [
     "start",
     "stop",
@@ -266,6 +258,19 @@ const COMMANDS: [&str; 14] = [
     "clear",
     "flush",
 ];
+
+/// The command that `COMMANDS[i]` names: the aliases `initiate`,
+/// `initialise`, `initialize` are `start`, `clear` and `flush` are `stop`.
+fn canonical(i: usize) -> Option<&'static str> {
+    match i {
+        9..=11 => Some("start"),
+        12.. => Some("stop"),
+        _ => COMMANDS.get(i).copied(),
+    }
+}
+
+/// The global options that take a value.
+const VALUE_OPTIONS: [&str; 4] = ["--config", "--state-dir", "--persist-dir", "--backend"];
 
 fn unknown_command(w: &str) -> Error {
     let mut s = String::from("unknown command '");
@@ -284,17 +289,16 @@ pub fn parse(args: &[&str]) -> Result<Parsed> {
     let mut v: Vec<&str> = args.to_vec();
     // The first word that is neither an option nor an option's value is the command.
     let mut i = 0;
-    while i < v.len() {
-        match v[i] {
-            "--config" | "--state-dir" | "--persist-dir" | "--backend" => i += 2,
-            w if w.starts_with('-') => i += 1,
-            w => {
-                v[i] = canonical(w);
-                if !COMMANDS.contains(&v[i]) {
-                    return Err(unknown_command(w));
-                }
-                break;
-            }
+    while let Some(w) = v.get_mut(i) {
+        if word_index(w, &VALUE_OPTIONS).is_some() {
+            i += 2;
+        } else if w.starts_with('-') {
+            i += 1;
+        } else {
+            *w = word_index(w, &COMMANDS)
+                .and_then(canonical)
+                .ok_or_else(|| unknown_command(w))?;
+            break;
         }
     }
     match Args::from_args(&["netmon"], &v) {
@@ -310,13 +314,13 @@ fn usage_error(out: &str) -> Error {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("bad arguments");
-    let mut s = String::new();
-    let mut chars = first.chars();
-    if let Some(c) = chars.next() {
-        s.extend(c.to_lowercase());
-        s.push_str(chars.as_str());
+    // argh's sentences start with an ASCII capital: lower it, as the
+    // sentence continues after `netmon: `.
+    let mut s = String::from(first.trim_end_matches('.'));
+    if let Some(c) = s.get_mut(..1) {
+        c.make_ascii_lowercase();
     }
-    let s = s.trim_end_matches('.').to_string() + " (see netmon --help)";
+    s.push_str(" (see netmon --help)");
     Error::usage(s)
 }
 
@@ -362,10 +366,9 @@ fn validate(a: Args) -> Result<Command> {
 }
 
 fn report(r: ReportArgs) -> Result<Action> {
-    let fmt = match r.format.as_deref() {
-        None | Some("text") => ReportFormat::Text,
-        Some("json") => ReportFormat::Json,
-        Some(o) => return Err(bad_value("--format", o, "text or json")),
+    let fmt = match format(&r.format, &["text", "json"], "text or json")? {
+        0 => ReportFormat::Text,
+        _ => ReportFormat::Json,
     };
     let hist = match (r.days.as_deref(), r.months) {
         (None, false) => History::None,
@@ -385,11 +388,10 @@ fn days(v: &str) -> Result<u8> {
 }
 
 fn daily(d: DailyArgs) -> Result<Daily> {
-    let format = match d.format.as_deref() {
-        None | Some("tsv") => DailyFormat::Tsv,
-        Some("csv") => DailyFormat::Csv,
-        Some("json") => DailyFormat::Json,
-        Some(o) => return Err(bad_value("--format", o, "tsv, csv or json")),
+    let format = match format(&d.format, &["tsv", "csv", "json"], "tsv, csv or json")? {
+        0 => DailyFormat::Tsv,
+        1 => DailyFormat::Csv,
+        _ => DailyFormat::Json,
     };
     let days = match d.days.as_deref() {
         None => 31,
@@ -404,6 +406,15 @@ fn daily(d: DailyArgs) -> Result<Daily> {
         months: d.months,
         log: d.log,
     })
+}
+
+/// The position of `--format`'s value in `names` (0, the default, when
+/// it is not given).
+fn format(v: &Option<String>, names: &[&str], want: &str) -> Result<usize> {
+    match v.as_deref() {
+        None => Ok(0),
+        Some(o) => word_index(o, names).ok_or_else(|| bad_value("--format", o, want)),
+    }
 }
 
 fn bad_value(opt: &str, v: &str, want: &str) -> Error {
