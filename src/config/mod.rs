@@ -581,7 +581,9 @@ impl Draft {
                      option hook 'input forward'";
             return Err(fill(m, &[num(first as usize).as_str()]));
         }
-        for word in value.split([' ', '\t']).filter(|w| !w.is_empty()) {
+        // The lexer refuses every control character but tab, so ASCII
+        // whitespace here is space and tab, the separators uci knows.
+        for word in value.split_ascii_whitespace() {
             self.add_hook(line, word)?;
         }
         Ok(())
