@@ -119,11 +119,23 @@ impl ConfigError {
 pub fn parse(text: &str, file: &str) -> Result<Box<Config>, ConfigError> {
     let mut v = Validator::new(file);
     for item in Lexer::new(text) {
-        let (line, st) = item.map_err(|e| v.err(e.line, e.msg))?;
-        v.statement(line, st)?;
+        let r = match item {
+            Ok((line, st)) => v.statement(line, st),
+            Err(e) => Err(v.fail(e.line, e.msg)),
+        };
+        if r.is_err() {
+            return Err(v.error());
+        }
     }
-    v.finish()
+    if v.finish().is_err() {
+        return Err(v.error());
+    }
+    Ok(v.cfg)
 }
+
+/// A failed check inside the validator: the error itself waits in
+/// `Validator::failure`, so that every `?` on the way out moves nothing.
+struct Fail;
 
 /// Section types this file may hold.
 const SECTION_TYPES: [&str; 3] = ["netmon", "meter", "mail"];
@@ -224,6 +236,8 @@ struct Validator<'f> {
     mail_line: u32,
     /// Line each main option was set on, by position in `MAIN_OPTIONS`.
     main_lines: [u32; MAIN_OPTIONS.len()],
+    /// The line and sentence of the error that stopped the validation.
+    failure: (u32, String),
 }
 
 impl<'f> Validator<'f> {
@@ -236,10 +250,19 @@ impl<'f> Validator<'f> {
             main_line: 0,
             mail_line: 0,
             main_lines: [0; MAIN_OPTIONS.len()],
+            failure: (0, String::new()),
         }
     }
 
-    fn err(&self, line: u32, msg: String) -> ConfigError {
+    /// Keeps the error (on `line`, 0 = the whole file) for `error`.
+    fn fail(&mut self, line: u32, msg: String) -> Fail {
+        self.failure = (line, msg);
+        Fail
+    }
+
+    /// The error kept by `fail`.
+    fn error(&mut self) -> ConfigError {
+        let (line, msg) = core::mem::take(&mut self.failure);
         ConfigError {
             file: self.file.into(),
             line,
@@ -247,18 +270,18 @@ impl<'f> Validator<'f> {
         }
     }
 
-    fn statement(&mut self, line: u32, st: Statement<'_>) -> Result<(), ConfigError> {
+    fn statement(&mut self, line: u32, st: Statement<'_>) -> Result<(), Fail> {
         match st {
             // `uci import` files may name their package; only ours makes sense.
             Statement::Package { name } if name == "netmon" => Ok(()),
             Statement::Package { name } => {
                 let m = "package '{}' is not netmon (remove the package line)";
-                Err(self.err(line, fill(m, &[&name])))
+                Err(self.fail(line, fill(m, &[&name])))
             }
             Statement::Config { ty, name } => {
                 self.close()?;
                 self.open(line, &ty, name.as_deref())
-                    .map_err(|m| self.err(line, m))
+                    .map_err(|m| self.fail(line, m))
             }
             Statement::Option { key, value } => self.option(line, &key, &value, false),
             Statement::List { key, value } => self.option(line, &key, &value, true),
@@ -325,7 +348,7 @@ impl<'f> Validator<'f> {
         Ok(())
     }
 
-    fn option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), ConfigError> {
+    fn option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), Fail> {
         let r = match &mut self.section {
             Section::None => Err(String::from(
                 "an option before the first section (start with config meter 'NAME')",
@@ -334,7 +357,7 @@ impl<'f> Validator<'f> {
             Section::Meter(d) => d.option(line, key, value, list),
             Section::Mail(d) => d.option(line, key, value, list),
         };
-        r.map_err(|m| self.err(line, m))
+        r.map_err(|m| self.fail(line, m))
     }
 
     fn main_option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), String> {
@@ -364,7 +387,7 @@ impl<'f> Validator<'f> {
     }
 
     /// Ends the open section; a meter is checked as a whole and kept if enabled.
-    fn close(&mut self) -> Result<(), ConfigError> {
+    fn close(&mut self) -> Result<(), Fail> {
         let r = match core::mem::replace(&mut self.section, Section::None) {
             Section::Meter(d) => d.finish().map(|m| {
                 if let Some(m) = m {
@@ -375,19 +398,19 @@ impl<'f> Validator<'f> {
             Section::Mail(d) => d.finish().map(|m| self.cfg.mail = Some(m)),
             _ => Ok(()),
         };
-        r.map_err(|(line, m)| self.err(line, m))
+        r.map_err(|(line, m)| self.fail(line, m))
     }
 
     /// No meter section at all is the request for the default WAN meters
     /// (an empty `meters`); sections that are all disabled are a mistake.
-    fn finish(mut self) -> Result<Box<Config>, ConfigError> {
+    fn finish(&mut self) -> Result<(), Fail> {
         self.close()?;
         if self.cfg.meters.is_empty() && !self.names.is_empty() {
             let m = "every meter is disabled (set option enabled '1' in at least one, or \
                      remove them all to count the default WAN meters)";
-            return Err(self.err(0, m.into()));
+            return Err(self.fail(0, m.into()));
         }
-        Ok(self.cfg)
+        Ok(())
     }
 }
 
