@@ -25,7 +25,7 @@
 //! allocation except for words that needed unescaping; line numbers are
 //! 1-based; once an error is returned the iterator ends.
 
-use super::{fill, num, suggest};
+use super::{fill, num, suggest, word_index};
 use std::borrow::Cow;
 
 /// Longest word (type, name, key or value) accepted, in bytes.
@@ -187,12 +187,17 @@ impl<'a> Lexer<'a> {
         if let Some(b) = word.bytes().find(|&b| is_control(b)) {
             return Err(self.fail_here(control_msg(b)));
         }
-        match word {
-            "config" | "c" => Ok(Command::Config),
-            "option" | "o" => Ok(Command::Option),
-            "list" | "l" => Ok(Command::List),
-            "package" | "p" => Ok(Command::Package),
-            _ => Err(self.fail_here(unknown_command(word))),
+        // Each keyword and its one-letter form, by table.
+        const WORDS: [&str; 8] = ["config", "c", "option", "o", "list", "l", "package", "p"];
+        const KINDS: [Command; 4] = [
+            Command::Config,
+            Command::Option,
+            Command::List,
+            Command::Package,
+        ];
+        match word_index(word, &WORDS).and_then(|i| KINDS.get(i / 2)) {
+            Some(&c) => Ok(c),
+            None => Err(self.fail_here(unknown_command(word))),
         }
     }
 
