@@ -731,18 +731,19 @@ fn edit_distance(a: &[u8], b: &[u8]) -> Option<usize> {
     if a.len() > MAX || b.len() > MAX {
         return None;
     }
-    // Three rows of the DP table: i-2, i-1, i. Indices stay under
-    // b.len() + 1 <= MAX + 1, the rows' length, so none can panic.
-    let mut back = [0usize; MAX + 1];
-    let mut prev = [0usize; MAX + 1];
-    let mut cur = [0usize; MAX + 1];
-    for (j, p) in prev.iter_mut().enumerate() {
+    // Three rows of the DP table: i-2, i-1, i, rotated by reference (no
+    // copies). Indices stay under b.len() + 1 <= MAX + 1, the rows'
+    // length, so none can panic; distances stay under MAX + 2, so a byte
+    // holds them.
+    let (mut r0, mut r1, mut r2) = ([0u8; MAX + 1], [0u8; MAX + 1], [0u8; MAX + 1]);
+    let (mut back, mut prev, mut cur) = (&mut r0, &mut r1, &mut r2);
+    for (j, p) in (0u8..).zip(prev.iter_mut()) {
         *p = j;
     }
     for (i, &ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
+        cur[0] = prev[0] + 1;
         for (j, &cb) in b.iter().enumerate() {
-            let mut d = (prev[j] + usize::from(ca != cb))
+            let mut d = (prev[j] + u8::from(ca != cb))
                 .min(prev[j + 1] + 1)
                 .min(cur[j] + 1);
             if i > 0 && j > 0 && a.get(i - 1) == Some(&cb) && b.get(j - 1) == Some(&ca) {
@@ -750,10 +751,9 @@ fn edit_distance(a: &[u8], b: &[u8]) -> Option<usize> {
             }
             cur[j + 1] = d;
         }
-        core::mem::swap(&mut back, &mut prev);
-        core::mem::swap(&mut prev, &mut cur);
+        (back, prev, cur) = (prev, cur, back);
     }
-    Some(prev[b.len()])
+    Some(usize::from(prev[b.len()]))
 }
 
 /// `RTF_UP` and `RTF_REJECT` from linux/route.h (ipv6_route uses the same bits).
@@ -1257,6 +1257,50 @@ config meter 'offnet'
         assert_eq!(edit_distance(b"kitten", b"sitting"), Some(3));
         assert_eq!(did_you_mean("tpc", &PROTOS), Some("tcp"));
         assert_eq!(did_you_mean("ospf", &PROTOS), None);
+    }
+
+    /// The full optimal-string-alignment table, for comparison.
+    fn osa_reference(a: &[u8], b: &[u8]) -> usize {
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, v) in d[0].iter_mut().enumerate() {
+            *v = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut v = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    v = v.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = v;
+            }
+        }
+        d[a.len()][b.len()]
+    }
+
+    #[test]
+    fn edit_distance_matches_the_full_table() {
+        let mut rng = Lcg(7);
+        for _ in 0..3000 {
+            let mut word = |max: u64| -> Vec<u8> {
+                let n = rng.next() % (max + 1);
+                (0..n).map(|_| b"abcx"[(rng.next() % 4) as usize]).collect()
+            };
+            let (a, b) = (word(32), word(32));
+            assert_eq!(
+                edit_distance(&a, &b),
+                Some(osa_reference(&a, &b)),
+                "{a:?} {b:?}"
+            );
+        }
+        let long = [b'a'; 32];
+        assert_eq!(edit_distance(&long, b""), Some(32));
+        assert_eq!(edit_distance(&[b'a'; 33], b"a"), None);
     }
 
     #[test]
