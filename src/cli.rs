@@ -235,7 +235,8 @@ pub struct Command {
 
 /// What parsing the command line produced.
 pub enum Parsed {
-    Run(Command),
+    /// Boxed: a `Command` is large, and moves through every `?` and match.
+    Run(Box<Command>),
     /// `--help` and the like: print this on stdout, exit 0.
     Help(String),
 }
@@ -324,7 +325,7 @@ fn usage_error(out: &str) -> Error {
     Error::usage(s)
 }
 
-fn validate(a: Args) -> Result<Command> {
+fn validate(a: Args) -> Result<Box<Command>> {
     let action = match a.cmd {
         None => Action::Report(ReportFormat::Text, History::None, false),
         Some(Sub::Start(_)) => Action::Start,
@@ -353,7 +354,7 @@ fn validate(a: Args) -> Result<Command> {
             return Err(Error::usage(s));
         }
     }
-    Ok(Command {
+    Ok(Box::new(Command {
         action,
         config_given: a.config.is_some(),
         config: a.config.unwrap_or_else(|| DEFAULT_CONFIG.into()),
@@ -362,7 +363,7 @@ fn validate(a: Args) -> Result<Command> {
         backend,
         dry_run: a.dry_run,
         force: a.force,
-    })
+    }))
 }
 
 fn report(r: ReportArgs) -> Result<Action> {
@@ -432,7 +433,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Command {
         match parse(args) {
-            Ok(Parsed::Run(c)) => c,
+            Ok(Parsed::Run(c)) => *c,
             _ => panic!("expected a command for {args:?}"),
         }
     }
