@@ -210,7 +210,8 @@ fn state_names(st: &State) -> Vec<&str> {
 }
 
 /// Takes the state lock, loads the state (RAM, else flash, else new).
-fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<Session> {
+/// Boxed, so that `?` moves one pointer.
+fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<Box<Session>> {
     store::ensure_dir(&cx.state_dir)?;
     let path = store::lock_path(&cx.state_dir);
     let lock = match sys::lock(&path, LOCK_WAIT_MS) {
@@ -239,11 +240,11 @@ fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<Session> {
         .iter()
         .map(|m| st.meter(&m.name).map_or(0, |m| m.total.bytes))
         .collect();
-    Ok(Session {
+    Ok(Box::new(Session {
         _lock: lock,
         prev: (st.updated, totals),
         st,
-    })
+    }))
 }
 
 fn reading(cx: &Ctx, obs: &Observed, reinstalled: bool) -> Reading {
@@ -273,7 +274,7 @@ fn update(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<usize> {
 
 /// The locked state with the current reading folded in, after retrying
 /// spooled mail.
-fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Session> {
+fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Box<Session>> {
     let mut s = open_state(cx, warn)?;
     fold_current(cx, &mut s.st)?;
     retry_mail(cx, warn);
