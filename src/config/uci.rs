@@ -106,7 +106,10 @@ impl<'a> Lexer<'a> {
 
     /// Keeps the error for `next` (on `line`); the `Fail` to return.
     fn fail(&mut self, line: u32, msg: String) -> Fail {
-        self.failure = Some(SyntaxError { line, msg });
+        // Written once: the iterator ends at the first error, so the slot
+        // is still `None` and nothing is lost by `forget`, which spares
+        // the drop glue the compiler would inline at each call.
+        core::mem::forget(self.failure.replace(SyntaxError { line, msg }));
         Fail
     }
 
