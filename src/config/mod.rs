@@ -169,6 +169,21 @@ pub(crate) fn fill(t: &str, args: &[&str]) -> String {
     b.into_string()
 }
 
+/// `fill` with `args` and then `n` in decimal: the number is always the
+/// last piece of a sentence here, and one helper builds (and frees) it.
+fn fill_n(t: &str, args: &[&str], n: usize) -> String {
+    let n = num(n);
+    // Spare slots stay unused: the template's `{}` run out first.
+    let mut all = [""; 4];
+    for (slot, a) in all.iter_mut().zip(args) {
+        *slot = a;
+    }
+    if let Some(slot) = all.get_mut(args.len()) {
+        *slot = n.as_str();
+    }
+    fill(t, &all)
+}
+
 /// A number in decimal, for `fill`.
 fn num(n: usize) -> Buf {
     crate::out::num(n as u64)
@@ -317,7 +332,7 @@ impl<'f> Validator<'f> {
         }
         if *first != 0 {
             let m = "section {} '{}' appears twice (first on line {}); merge the two";
-            return Err(fill(m, &[ty, fixed, num(*first as usize).as_str()]));
+            return Err(fill_n(m, &[ty, fixed], *first as usize));
         }
         *first = line;
         self.section = match i {
@@ -341,12 +356,12 @@ impl<'f> Validator<'f> {
         })?;
         if let Some((_, first)) = self.names.iter().find(|(n, _)| *n == name) {
             let m = "meter '{}' is defined twice (first on line {}); rename one";
-            return Err(fill(m, &[&name, num(*first as usize).as_str()]));
+            return Err(fill_n(m, &[&name], *first as usize));
         }
         if self.names.push((name.clone(), line)).is_err() {
             let m = "too many meters: netmon counts at most {} meter sections, disabled ones \
                      included (remove or merge some)";
-            return Err(fill(m, &[num(MAX_METERS).as_str()]));
+            return Err(fill_n(m, &[], MAX_METERS));
         }
         self.section = Section::Meter(Box::new(Draft::new(name, line)));
         Ok(())
@@ -374,7 +389,7 @@ impl<'f> Validator<'f> {
                 .ok_or("unknown backend (use auto, nft or iptables)"),
             1 | 2 if value.starts_with('/') && value.len() > MAX_PATH => {
                 let m = "option {} is longer than {} bytes; use a shorter path";
-                return Err(fill(m, &[key, num(MAX_PATH).as_str()]));
+                return Err(fill_n(m, &[key], MAX_PATH));
             }
             1 | 2 => abs_path(value).map(|p| {
                 *if i == 1 {
@@ -466,7 +481,7 @@ fn set_once(lines: &mut [u32], i: usize, key: &str, line: u32) -> Result<(), Str
     match lines.get_mut(i) {
         Some(l) if *l != 0 => {
             let m = "option {} is set twice (first on line {}); keep one";
-            Err(fill(m, &[key, num(*l as usize).as_str()]))
+            Err(fill_n(m, &[key], *l as usize))
         }
         Some(l) => {
             *l = line;
@@ -606,7 +621,7 @@ impl Draft {
         if let (false, Some(&first)) = (list, self.hook_lines.first().filter(|l| **l != 0)) {
             let m = "option hook is set twice (first on line {}); give all hooks in one \
                      option hook 'input forward'";
-            return Err(fill(m, &[num(first as usize).as_str()]));
+            return Err(fill_n(m, &[], first as usize));
         }
         // The lexer refuses every control character but tab, so ASCII
         // whitespace here is space and tab, the separators uci knows.

@@ -25,7 +25,7 @@
 //! allocation except for words that needed unescaping; line numbers are
 //! 1-based; once an error is returned the iterator ends.
 
-use super::{fill, num, suggest, word_index};
+use super::{fill, fill_n, suggest, word_index};
 use std::borrow::Cow;
 
 /// Longest word (type, name, key or value) accepted, in bytes.
@@ -406,14 +406,11 @@ fn control_msg(b: u8) -> String {
     };
     let m = "this line holds {} (byte {}); remove it (values may contain tabs but no other \
              control characters)";
-    fill(m, &[what, num(usize::from(b)).as_str()])
+    fill_n(m, &[what], usize::from(b))
 }
 
 fn too_long_msg() -> String {
-    fill(
-        "a word is longer than {} bytes; shorten it",
-        &[num(MAX_WORD).as_str()],
-    )
+    fill_n("a word is longer than {} bytes; shorten it", &[], MAX_WORD)
 }
 
 /// Blanks between words: libuci's `isspace` without the newline.
