@@ -73,8 +73,9 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Daily(d) => daily(&cx, d, &mut out)?,
         Action::Status => status(&mut cx, &mut out)?,
         Action::Start | Action::Update | Action::Sync => {
-            let n = update(&mut cx, cmd.action == Action::Sync, warn)?;
-            if cmd.action == Action::Start && !cx.runner.dry_run {
+            // `matches!`, not `==`: a derived `Action::eq` is only for tests.
+            let n = update(&mut cx, matches!(cmd.action, Action::Sync), warn)?;
+            if matches!(cmd.action, Action::Start) && !cx.runner.dry_run {
                 out.fill(
                     "netmon: counting {} meters with {}\n",
                     &[num(n as u64).as_str(), cx.backend.as_str()],
@@ -154,7 +155,7 @@ pub fn read_config(path: &str) -> Result<Option<Box<Config>>> {
                 Error::config(config::fill("cannot read {}: not UTF-8 text", &[path]))
             })?;
             config::parse(text, path)
-                .map(|c| Some(Box::new(c)))
+                .map(Some)
                 .map_err(|e| Error::config(e.sentence()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -184,10 +185,9 @@ fn with_meters(parsed: Option<Box<Config>>, path: &str, state_dir: &str) -> Resu
     };
     let wan = wan.as_deref();
     match parsed {
-        Some(c) => config::with_default_meters(*c, wan),
+        Some(c) => config::with_default_meters(c, wan),
         None => config::default_config(wan, path),
     }
-    .map(Box::new)
     .map_err(Error::runtime)
 }
 
@@ -210,19 +210,18 @@ fn state_names(st: &State) -> Vec<&str> {
 }
 
 /// Takes the state lock, loads the state (RAM, else flash, else new).
-fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<Session> {
+/// Boxed, so that `?` moves one pointer.
+fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<Box<Session>> {
     store::ensure_dir(&cx.state_dir)?;
     let path = store::lock_path(&cx.state_dir);
     let lock = match sys::lock(&path, LOCK_WAIT_MS) {
         Ok(Ok(l)) => l,
         Ok(Err(pid)) => {
+            // The wait is written out: no number to format at run time.
+            const _: () = assert!(LOCK_WAIT_MS == 30_000);
             return Err(Error::runtime(config::fill(
-                "another netmon (pid {}) holds {}; it did not finish within {} s, try again later",
-                &[
-                    num(u64::from(pid)).as_str(),
-                    &path,
-                    num(u64::from(LOCK_WAIT_MS / 1000)).as_str(),
-                ],
+                "another netmon (pid {}) holds {}; it did not finish within 30 s, try again later",
+                &[num(u64::from(pid)).as_str(), &path],
             )));
         }
         Err(e) => return Err(Error::io("lock", &path, &e)),
@@ -239,11 +238,11 @@ fn open_state(cx: &Ctx, warn: &mut Buf) -> Result<Session> {
         .iter()
         .map(|m| st.meter(&m.name).map_or(0, |m| m.total.bytes))
         .collect();
-    Ok(Session {
+    Ok(Box::new(Session {
         _lock: lock,
         prev: (st.updated, totals),
         st,
-    })
+    }))
 }
 
 fn reading(cx: &Ctx, obs: &Observed, reinstalled: bool) -> Reading {
@@ -273,7 +272,7 @@ fn update(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<usize> {
 
 /// The locked state with the current reading folded in, after retrying
 /// spooled mail.
-fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Session> {
+fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Box<Session>> {
     let mut s = open_state(cx, warn)?;
     fold_current(cx, &mut s.st)?;
     retry_mail(cx, warn);

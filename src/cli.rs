@@ -1,7 +1,7 @@
 //! Command line: argh structs (the raw layer; doc comments are the help
 //! text) and their validation into a `Command` in one place.
 
-use crate::config::BackendChoice;
+use crate::config::{word_index, BackendChoice};
 use crate::error::{Error, Result};
 use argh::FromArgs;
 
@@ -36,12 +36,14 @@ macro_rules! no_args {
 #[inline(never)]
 fn no_args(cmd: &[&str], args: &[&str], desc: &str) -> std::result::Result<(), argh::EarlyExit> {
     let help = || {
-        let mut s = String::from("Usage: ");
-        s.push_str(&cmd.join(" "));
-        s.push_str("\n\n");
-        s.push_str(desc);
-        s.push_str("\n\nOptions:\n  --help, help      display usage information\n");
-        s
+        let mut s = crate::out::Buf::new();
+        s.push_bytes(b"Usage: ");
+        crate::config::join(&mut s, cmd, " ");
+        s.fill(
+            "\n\n{}\n\nOptions:\n  --help, help      display usage information\n",
+            &[desc],
+        );
+        s.into_string()
     };
     argh::parse_struct_args(
         cmd,
@@ -233,21 +235,14 @@ pub struct Command {
 
 /// What parsing the command line produced.
 pub enum Parsed {
-    Run(Command),
+    /// Boxed: a `Command` is large, and moves through every `?` and match.
+    Run(Box<Command>),
     /// `--help` and the like: print this on stdout, exit 0.
     Help(String),
 }
 
-/// The blog's command names, kept as aliases.
-fn canonical(cmd: &str) -> &str {
-    match cmd {
-        "initiate" | "initialise" | "initialize" => "start",
-        "clear" | "flush" => "stop",
-        other => other,
-    }
-}
-
-/// Every command and alias, for suggestions.
+/// Every command and alias, for suggestions; the blog's command names,
+/// kept as aliases, come last (`canonical`).
 const COMMANDS: [&str; 14] = [
     "start",
     "stop",
@@ -264,6 +259,19 @@ const COMMANDS: [&str; 14] = [
     "clear",
     "flush",
 ];
+
+/// The command that `COMMANDS[i]` names: the aliases `initiate`,
+/// `initialise`, `initialize` are `start`, `clear` and `flush` are `stop`.
+fn canonical(i: usize) -> Option<&'static str> {
+    match i {
+        9..=11 => Some("start"),
+        12.. => Some("stop"),
+        _ => COMMANDS.get(i).copied(),
+    }
+}
+
+/// The global options that take a value.
+const VALUE_OPTIONS: [&str; 4] = ["--config", "--state-dir", "--persist-dir", "--backend"];
 
 fn unknown_command(w: &str) -> Error {
     let mut s = String::from("unknown command '");
@@ -282,17 +290,16 @@ pub fn parse(args: &[&str]) -> Result<Parsed> {
     let mut v: Vec<&str> = args.to_vec();
     // The first word that is neither an option nor an option's value is the command.
     let mut i = 0;
-    while i < v.len() {
-        match v[i] {
-            "--config" | "--state-dir" | "--persist-dir" | "--backend" => i += 2,
-            w if w.starts_with('-') => i += 1,
-            w => {
-                v[i] = canonical(w);
-                if !COMMANDS.contains(&v[i]) {
-                    return Err(unknown_command(w));
-                }
-                break;
-            }
+    while let Some(w) = v.get_mut(i) {
+        if word_index(w, &VALUE_OPTIONS).is_some() {
+            i += 2;
+        } else if w.starts_with('-') {
+            i += 1;
+        } else {
+            *w = word_index(w, &COMMANDS)
+                .and_then(canonical)
+                .ok_or_else(|| unknown_command(w))?;
+            break;
         }
     }
     match Args::from_args(&["netmon"], &v) {
@@ -308,17 +315,17 @@ fn usage_error(out: &str) -> Error {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("bad arguments");
-    let mut s = String::new();
-    let mut chars = first.chars();
-    if let Some(c) = chars.next() {
-        s.extend(c.to_lowercase());
-        s.push_str(chars.as_str());
+    // argh's sentences start with an ASCII capital: lower it, as the
+    // sentence continues after `netmon: `.
+    let mut s = String::from(first.trim_end_matches('.'));
+    if let Some(c) = s.get_mut(..1) {
+        c.make_ascii_lowercase();
     }
-    let s = s.trim_end_matches('.').to_string() + " (see netmon --help)";
+    s.push_str(" (see netmon --help)");
     Error::usage(s)
 }
 
-fn validate(a: Args) -> Result<Command> {
+fn validate(a: Args) -> Result<Box<Command>> {
     let action = match a.cmd {
         None => Action::Report(ReportFormat::Text, History::None, false),
         Some(Sub::Start(_)) => Action::Start,
@@ -347,7 +354,7 @@ fn validate(a: Args) -> Result<Command> {
             return Err(Error::usage(s));
         }
     }
-    Ok(Command {
+    Ok(Box::new(Command {
         action,
         config_given: a.config.is_some(),
         config: a.config.unwrap_or_else(|| DEFAULT_CONFIG.into()),
@@ -356,14 +363,13 @@ fn validate(a: Args) -> Result<Command> {
         backend,
         dry_run: a.dry_run,
         force: a.force,
-    })
+    }))
 }
 
 fn report(r: ReportArgs) -> Result<Action> {
-    let fmt = match r.format.as_deref() {
-        None | Some("text") => ReportFormat::Text,
-        Some("json") => ReportFormat::Json,
-        Some(o) => return Err(bad_value("--format", o, "text or json")),
+    let fmt = match format(&r.format, &["text", "json"], "text or json")? {
+        0 => ReportFormat::Text,
+        _ => ReportFormat::Json,
     };
     let hist = match (r.days.as_deref(), r.months) {
         (None, false) => History::None,
@@ -383,11 +389,10 @@ fn days(v: &str) -> Result<u8> {
 }
 
 fn daily(d: DailyArgs) -> Result<Daily> {
-    let format = match d.format.as_deref() {
-        None | Some("tsv") => DailyFormat::Tsv,
-        Some("csv") => DailyFormat::Csv,
-        Some("json") => DailyFormat::Json,
-        Some(o) => return Err(bad_value("--format", o, "tsv, csv or json")),
+    let format = match format(&d.format, &["tsv", "csv", "json"], "tsv, csv or json")? {
+        0 => DailyFormat::Tsv,
+        1 => DailyFormat::Csv,
+        _ => DailyFormat::Json,
     };
     let days = match d.days.as_deref() {
         None => 31,
@@ -402,6 +407,15 @@ fn daily(d: DailyArgs) -> Result<Daily> {
         months: d.months,
         log: d.log,
     })
+}
+
+/// The position of `--format`'s value in `names` (0, the default, when
+/// it is not given).
+fn format(v: &Option<String>, names: &[&str], want: &str) -> Result<usize> {
+    match v.as_deref() {
+        None => Ok(0),
+        Some(o) => word_index(o, names).ok_or_else(|| bad_value("--format", o, want)),
+    }
 }
 
 fn bad_value(opt: &str, v: &str, want: &str) -> Error {
@@ -419,7 +433,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Command {
         match parse(args) {
-            Ok(Parsed::Run(c)) => c,
+            Ok(Parsed::Run(c)) => *c,
             _ => panic!("expected a command for {args:?}"),
         }
     }

@@ -40,7 +40,7 @@ impl Error {
     /// `cannot ACTION PATH: REASON` for a failed system call; exit 1.
     pub fn io(action: &str, path: &str, e: &std::io::Error) -> Error {
         let mut b = Buf::new();
-        let _ = ufmt::uwrite!(b, "cannot {} {}: ", action, path);
+        b.fill("cannot {} {}: ", &[action, path]);
         crate::sys::write_io_error(&mut b, e);
         Error::runtime(b.as_str())
     }

@@ -5,14 +5,15 @@ use netmon::sys;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut args = Vec::new();
+    // Leaked: the arguments live as long as the process, and one Vec of
+    // `&str` costs less code than a Vec<String> plus a second one borrowing it.
+    let mut argv: Vec<&'static str> = Vec::new();
     for a in std::env::args_os().skip(1) {
         match a.into_string() {
-            Ok(s) => args.push(s),
+            Ok(s) => argv.push(s.leak()),
             Err(_) => return fail(&Error::usage("arguments must be UTF-8 text")),
         }
     }
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let cmd = match netmon::cli::parse(&argv) {
         Ok(netmon::cli::Parsed::Run(c)) => c,
         Ok(netmon::cli::Parsed::Help(h)) => return stdout(h.as_bytes()),

@@ -150,14 +150,30 @@ impl Cidr {
         }
     }
 
+    /// Whether any bit past the prefix is set, byte by byte (u128
+    /// shifts are long code on a 32-bit router).
     fn has_host_bits(&self) -> bool {
-        let (bits, width): (u128, u32) = match self.addr {
-            IpAddr::V4(a) => (u32::from(a) as u128, 32),
-            IpAddr::V6(a) => (u128::from(a), 128),
+        let (v4, v6);
+        let bytes: &[u8] = match self.addr {
+            IpAddr::V4(a) => {
+                v4 = a.octets();
+                &v4
+            }
+            IpAddr::V6(a) => {
+                v6 = a.octets();
+                &v6
+            }
         };
-        let host = width - u32::from(self.prefix);
-        let mask = if host == 0 { 0 } else { (1u128 << host) - 1 };
-        bits & mask != 0
+        let prefix = u32::from(self.prefix);
+        bytes.iter().zip((0u32..).step_by(8)).any(|(&b, start)| {
+            // The bits of this byte that lie past the prefix.
+            let mask = match prefix.checked_sub(start) {
+                Some(n) if n >= 8 => 0,
+                Some(n) => 0xff >> n,
+                None => 0xff,
+            };
+            b & mask != 0
+        })
     }
 
     /// `ADDR/PREFIX` without negation, as nft and iptables take it.
@@ -183,7 +199,9 @@ impl Proto {
     pub fn parse(s: &str) -> Option<Proto> {
         use Proto::*;
         const P: [Proto; 8] = [Tcp, Udp, Icmp, Icmpv6, Icmpv6, Sctp, Gre, Esp];
-        let words = [
+        // A const, not a local array: a local one is built on the stack
+        // at every call.
+        const WORDS: [&str; 8] = [
             "tcp",
             "udp",
             "icmp",
@@ -193,7 +211,7 @@ impl Proto {
             "gre",
             "esp",
         ];
-        P.get(word_index(s, &words)?).copied()
+        P.get(word_index(s, &WORDS)?).copied()
     }
 
     /// Name as both nft (`meta l4proto NAME`) and iptables (`-p NAME`) accept it.
@@ -271,6 +289,32 @@ pub fn valid_ifname(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_bits_agree_with_a_u128_mask() {
+        let v6: [u128; 5] = [0, 1, 1 << 64, u128::MAX, 0x2001_0db8 << 96 | 0x8000];
+        let v4: [u32; 5] = [0, 1, 0xc0a8_0100, u32::MAX, 0x8000_0000];
+        for p in 0..=128u8 {
+            for bits in v6 {
+                let c = Cidr {
+                    addr: IpAddr::V6(bits.into()),
+                    prefix: p,
+                    negate: false,
+                };
+                let mask = if p == 128 { 0 } else { u128::MAX >> p };
+                assert_eq!(c.has_host_bits(), bits & mask != 0, "{bits:x}/{p}");
+            }
+            for bits in v4.iter().filter(|_| p <= 32) {
+                let c = Cidr {
+                    addr: IpAddr::V4((*bits).into()),
+                    prefix: p,
+                    negate: false,
+                };
+                let mask = if p == 32 { 0 } else { u32::MAX >> p };
+                assert_eq!(c.has_host_bits(), bits & mask != 0, "{bits:x}/{p}");
+            }
+        }
+    }
 
     #[test]
     fn cidr_parses_plain_negated_and_v6() {

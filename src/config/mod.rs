@@ -27,7 +27,9 @@ mod mail;
 pub mod uci;
 
 use crate::mail::config::MailConfig;
-use crate::meter::{valid_ifname, valid_name, Cidr, Hook, IfName, Meter, Name, Proto, MAX_METERS};
+use crate::meter::{
+    valid_ifname, valid_name, Cidr, CidrError, Hook, IfName, Meter, Name, Proto, MAX_METERS,
+};
 use crate::out::Buf;
 use crate::parse::parse_u64;
 use uci::{Lexer, Statement};
@@ -114,14 +116,26 @@ impl ConfigError {
 }
 
 /// Parses and validates the text of a UCI config file named `file`.
-pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+pub fn parse(text: &str, file: &str) -> Result<Box<Config>, ConfigError> {
     let mut v = Validator::new(file);
     for item in Lexer::new(text) {
-        let (line, st) = item.map_err(|e| v.err(e.line, e.msg))?;
-        v.statement(line, st)?;
+        let r = match item {
+            Ok((line, st)) => v.statement(line, st),
+            Err(e) => Err(v.fail(e.line, e.msg)),
+        };
+        if r.is_err() {
+            return Err(v.error());
+        }
     }
-    v.finish()
+    if v.finish().is_err() {
+        return Err(v.error());
+    }
+    Ok(v.cfg)
 }
+
+/// A failed check inside the validator: the error itself waits in
+/// `Validator::failure`, so that every `?` on the way out moves nothing.
+struct Fail;
 
 /// Section types this file may hold.
 const SECTION_TYPES: [&str; 3] = ["netmon", "meter", "mail"];
@@ -155,6 +169,21 @@ pub(crate) fn fill(t: &str, args: &[&str]) -> String {
     b.into_string()
 }
 
+/// `fill` with `args` and then `n` in decimal: the number is always the
+/// last piece of a sentence here, and one helper builds (and frees) it.
+fn fill_n(t: &str, args: &[&str], n: usize) -> String {
+    let n = num(n);
+    // Spare slots stay unused: the template's `{}` run out first.
+    let mut all = [""; 4];
+    for (slot, a) in all.iter_mut().zip(args) {
+        *slot = a;
+    }
+    if let Some(slot) = all.get_mut(args.len()) {
+        *slot = n.as_str();
+    }
+    fill(t, &all)
+}
+
 /// A number in decimal, for `fill`.
 fn num(n: usize) -> Buf {
     crate::out::num(n as u64)
@@ -171,6 +200,17 @@ pub(crate) fn suggest(head: &str, word: &str, known: &[&'static str], fallback: 
     match did_you_mean(word, known) {
         Some(k) => fill("{} (did you mean '{}'?)", &[head, k]),
         None => fill("{}{}", &[head, fallback]),
+    }
+}
+
+/// Appends `words` with `sep` between them: `[&str]::join` without its
+/// own copy of the code (and without an intermediate String).
+pub(crate) fn join(b: &mut Buf, words: &[&str], sep: &str) {
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            b.push_bytes(sep.as_bytes());
+        }
+        b.push_bytes(w.as_bytes());
     }
 }
 
@@ -203,13 +243,16 @@ struct Validator<'f> {
     section: Section,
     /// Every meter section seen so far, enabled or not, with its line.
     names: heapless::Vec<(Name, u32), MAX_METERS>,
-    /// The result being filled: enabled meters and main options.
-    cfg: Config,
+    /// The result being filled: enabled meters and main options (boxed:
+    /// it holds every meter inline, and is moved out at the end).
+    cfg: Box<Config>,
     /// Line of `config netmon 'main'` and of `config mail 'mail'` (0 = none yet).
     main_line: u32,
     mail_line: u32,
     /// Line each main option was set on, by position in `MAIN_OPTIONS`.
     main_lines: [u32; MAIN_OPTIONS.len()],
+    /// The line and sentence of the error that stopped the validation.
+    failure: (u32, String),
 }
 
 impl<'f> Validator<'f> {
@@ -218,14 +261,27 @@ impl<'f> Validator<'f> {
             file,
             section: Section::None,
             names: heapless::Vec::new(),
-            cfg: Config::empty(Source::File(file.into())),
+            cfg: Box::new(Config::empty(Source::File(file.into()))),
             main_line: 0,
             mail_line: 0,
             main_lines: [0; MAIN_OPTIONS.len()],
+            failure: (0, String::new()),
         }
     }
 
-    fn err(&self, line: u32, msg: String) -> ConfigError {
+    /// Keeps the error (on `line`, 0 = the whole file) for `error`.
+    fn fail(&mut self, line: u32, msg: String) -> Fail {
+        // Written once: every caller returns at its first `Fail`, so the
+        // slot still holds the empty start value, which owns no memory.
+        // `forget` spares the drop glue the compiler would inline at
+        // each call, since it cannot see that.
+        core::mem::forget(core::mem::replace(&mut self.failure, (line, msg)));
+        Fail
+    }
+
+    /// The error kept by `fail`.
+    fn error(&mut self) -> ConfigError {
+        let (line, msg) = core::mem::take(&mut self.failure);
         ConfigError {
             file: self.file.into(),
             line,
@@ -233,18 +289,18 @@ impl<'f> Validator<'f> {
         }
     }
 
-    fn statement(&mut self, line: u32, st: Statement<'_>) -> Result<(), ConfigError> {
+    fn statement(&mut self, line: u32, st: Statement<'_>) -> Result<(), Fail> {
         match st {
             // `uci import` files may name their package; only ours makes sense.
             Statement::Package { name } if name == "netmon" => Ok(()),
             Statement::Package { name } => {
                 let m = "package '{}' is not netmon (remove the package line)";
-                Err(self.err(line, fill(m, &[&name])))
+                Err(self.fail(line, fill(m, &[&name])))
             }
             Statement::Config { ty, name } => {
                 self.close()?;
                 self.open(line, &ty, name.as_deref())
-                    .map_err(|m| self.err(line, m))
+                    .map_err(|m| self.fail(line, m))
             }
             Statement::Option { key, value } => self.option(line, &key, &value, false),
             Statement::List { key, value } => self.option(line, &key, &value, true),
@@ -276,7 +332,7 @@ impl<'f> Validator<'f> {
         }
         if *first != 0 {
             let m = "section {} '{}' appears twice (first on line {}); merge the two";
-            return Err(fill(m, &[ty, fixed, num(*first as usize).as_str()]));
+            return Err(fill_n(m, &[ty, fixed], *first as usize));
         }
         *first = line;
         self.section = match i {
@@ -300,18 +356,18 @@ impl<'f> Validator<'f> {
         })?;
         if let Some((_, first)) = self.names.iter().find(|(n, _)| *n == name) {
             let m = "meter '{}' is defined twice (first on line {}); rename one";
-            return Err(fill(m, &[&name, num(*first as usize).as_str()]));
+            return Err(fill_n(m, &[&name], *first as usize));
         }
         if self.names.push((name.clone(), line)).is_err() {
             let m = "too many meters: netmon counts at most {} meter sections, disabled ones \
                      included (remove or merge some)";
-            return Err(fill(m, &[num(MAX_METERS).as_str()]));
+            return Err(fill_n(m, &[], MAX_METERS));
         }
         self.section = Section::Meter(Box::new(Draft::new(name, line)));
         Ok(())
     }
 
-    fn option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), ConfigError> {
+    fn option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), Fail> {
         let r = match &mut self.section {
             Section::None => Err(String::from(
                 "an option before the first section (start with config meter 'NAME')",
@@ -320,27 +376,37 @@ impl<'f> Validator<'f> {
             Section::Meter(d) => d.option(line, key, value, list),
             Section::Mail(d) => d.option(line, key, value, list),
         };
-        r.map_err(|m| self.err(line, m))
+        r.map_err(|m| self.fail(line, m))
     }
 
     fn main_option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), String> {
         let i = check_option(key, value, list, &MAIN_OPTIONS, "the netmon section")?;
         let c = &mut self.cfg;
-        match i {
-            0 => {
-                let why = "unknown backend (use auto, nft or iptables)";
-                c.backend = Some(BackendChoice::parse(value).ok_or_else(|| bad(key, value, why))?)
+        // Every setter gives only the reason: one `bad` builds the sentence.
+        let r = match i {
+            0 => BackendChoice::parse(value)
+                .map(|b| c.backend = Some(b))
+                .ok_or("unknown backend (use auto, nft or iptables)"),
+            1 | 2 if value.starts_with('/') && value.len() > MAX_PATH => {
+                let m = "option {} is longer than {} bytes; use a shorter path";
+                return Err(fill_n(m, &[key], MAX_PATH));
             }
-            1 => c.state_dir = Some(abs_path(key, value)?),
-            2 => c.persist_dir = Some(abs_path(key, value)?),
-            3 => c.sync_interval = Some(interval(value)?),
-            _ => c.billing_day = Some(billing_day(value)?),
-        }
+            1 | 2 => abs_path(value).map(|p| {
+                *if i == 1 {
+                    &mut c.state_dir
+                } else {
+                    &mut c.persist_dir
+                } = Some(p)
+            }),
+            3 => interval(value).map(|n| c.sync_interval = Some(n)),
+            _ => billing_day(value).map(|d| c.billing_day = Some(d)),
+        };
+        r.map_err(|why| bad(key, value, why))?;
         set_once(&mut self.main_lines, i, key, line)
     }
 
     /// Ends the open section; a meter is checked as a whole and kept if enabled.
-    fn close(&mut self) -> Result<(), ConfigError> {
+    fn close(&mut self) -> Result<(), Fail> {
         let r = match core::mem::replace(&mut self.section, Section::None) {
             Section::Meter(d) => d.finish().map(|m| {
                 if let Some(m) = m {
@@ -351,19 +417,19 @@ impl<'f> Validator<'f> {
             Section::Mail(d) => d.finish().map(|m| self.cfg.mail = Some(m)),
             _ => Ok(()),
         };
-        r.map_err(|(line, m)| self.err(line, m))
+        r.map_err(|(line, m)| self.fail(line, m))
     }
 
     /// No meter section at all is the request for the default WAN meters
     /// (an empty `meters`); sections that are all disabled are a mistake.
-    fn finish(mut self) -> Result<Config, ConfigError> {
+    fn finish(&mut self) -> Result<(), Fail> {
         self.close()?;
         if self.cfg.meters.is_empty() && !self.names.is_empty() {
             let m = "every meter is disabled (set option enabled '1' in at least one, or \
                      remove them all to count the default WAN meters)";
-            return Err(self.err(0, m.into()));
+            return Err(self.fail(0, m.into()));
         }
-        Ok(self.cfg)
+        Ok(())
     }
 }
 
@@ -389,8 +455,11 @@ fn check_option(
 ) -> Result<usize, String> {
     let Some(i) = word_index(key, known) else {
         let m = fill("unknown option '{}'", &[key]);
-        let fallback = fill(" for {} (known: {})", &[section, &known.join(", ")]);
-        return Err(suggest(&m, key, known, &fallback));
+        let mut fallback = Buf::new();
+        fallback.fill(" for {} (known: ", &[section]);
+        join(&mut fallback, known, ", ");
+        fallback.push_bytes(b")");
+        return Err(suggest(&m, key, known, fallback.as_str()));
     };
     if list && key != "hook" {
         let m = "option {} takes one value (write: option {} '...'; only hook may be a list)";
@@ -412,7 +481,7 @@ fn set_once(lines: &mut [u32], i: usize, key: &str, line: u32) -> Result<(), Str
     match lines.get_mut(i) {
         Some(l) if *l != 0 => {
             let m = "option {} is set twice (first on line {}); keep one";
-            Err(fill(m, &[key, num(*l as usize).as_str()]))
+            Err(fill_n(m, &[key], *l as usize))
         }
         Some(l) => {
             *l = line;
@@ -422,13 +491,11 @@ fn set_once(lines: &mut [u32], i: usize, key: &str, line: u32) -> Result<(), Str
     }
 }
 
-fn abs_path(key: &str, value: &str) -> Result<String, String> {
+/// A path option's value (its length is checked by the caller); `Err`
+/// is the reason for `bad`.
+fn abs_path(value: &str) -> Result<String, &'static str> {
     if !value.starts_with('/') {
-        return Err(bad(key, value, "not an absolute path (start it with /)"));
-    }
-    if value.len() > MAX_PATH {
-        let m = "option {} is longer than {} bytes; use a shorter path";
-        return Err(fill(m, &[key, num(MAX_PATH).as_str()]));
+        return Err("not an absolute path (start it with /)");
     }
     Ok(value.into())
 }
@@ -437,7 +504,7 @@ fn abs_path(key: &str, value: &str) -> Result<String, String> {
 pub const MAX_SYNC_INTERVAL: u32 = 31 * 86_400;
 
 /// `600`, `90s`, `30m`, `12h`, `1d` → seconds; at least 60 s (flash wear).
-fn interval(value: &str) -> Result<u32, String> {
+fn interval(value: &str) -> Result<u32, &'static str> {
     let (digits, mult) = match value.as_bytes().last() {
         Some(b's') => (value.get(..value.len() - 1), 1),
         Some(b'm') => (value.get(..value.len() - 1), 60),
@@ -453,58 +520,46 @@ fn interval(value: &str) -> Result<u32, String> {
         Some(n) if (60..=u64::from(MAX_SYNC_INTERVAL)).contains(&(n * mult)) => {
             Ok((n * mult) as u32)
         }
-        _ => Err(bad(
-            "sync_interval",
-            value,
-            "not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)",
-        )),
+        _ => Err("not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),
     }
 }
 
 /// 1-31, one or two digits (a `+` sign allowed, as `str::parse` took it).
-fn billing_day(value: &str) -> Result<u8, String> {
+fn billing_day(value: &str) -> Result<u8, &'static str> {
     let digits = value.strip_prefix('+').unwrap_or(value);
     match parse_u64(digits) {
         Ok(d) if (1..=31).contains(&d) && value.len() <= 2 => Ok(d as u8),
-        _ => Err(bad(
-            "billing_day",
-            value,
+        _ => Err(
             "not a day of the month from 1 to 31 (a day past the end of a month means its last day)",
-        )),
+        ),
     }
 }
 
-fn cidr(key: &str, value: &str) -> Result<Cidr, String> {
-    Cidr::parse(value).map_err(|e| bad(key, value, e.as_str()))
-}
-
-fn ifname(key: &str, value: &str) -> Result<IfName, String> {
+fn ifname(value: &str) -> Result<IfName, &'static str> {
     let mut n = IfName::new();
     if valid_ifname(value) && n.push_str(value).is_ok() {
         return Ok(n);
     }
-    let why = "not an interface name (the device as `ip link` shows it: up to 15 letters, \
-               digits, _ - . @)";
-    Err(bad(key, value, why))
+    Err(
+        "not an interface name (the device as `ip link` shows it: up to 15 letters, \
+         digits, _ - . @)",
+    )
 }
 
-fn proto(value: &str) -> Result<Proto, String> {
-    Proto::parse(value).ok_or_else(|| {
-        let m = bad("proto", value, "unknown protocol");
-        let fallback = " (use tcp, udp, icmp, icmpv6, sctp, gre or esp)";
-        suggest(&m, value, &PROTOS, fallback)
-    })
-}
+/// The reason a boolean is refused.
+const NOT_BOOLEAN: &str = "not a boolean (use '1' or '0')";
 
 /// OpenWrt's booleans, as `config_get_bool` in /lib/functions.sh reads them.
-fn boolean(key: &str, value: &str) -> Result<bool, String> {
+fn bool_word(value: &str) -> Option<bool> {
     const WORDS: [&str; 10] = [
         "1", "yes", "on", "true", "enabled", "0", "no", "off", "false", "disabled",
     ];
-    match word_index(value, &WORDS) {
-        Some(i) => Ok(i < 5),
-        None => Err(bad(key, value, "not a boolean (use '1' or '0')")),
-    }
+    word_index(value, &WORDS).map(|i| i < 5)
+}
+
+/// `bool_word`, or the sentence for option `key`.
+fn boolean(key: &str, value: &str) -> Result<bool, String> {
+    bool_word(value).ok_or_else(|| bad(key, value, NOT_BOOLEAN))
 }
 
 impl Draft {
@@ -529,14 +584,33 @@ impl Draft {
     fn option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), String> {
         let i = check_option(key, value, list, &METER_OPTIONS, "a meter")?;
         let m = &mut self.meter;
-        match i {
+        // Every setter gives only the reason: one `bad` builds the sentence.
+        let r = match i {
             HOOK => return self.add_hooks(line, value, list),
-            SRC => m.src = Some(cidr(key, value)?),
-            DST => m.dst = Some(cidr(key, value)?),
-            IIF => m.iif = Some(ifname(key, value)?),
-            OIF => m.oif = Some(ifname(key, value)?),
-            PROTO => m.proto = Some(proto(value)?),
-            _ => self.enabled = boolean(key, value)?,
+            SRC | DST => Cidr::parse(value)
+                .map(|c| *if i == SRC { &mut m.src } else { &mut m.dst } = Some(c))
+                .map_err(CidrError::as_str),
+            IIF | OIF => {
+                ifname(value).map(|n| *if i == IIF { &mut m.iif } else { &mut m.oif } = Some(n))
+            }
+            PROTO => Proto::parse(value)
+                .map(|p| m.proto = Some(p))
+                .ok_or("unknown protocol"),
+            _ => bool_word(value)
+                .map(|b| self.enabled = b)
+                .ok_or(NOT_BOOLEAN),
+        };
+        if let Err(why) = r {
+            let m = bad(key, value, why);
+            return Err(match i {
+                PROTO => suggest(
+                    &m,
+                    value,
+                    &PROTOS,
+                    " (use tcp, udp, icmp, icmpv6, sctp, gre or esp)",
+                ),
+                _ => m,
+            });
         }
         set_once(&mut self.lines, i, key, line)
     }
@@ -547,9 +621,11 @@ impl Draft {
         if let (false, Some(&first)) = (list, self.hook_lines.first().filter(|l| **l != 0)) {
             let m = "option hook is set twice (first on line {}); give all hooks in one \
                      option hook 'input forward'";
-            return Err(fill(m, &[num(first as usize).as_str()]));
+            return Err(fill_n(m, &[], first as usize));
         }
-        for word in value.split([' ', '\t']).filter(|w| !w.is_empty()) {
+        // The lexer refuses every control character but tab, so ASCII
+        // whitespace here is space and tab, the separators uci knows.
+        for word in value.split_ascii_whitespace() {
             self.add_hook(line, word)?;
         }
         Ok(())
@@ -674,18 +750,19 @@ fn edit_distance(a: &[u8], b: &[u8]) -> Option<usize> {
     if a.len() > MAX || b.len() > MAX {
         return None;
     }
-    // Three rows of the DP table: i-2, i-1, i. Indices stay under
-    // b.len() + 1 <= MAX + 1, the rows' length, so none can panic.
-    let mut back = [0usize; MAX + 1];
-    let mut prev = [0usize; MAX + 1];
-    let mut cur = [0usize; MAX + 1];
-    for (j, p) in prev.iter_mut().enumerate() {
+    // Three rows of the DP table: i-2, i-1, i, rotated by reference (no
+    // copies). Indices stay under b.len() + 1 <= MAX + 1, the rows'
+    // length, so none can panic; distances stay under MAX + 2, so a byte
+    // holds them.
+    let (mut r0, mut r1, mut r2) = ([0u8; MAX + 1], [0u8; MAX + 1], [0u8; MAX + 1]);
+    let (mut back, mut prev, mut cur) = (&mut r0, &mut r1, &mut r2);
+    for (j, p) in (0u8..).zip(prev.iter_mut()) {
         *p = j;
     }
     for (i, &ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
+        cur[0] = prev[0] + 1;
         for (j, &cb) in b.iter().enumerate() {
-            let mut d = (prev[j] + usize::from(ca != cb))
+            let mut d = (prev[j] + u8::from(ca != cb))
                 .min(prev[j + 1] + 1)
                 .min(cur[j] + 1);
             if i > 0 && j > 0 && a.get(i - 1) == Some(&cb) && b.get(j - 1) == Some(&ca) {
@@ -693,10 +770,9 @@ fn edit_distance(a: &[u8], b: &[u8]) -> Option<usize> {
             }
             cur[j + 1] = d;
         }
-        core::mem::swap(&mut back, &mut prev);
-        core::mem::swap(&mut prev, &mut cur);
+        (back, prev, cur) = (prev, cur, back);
     }
-    Some(prev[b.len()])
+    Some(usize::from(prev[b.len()]))
 }
 
 /// `RTF_UP` and `RTF_REJECT` from linux/route.h (ipv6_route uses the same bits).
@@ -722,17 +798,15 @@ impl Config {
 /// The embedded default used when the config file `path` is missing: the
 /// default WAN meters on `wan` (see `with_default_meters`), no other
 /// settings. `Err` is the sentence for "no WAN device" (`wan` is `None`).
-pub fn default_config(wan: Option<&str>, path: &str) -> Result<Config, String> {
-    let Some((wan, meters)) = wan.and_then(wan_meters) else {
+pub fn default_config(wan: Option<&str>, path: &str) -> Result<Box<Config>, String> {
+    let mut cfg = Box::new(Config::empty(Source::File(String::new())));
+    let Some(wan) = set_wan_meters(&mut cfg, wan) else {
         let m = "there is no default route and no config file {}, so netmon has no WAN \
                  interface to count: run it again once the WAN is up (ip route show default), \
                  or create {} with config meter sections";
         return Err(fill(m, &[path, path]));
     };
-    let mut cfg = Config::empty(Source::Default {
-        wan: wan.as_str().into(),
-    });
-    cfg.meters = meters;
+    cfg.source = Source::Default { wan };
     Ok(cfg)
 }
 
@@ -744,23 +818,19 @@ pub fn default_config(wan: Option<&str>, path: &str) -> Result<Config, String> {
 /// (keyed by meter name) counts that as a reset. `Err` is the sentence for
 /// "no WAN device": a runtime condition (PPPoE not up yet), since the file
 /// itself is fine.
-pub fn with_default_meters(mut cfg: Config, wan: Option<&str>) -> Result<Config, String> {
-    let file = match cfg.source {
+pub fn with_default_meters(mut cfg: Box<Config>, wan: Option<&str>) -> Result<Box<Config>, String> {
+    let file = match core::mem::replace(&mut cfg.source, Source::File(String::new())) {
         Source::File(f) | Source::FileDefault { file: f, .. } => f,
         // Not called for the missing file (`default_config` is); name the default path.
         Source::Default { .. } => DEFAULT_PATH.into(),
     };
-    let Some((wan, meters)) = wan.and_then(wan_meters) else {
+    let Some(wan) = set_wan_meters(&mut cfg, wan) else {
         let m = "there is no default route, and {} defines no meter, so netmon has no WAN \
                  interface to count: run it again once the WAN is up (ip route show default), \
                  or add config meter sections with option iif or oif to {}";
         return Err(fill(m, &[&file, &file]));
     };
-    cfg.meters = meters;
-    cfg.source = Source::FileDefault {
-        file,
-        wan: wan.as_str().into(),
-    };
+    cfg.source = Source::FileDefault { file, wan };
     Ok(cfg)
 }
 
@@ -772,26 +842,31 @@ pub fn default_wan(route: &str, ipv6_route: &str) -> Option<IfName> {
     IfName::try_from(wan).ok()
 }
 
-/// The two default meters on interface `wan`: download (`hook input
-/// forward`, `iif WAN`) and upload (`hook output forward`, `oif WAN`).
-/// `None` if `wan` is not a valid interface name.
-fn wan_meters(wan: &str) -> Option<(IfName, heapless::Vec<Meter, MAX_METERS>)> {
+/// Makes `cfg`'s meters the two default ones on interface `wan`:
+/// download (`hook input forward`, `iif WAN`) and upload (`hook output
+/// forward`, `oif WAN`), built in place (a meter list is kilobytes).
+/// Gives the interface; `None` (and `cfg` untouched) if `wan` is missing
+/// or not a valid interface name.
+fn set_wan_meters(cfg: &mut Config, wan: Option<&str>) -> Option<String> {
     // A kernel name, or one read back from the state dir: checked either way.
-    let iface = IfName::try_from(wan)
-        .ok()
-        .filter(|_| crate::meter::valid_ifname(wan))?;
-    let down = wan_meter(
+    let wan = wan.filter(|w| crate::meter::valid_ifname(w))?;
+    let iface = IfName::try_from(wan).ok()?;
+    let meters = &mut cfg.meters;
+    meters.clear();
+    // Capacity MAX_METERS (32) holds these two.
+    let _ = meters.push(wan_meter(
         "wan_down",
         &[Hook::Input, Hook::Forward],
         Some(&iface),
         None,
-    );
-    let up = wan_meter("wan_up", &[Hook::Output, Hook::Forward], None, Some(&iface));
-    let mut meters = heapless::Vec::new();
-    // Capacity MAX_METERS (32) holds these two.
-    let _ = meters.push(down);
-    let _ = meters.push(up);
-    Some((iface, meters))
+    ));
+    let _ = meters.push(wan_meter(
+        "wan_up",
+        &[Hook::Output, Hook::Forward],
+        None,
+        Some(&iface),
+    ));
+    Some(wan.into())
 }
 
 fn wan_meter(name: &str, hooks: &[Hook], iif: Option<&IfName>, oif: Option<&IfName>) -> Meter {
@@ -900,7 +975,7 @@ config meter 'offnet'
 \toption src '!192.168.1.0/24'
 ";
 
-    fn ok(text: &str) -> Config {
+    fn ok(text: &str) -> Box<Config> {
         parse(text, "/etc/config/netmon").unwrap_or_else(|e| panic!("{}", e.sentence()))
     }
 
@@ -1201,6 +1276,50 @@ config meter 'offnet'
         assert_eq!(edit_distance(b"kitten", b"sitting"), Some(3));
         assert_eq!(did_you_mean("tpc", &PROTOS), Some("tcp"));
         assert_eq!(did_you_mean("ospf", &PROTOS), None);
+    }
+
+    /// The full optimal-string-alignment table, for comparison.
+    fn osa_reference(a: &[u8], b: &[u8]) -> usize {
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, v) in d[0].iter_mut().enumerate() {
+            *v = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut v = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    v = v.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = v;
+            }
+        }
+        d[a.len()][b.len()]
+    }
+
+    #[test]
+    fn edit_distance_matches_the_full_table() {
+        let mut rng = Lcg(7);
+        for _ in 0..3000 {
+            let mut word = |max: u64| -> Vec<u8> {
+                let n = rng.next() % (max + 1);
+                (0..n).map(|_| b"abcx"[(rng.next() % 4) as usize]).collect()
+            };
+            let (a, b) = (word(32), word(32));
+            assert_eq!(
+                edit_distance(&a, &b),
+                Some(osa_reference(&a, &b)),
+                "{a:?} {b:?}"
+            );
+        }
+        let long = [b'a'; 32];
+        assert_eq!(edit_distance(&long, b""), Some(32));
+        assert_eq!(edit_distance(&[b'a'; 33], b"a"), None);
     }
 
     #[test]

@@ -25,7 +25,7 @@
 //! allocation except for words that needed unescaping; line numbers are
 //! 1-based; once an error is returned the iterator ends.
 
-use super::{fill, num, suggest};
+use super::{fill, fill_n, suggest, word_index};
 use std::borrow::Cow;
 
 /// Longest word (type, name, key or value) accepted, in bytes.
@@ -72,12 +72,17 @@ enum Command {
     List,
 }
 
+/// An error inside the lexer: the `SyntaxError` itself waits in
+/// `Lexer::failure`, so that every `?` on the way out moves nothing.
+struct Fail;
+
 /// Cursor over UCI text; an `Iterator` of `(line, Statement)`.
 pub struct Lexer<'a> {
     text: &'a str,
     pos: usize,
     line: u32,
     done: bool,
+    failure: Option<SyntaxError>,
 }
 
 impl<'a> Lexer<'a> {
@@ -87,6 +92,7 @@ impl<'a> Lexer<'a> {
             pos: 0,
             line: 1,
             done: false,
+            failure: None,
         }
     }
 
@@ -98,8 +104,18 @@ impl<'a> Lexer<'a> {
         self.peek_at(self.pos)
     }
 
-    fn err(&self, line: u32, msg: String) -> SyntaxError {
-        SyntaxError { line, msg }
+    /// Keeps the error for `next` (on `line`); the `Fail` to return.
+    fn fail(&mut self, line: u32, msg: String) -> Fail {
+        // Written once: the iterator ends at the first error, so the slot
+        // is still `None` and nothing is lost by `forget`, which spares
+        // the drop glue the compiler would inline at each call.
+        core::mem::forget(self.failure.replace(SyntaxError { line, msg }));
+        Fail
+    }
+
+    /// `fail` on the current line.
+    fn fail_here(&mut self, msg: String) -> Fail {
+        self.fail(self.line, msg)
     }
 
     /// Skips blanks within the line (libuci's `isspace` minus the newline).
@@ -132,7 +148,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn statement(&mut self) -> Result<Option<(u32, Statement<'a>)>, SyntaxError> {
+    fn statement(&mut self) -> Result<Option<(u32, Statement<'a>)>, Fail> {
         self.skip_to_statement();
         if self.peek().is_none() {
             return Ok(None);
@@ -142,24 +158,27 @@ impl<'a> Lexer<'a> {
         let mut words: [Option<Cow<'a, str>>; 2] = [None, None];
         let mut n = 0;
         while let Some(w) = self.word()? {
-            let slot = words.get_mut(n).ok_or_else(|| self.too_many(line))?;
+            let Some(slot) = words.get_mut(n) else {
+                return Err(self.too_many(line));
+            };
             *slot = Some(w).filter(|w| !w.is_empty());
             n += 1;
         }
         let [a, b] = words;
-        build(cmd, a, b)
-            .map(|s| Some((line, s)))
-            .map_err(|m| self.err(line, m))
+        match build(cmd, a, b) {
+            Ok(s) => Ok(Some((line, s))),
+            Err(m) => Err(self.fail(line, m)),
+        }
     }
 
-    fn too_many(&self, line: u32) -> SyntaxError {
+    fn too_many(&mut self, line: u32) -> Fail {
         let msg = "too many words in this statement (quote a value that contains spaces, \
                    e.g. option hook 'input forward')";
-        self.err(line, msg.into())
+        self.fail(line, msg.into())
     }
 
     /// Reads the statement keyword, as libuci does: unquoted, up to a blank.
-    fn command(&mut self) -> Result<Command, SyntaxError> {
+    fn command(&mut self) -> Result<Command, Fail> {
         let start = self.pos;
         while self
             .peek()
@@ -169,19 +188,24 @@ impl<'a> Lexer<'a> {
         }
         let word = self.text.get(start..self.pos).unwrap_or("");
         if let Some(b) = word.bytes().find(|&b| is_control(b)) {
-            return Err(self.err(self.line, control_msg(b)));
+            return Err(self.fail_here(control_msg(b)));
         }
-        match word {
-            "config" | "c" => Ok(Command::Config),
-            "option" | "o" => Ok(Command::Option),
-            "list" | "l" => Ok(Command::List),
-            "package" | "p" => Ok(Command::Package),
-            _ => Err(self.err(self.line, unknown_command(word))),
+        // Each keyword and its one-letter form, by table.
+        const WORDS: [&str; 8] = ["config", "c", "option", "o", "list", "l", "package", "p"];
+        const KINDS: [Command; 4] = [
+            Command::Config,
+            Command::Option,
+            Command::List,
+            Command::Package,
+        ];
+        match word_index(word, &WORDS).and_then(|i| KINDS.get(i / 2)) {
+            Some(&c) => Ok(c),
+            None => Err(self.fail_here(unknown_command(word))),
         }
     }
 
     /// Reads the next word of the statement, or `None` at its end.
-    fn word(&mut self) -> Result<Option<Cow<'a, str>>, SyntaxError> {
+    fn word(&mut self) -> Result<Option<Cow<'a, str>>, Fail> {
         self.skip_blanks();
         match self.peek() {
             None | Some(b'\n') | Some(b';') => return Ok(None),
@@ -206,25 +230,26 @@ impl<'a> Lexer<'a> {
                 Some(b) => self.literal(&mut acc, b)?,
             }
         }
-        acc.finish(self.text)
-            .map(Some)
-            .ok_or_else(|| self.err(self.line, "a word is not valid UTF-8 text".into()))
+        match acc.finish(self.text) {
+            Some(w) => Ok(Some(w)),
+            None => Err(self.fail_here("a word is not valid UTF-8 text".into())),
+        }
     }
 
     /// Appends the byte at the cursor to the word and moves past it.
-    fn literal(&mut self, acc: &mut Acc, b: u8) -> Result<(), SyntaxError> {
+    fn literal(&mut self, acc: &mut Acc, b: u8) -> Result<(), Fail> {
         if is_control(b) {
-            return Err(self.err(self.line, control_msg(b)));
+            return Err(self.fail_here(control_msg(b)));
         }
         if !acc.push(self.text.as_bytes(), self.pos) {
-            return Err(self.err(self.line, too_long_msg()));
+            return Err(self.fail_here(too_long_msg()));
         }
         self.pos += 1;
         Ok(())
     }
 
     /// `'...'`: everything up to the next `'` on the same line, literally.
-    fn single_quoted(&mut self, acc: &mut Acc) -> Result<(), SyntaxError> {
+    fn single_quoted(&mut self, acc: &mut Acc) -> Result<(), Fail> {
         self.pos += 1;
         loop {
             match self.peek() {
@@ -239,7 +264,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// `"..."`: up to the next unescaped `"` on the same line.
-    fn double_quoted(&mut self, acc: &mut Acc) -> Result<(), SyntaxError> {
+    fn double_quoted(&mut self, acc: &mut Acc) -> Result<(), Fail> {
         self.pos += 1;
         loop {
             match self.peek() {
@@ -257,7 +282,7 @@ impl<'a> Lexer<'a> {
     /// `\x` is a literal `x`; `\` before a newline (LF or CRLF) joins the
     /// next line, as libuci's `parse_backslash` does; `\` at the very end
     /// of the text is dropped.
-    fn backslash(&mut self, acc: &mut Acc) -> Result<(), SyntaxError> {
+    fn backslash(&mut self, acc: &mut Acc) -> Result<(), Fail> {
         self.pos += 1;
         let newline = match (self.peek(), self.peek_at(self.pos + 1)) {
             (Some(b'\n'), _) => 1,
@@ -270,10 +295,10 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
-    fn unterminated(&self, quote: char) -> SyntaxError {
+    fn unterminated(&mut self, quote: char) -> Fail {
         let q = if quote == '"' { "\"" } else { "'" };
         let m = "the {} quote is not closed on this line (close it; a value cannot span lines)";
-        self.err(self.line, fill(m, &[q]))
+        self.fail_here(fill(m, &[q]))
     }
 }
 
@@ -284,9 +309,17 @@ impl<'a> Iterator for Lexer<'a> {
         if self.done {
             return None;
         }
-        let r = self.statement().transpose();
-        self.done = !matches!(r, Some(Ok(_)));
-        r
+        match self.statement() {
+            Ok(Some(s)) => Some(Ok(s)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(Fail) => {
+                self.done = true;
+                self.failure.take().map(Err)
+            }
+        }
     }
 }
 
@@ -373,14 +406,11 @@ fn control_msg(b: u8) -> String {
     };
     let m = "this line holds {} (byte {}); remove it (values may contain tabs but no other \
              control characters)";
-    fill(m, &[what, num(usize::from(b)).as_str()])
+    fill_n(m, &[what], usize::from(b))
 }
 
 fn too_long_msg() -> String {
-    fill(
-        "a word is longer than {} bytes; shorten it",
-        &[num(MAX_WORD).as_str()],
-    )
+    fill_n("a word is longer than {} bytes; shorten it", &[], MAX_WORD)
 }
 
 /// Blanks between words: libuci's `isspace` without the newline.
