@@ -161,7 +161,11 @@ pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
     let spawned = sys::spawn(&[path, "-t", "-i"], [true, false, true], false);
     let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => return Outcome::Transient(sendmail_failure(path, "cannot run it: ", &e)),
+        Err(e) => {
+            let mut b = sendmail_head(path, "cannot run it: ");
+            sys::write_io_error(&mut b, &e);
+            return Outcome::Transient(failure(Stage::Connect, b.as_str()));
+        }
     };
     let body = lf_line_ends(msg);
     let mut pump = Pump::new(
@@ -182,15 +186,21 @@ pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
     } else {
         String::new()
     };
-    match status {
-        Some(s) if s.success() => Outcome::Delivered { rejected: vec![] },
-        Some(s) => Outcome::Transient(exit_failure(path, s.code(), &err)),
+    let mut b = sendmail_head(path, "");
+    match status.map(Status::code) {
+        Some(Some(0)) => return Outcome::Delivered { rejected: vec![] },
+        Some(Some(c)) => {
+            let _ = ufmt::uwrite!(b, "exit status {}", c);
+        }
+        Some(None) => b.push_bytes(b"killed by a signal"),
         None => {
-            let mut r = Buf::new();
-            let _ = ufmt::uwrite!(r, "no exit after {} s; killed", limit.as_secs());
-            Outcome::Transient(failure(Stage::EndOfData, &prefixed(path, r.as_str())))
+            let _ = ufmt::uwrite!(b, "no exit after {} s; killed", limit.as_secs());
         }
     }
+    if status.is_some() && !err.is_empty() {
+        b.fill(": {}", &[&err]);
+    }
+    Outcome::Transient(failure(Stage::EndOfData, b.as_str()))
 }
 
 /// The exit status, or None (after killing it) when `limit` passed;
@@ -220,34 +230,11 @@ fn tidy_stderr(kept: &[u8]) -> String {
         .join("; ")
 }
 
-fn prefixed(path: &str, what: &str) -> String {
-    let mut r = String::from("sendmail ");
-    r.push_str(path);
-    r.push_str(": ");
-    r.push_str(what);
-    r
-}
-
-fn sendmail_failure(path: &str, what: &str, e: &std::io::Error) -> Failure {
+/// `sendmail PATH: WHAT`, the start of every sendmail failure reason.
+fn sendmail_head(path: &str, what: &str) -> Buf {
     let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "{}", what);
-    crate::sys::write_io_error(&mut b, e);
-    failure(Stage::Connect, &prefixed(path, b.as_str()))
-}
-
-fn exit_failure(path: &str, code: Option<i32>, stderr: &str) -> Failure {
-    let mut b = Buf::new();
-    match code {
-        Some(c) => {
-            let _ = ufmt::uwrite!(b, "exit status {}", c);
-        }
-        None => b.push_bytes(b"killed by a signal"),
-    }
-    if !stderr.is_empty() {
-        b.push_bytes(b": ");
-        b.push_bytes(stderr.as_bytes());
-    }
-    failure(Stage::EndOfData, &prefixed(path, b.as_str()))
+    b.fill("sendmail {}: {}", &[path, what]);
+    b
 }
 
 /// CRLF to LF (sendmail reads a local text file; msmtp and postfix
@@ -427,6 +414,27 @@ mod tests {
         );
         assert_eq!(f.reason, want);
         assert_eq!(std::fs::read(&got).unwrap(), lf_line_ends(&msg));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sendmail_killed_by_a_signal_keeps_its_stderr() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("netmon-kill-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("sendmail");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\ncat >/dev/null\necho oops >&2\nkill -9 $$\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = sendmail(script.to_str().unwrap(), b"x\r\n", Duration::from_secs(20));
+        let Outcome::Transient(f) = out else {
+            panic!("{out:?}")
+        };
+        let want = format!("sendmail {}: killed by a signal: oops", script.display());
+        assert_eq!((f.stage, f.reason), (Stage::EndOfData, want));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

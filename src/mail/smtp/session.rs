@@ -375,9 +375,9 @@ impl<S: BufRead + Write> Session<S> {
     }
 
     fn io_failure(&mut self, e: &io::Error) -> Halt {
-        let mut r = String::new();
+        let mut r = crate::out::Buf::new();
         push_io_error(&mut r, e);
-        self.fail(None, &r, true, false)
+        self.fail(None, r.as_str(), true, false)
     }
 
     /// Records the outcome `stage: what` for the current stage.
@@ -454,19 +454,16 @@ fn truncate(s: &mut String, max: usize) {
 }
 
 /// Timeouts and resets in words; the rest as the C library states them.
-pub(crate) fn push_io_error(out: &mut String, e: &io::Error) {
+pub(crate) fn push_io_error(out: &mut crate::out::Buf, e: &io::Error) {
     use io::ErrorKind as K;
-    match e.kind() {
-        K::TimedOut | K::WouldBlock => out.push_str("timed out waiting for the server"),
+    let words: &[u8] = match e.kind() {
+        K::TimedOut | K::WouldBlock => b"timed out waiting for the server",
         K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
-            out.push_str("connection closed by the server")
+            b"connection closed by the server"
         }
-        _ => {
-            let mut b = crate::out::Buf::new();
-            crate::sys::write_io_error(&mut b, e);
-            out.push_str(b.as_str());
-        }
-    }
+        _ => return crate::sys::write_io_error(out, e),
+    };
+    out.push_bytes(words);
 }
 
 #[cfg(test)]
