@@ -233,10 +233,13 @@ fn names(dir: &str) -> Result<Vec<String>> {
             continue;
         };
         if n.ends_with(SUFFIX) && !n.starts_with('.') {
-            v.push(n);
+            // Kept sorted as it grows: a binary search and an insert are
+            // far less code than `sort` (a merge sort over `String`), and
+            // a spool holds a few dozen names at most.
+            let at = v.partition_point(|x: &String| x.as_str() <= n.as_str());
+            v.insert(at, n);
         }
     }
-    v.sort();
     Ok(v)
 }
 
@@ -500,6 +503,24 @@ mod tests {
 
     fn to() -> Vec<String> {
         vec!["a@example.org".into(), "b@example.org".into()]
+    }
+
+    #[test]
+    fn names_are_sorted_and_filtered() {
+        let d = tmp("names");
+        fs::create_dir_all(&d).unwrap();
+        let made = [
+            "3.msg", "1.msg", ".0.msg", "2.msg", "10.msg", "x.tmp", "0.msg",
+        ];
+        for n in made {
+            fs::write(path(&d, n), "").unwrap();
+        }
+        assert_eq!(
+            names(&d).unwrap(),
+            ["0.msg", "1.msg", "10.msg", "2.msg", "3.msg"]
+        );
+        fs::remove_dir_all(&d).unwrap();
+        assert!(names(&d).unwrap().is_empty());
     }
 
     #[test]
