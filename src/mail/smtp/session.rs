@@ -118,6 +118,8 @@ pub struct Session<S> {
     line: Vec<u8>,
     out: Vec<u8>,
     parser: ReplyParser,
+    /// The last reply read (kept here, not moved through every step).
+    reply: Reply,
     /// Texts that must never appear in a reason (password, its base64).
     secrets: Vec<String>,
     /// The step under way: failures are reported as in this stage.
@@ -132,9 +134,13 @@ impl<S: BufRead + Write> Session<S> {
     pub fn new(io: S) -> Session<S> {
         Session {
             io,
-            line: Vec::with_capacity(MAX_LINE),
-            out: Vec::with_capacity(BODY_CHUNK + BODY_CHUNK / 8),
+            line: Vec::new(),
+            out: Vec::new(),
             parser: ReplyParser::new(),
+            reply: Reply {
+                code: 0,
+                lines: Vec::new(),
+            },
             secrets: Vec::new(),
             stage: Stage::Greeting,
             outcome: Outcome::Delivered {
@@ -177,9 +183,9 @@ impl<S: BufRead + Write> Session<S> {
     ) -> Step<Vec<Rejection>> {
         self.stage = Stage::Greeting;
         self.expect(220)?;
-        let ext = self.hello(env.helo())?;
+        self.hello(env.helo())?;
         if let Some(c) = auth {
-            self.auth(&ext, c)?;
+            self.auth(c)?;
         }
         self.stage = Stage::MailFrom;
         self.step(&MailFrom(env.from()), 250)?;
@@ -194,26 +200,26 @@ impl<S: BufRead + Write> Session<S> {
 
     /// EHLO, or HELO when the server rejects EHLO with a 5xx (RFC 5321
     /// section 4.1.4: "the client SHOULD fall back to HELO"). 4xx is not
-    /// a "no EHLO" answer but a transient failure. Returns the EHLO
-    /// reply's lines (none after HELO: no extensions).
-    fn hello(&mut self, helo: &str) -> Step<Vec<String>> {
+    /// a "no EHLO" answer but a transient failure. Leaves the EHLO
+    /// reply's lines in `self.reply` (none after HELO: no extensions).
+    fn hello(&mut self, helo: &str) -> Step<()> {
         self.stage = Stage::Hello;
         self.command(&Ehlo(helo))?;
-        let reply = self.reply()?;
-        if reply.class() == 2 {
-            return Ok(reply.lines);
-        }
-        if reply.class() != 5 {
-            return Err(self.refused(&reply));
+        match self.reply()? {
+            2 => return Ok(()),
+            5 => {}
+            _ => return Err(self.refused()),
         }
         self.step(&Helo(helo), 250)?;
-        Ok(Vec::new())
+        self.reply.lines.clear();
+        Ok(())
     }
 
-    fn auth(&mut self, ext: &[String], c: &Credentials) -> Step<()> {
+    /// AUTH, right after `hello`: `self.reply` holds the extensions.
+    fn auth(&mut self, c: &Credentials) -> Step<()> {
         self.stage = Stage::Auth;
         let m = c.mechanism();
-        if !offers(ext, m.name()) {
+        if !offers(&self.reply.lines, m.name()) {
             let r = cat(&[
                 "server does not offer AUTH ",
                 m.name(),
@@ -248,11 +254,10 @@ impl<S: BufRead + Write> Session<S> {
         let mut rejected = Vec::new();
         for rcpt in to {
             self.command(&RcptTo(rcpt))?;
-            let reply = self.reply()?;
-            match reply.class() {
+            match self.reply()? {
                 2 => {}
-                4 | 5 if reply.code != 421 => rejected.push(self.rejection(rcpt, &reply)),
-                _ => return Err(self.refused(&reply)),
+                4 | 5 if self.reply.code != 421 => rejected.push(self.rejection(rcpt)),
+                _ => return Err(self.refused()),
             }
         }
         if rejected.len() < to.len() {
@@ -261,12 +266,12 @@ impl<S: BufRead + Write> Session<S> {
         Err(self.all_rejected(&rejected))
     }
 
-    fn rejection(&self, rcpt: &str, reply: &Reply) -> Rejection {
+    fn rejection(&self, rcpt: &str) -> Rejection {
         let mut r = cat(&[rcpt, ": "]);
-        reply.push_text(&mut r);
+        self.reply.push_text(&mut r);
         Rejection {
             recipient: rcpt.into(),
-            code: reply.code,
+            code: self.reply.code,
             reason: self.clean(r),
         }
     }
@@ -335,14 +340,14 @@ impl<S: BufRead + Write> Session<S> {
     /// section 4.2.1: the first digit decides; clients must not depend
     /// on the exact code beyond that).
     fn expect(&mut self, want: u16) -> Step<()> {
-        let reply = self.reply()?;
-        if reply.class() == want / 100 {
+        if self.reply()? == want / 100 {
             return Ok(());
         }
-        Err(self.refused(&reply))
+        Err(self.refused())
     }
 
-    fn reply(&mut self) -> Step<Reply> {
+    /// Reads the next reply into `self.reply`; returns its class.
+    fn reply(&mut self) -> Step<u16> {
         loop {
             match read_line(&mut self.io, &mut self.line, MAX_LINE) {
                 Ok(Line::Complete) => {}
@@ -353,7 +358,10 @@ impl<S: BufRead + Write> Session<S> {
                 Err(e) => return Err(self.io_failure(&e)),
             }
             match self.parser.push_line(&self.line) {
-                Ok(Some(reply)) => return Ok(reply),
+                Ok(Some(reply)) => {
+                    self.reply = reply;
+                    return Ok(self.reply.class());
+                }
                 Ok(None) => {}
                 Err(e) => return Err(self.malformed(e)),
             }
@@ -363,11 +371,11 @@ impl<S: BufRead + Write> Session<S> {
     /// A reply that is not the one wanted: 4xx transient, 5xx and
     /// anything unexpected permanent. After 421 the server closes the
     /// connection (RFC 5321 section 3.8), so no QUIT then.
-    fn refused(&mut self, reply: &Reply) -> Halt {
+    fn refused(&mut self) -> Halt {
         let mut r = String::new();
-        reply.push_text(&mut r);
-        let transient = reply.class() == 4;
-        self.fail(Some(reply.code), &r, transient, reply.code != 421)
+        self.reply.push_text(&mut r);
+        let code = self.reply.code;
+        self.fail(Some(code), &r, code / 100 == 4, code != 421)
     }
 
     fn malformed(&mut self, e: ReplyError) -> Halt {
