@@ -81,7 +81,7 @@ impl<'a> Mailer<'a> {
             Transport::Smtp => {
                 let auth = match self.cfg.credentials() {
                     Ok(a) => a,
-                    Err(e) => return Outcome::Permanent(failure(Stage::Auth, e.message())),
+                    Err(e) => return Outcome::Permanent(failure(Stage::Auth, e.message().into())),
                 };
                 let t = self.cfg.timeout();
                 smtp::send(&self.cfg.server, self.cfg.port, t, env, auth.as_ref(), msg)
@@ -127,17 +127,17 @@ impl<'a> Mailer<'a> {
         spool::retry(self.spool_dir, now, |entry, msg| {
             match Envelope::new(self.cfg.helo(self.hostname), &entry.from, &entry.to) {
                 Ok(env) => self.attempt(&env, msg),
-                Err(e) => Outcome::Permanent(failure(Stage::MailFrom, e.message())),
+                Err(e) => Outcome::Permanent(failure(Stage::MailFrom, e.message().into())),
             }
         })
     }
 }
 
-fn failure(stage: Stage, reason: &str) -> Failure {
+fn failure(stage: Stage, reason: String) -> Failure {
     Failure {
         stage,
         code: None,
-        reason: reason.into(),
+        reason,
     }
 }
 
@@ -164,7 +164,7 @@ pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
         Err(e) => {
             let mut b = sendmail_head(path, "cannot run it: ");
             sys::write_io_error(&mut b, &e);
-            return Outcome::Transient(failure(Stage::Connect, b.as_str()));
+            return Outcome::Transient(failure(Stage::Connect, b.into_string()));
         }
     };
     let body = lf_line_ends(msg);
@@ -200,7 +200,7 @@ pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
     if status.is_some() && !err.is_empty() {
         b.fill(": {}", &[&err]);
     }
-    Outcome::Transient(failure(Stage::EndOfData, b.as_str()))
+    Outcome::Transient(failure(Stage::EndOfData, b.into_string()))
 }
 
 /// The exit status, or None (after killing it) when `limit` passed;
