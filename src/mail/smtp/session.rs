@@ -124,6 +124,9 @@ pub struct Session<S> {
     secrets: Vec<String>,
     /// The step under way: failures are reported as in this stage.
     stage: Stage,
+    /// Recipients refused so far (RCPT TO), kept here rather than moved
+    /// through every step.
+    rejected: Vec<Rejection>,
     /// Set by `fail`: what became of the message, and whether the
     /// connection is still in step so a QUIT makes sense.
     outcome: Outcome,
@@ -143,6 +146,7 @@ impl<S: BufRead + Write> Session<S> {
             },
             secrets: Vec::new(),
             stage: Stage::Greeting,
+            rejected: Vec::new(),
             outcome: Outcome::Delivered {
                 rejected: Vec::new(),
             },
@@ -160,27 +164,23 @@ impl<S: BufRead + Write> Session<S> {
     pub fn send(&mut self, env: &Envelope, auth: Option<&Credentials>, message: &[u8]) -> Outcome {
         self.secrets = auth.map(secrets_of).unwrap_or_default();
         self.polite = true;
-        let outcome = match self.dialogue(env, auth, message) {
-            Ok(rejected) => Outcome::Delivered { rejected },
-            Err(Halt) => core::mem::replace(
-                &mut self.outcome,
-                Outcome::Delivered {
-                    rejected: Vec::new(),
-                },
-            ),
+        self.rejected.clear();
+        if self.dialogue(env, auth, message).is_ok() {
+            let rejected = core::mem::take(&mut self.rejected);
+            self.outcome = Outcome::Delivered { rejected };
+        }
+        // Taken before the QUIT, whose failure changes nothing.
+        let empty = Outcome::Delivered {
+            rejected: Vec::new(),
         };
+        let outcome = core::mem::replace(&mut self.outcome, empty);
         if self.polite {
             self.quit();
         }
         outcome
     }
 
-    fn dialogue(
-        &mut self,
-        env: &Envelope,
-        auth: Option<&Credentials>,
-        message: &[u8],
-    ) -> Step<Vec<Rejection>> {
+    fn dialogue(&mut self, env: &Envelope, auth: Option<&Credentials>, message: &[u8]) -> Step<()> {
         self.stage = Stage::Greeting;
         self.expect(220)?;
         self.hello(env.helo())?;
@@ -189,13 +189,12 @@ impl<S: BufRead + Write> Session<S> {
         }
         self.stage = Stage::MailFrom;
         self.step(&MailFrom(env.from()), 250)?;
-        let rejected = self.recipients(env.to())?;
+        self.recipients(env.to())?;
         self.stage = Stage::Data;
         self.step(&Data, 354)?;
         self.body(message)?;
         self.stage = Stage::EndOfData;
-        self.expect(250)?;
-        Ok(rejected)
+        self.expect(250)
     }
 
     /// EHLO, or HELO when the server rejects EHLO with a 5xx (RFC 5321
@@ -249,21 +248,24 @@ impl<S: BufRead + Write> Session<S> {
 
     /// One RCPT TO per recipient; refusals are collected, and only a
     /// refusal of all of them (or a 421: the server is closing) stops.
-    fn recipients(&mut self, to: &[String]) -> Step<Vec<Rejection>> {
+    /// The refusals go to `self.rejected`.
+    fn recipients(&mut self, to: &[String]) -> Step<()> {
         self.stage = Stage::RcptTo;
-        let mut rejected = Vec::new();
         for rcpt in to {
             self.command(&RcptTo(rcpt))?;
             match self.reply()? {
                 2 => {}
-                4 | 5 if self.reply.code != 421 => rejected.push(self.rejection(rcpt)),
+                4 | 5 if self.reply.code != 421 => {
+                    let r = self.rejection(rcpt);
+                    self.rejected.push(r);
+                }
                 _ => return Err(self.refused()),
             }
         }
-        if rejected.len() < to.len() {
-            return Ok(rejected);
+        if self.rejected.len() < to.len() {
+            return Ok(());
         }
-        Err(self.all_rejected(&rejected))
+        Err(self.all_rejected())
     }
 
     fn rejection(&self, rcpt: &str) -> Rejection {
@@ -278,7 +280,8 @@ impl<S: BufRead + Write> Session<S> {
 
     /// Every recipient refused: transient if any refusal was, so a retry
     /// can still reach that one.
-    fn all_rejected(&mut self, rejected: &[Rejection]) -> Halt {
+    fn all_rejected(&mut self) -> Halt {
+        let rejected = &self.rejected;
         let mut r = String::from("every recipient refused: ");
         for (i, x) in rejected.iter().enumerate() {
             if i > 0 {
