@@ -55,8 +55,9 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<Connection, F
     // but cannot be configured ends the search (as a failure).
     let mut last = None;
     let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
-    for addr in crate::sys::resolve(host, port) {
-        let r = crate::sys::connect_tcp(&addr, ms);
+    let addrs = crate::sys::resolve(host, port);
+    for addr in &addrs {
+        let r = crate::sys::connect_tcp(addr, ms);
         let connected = r.is_ok();
         match r.and_then(|s| configure(s, timeout)) {
             Ok(c) => return Ok(c),
@@ -67,7 +68,7 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<Connection, F
         }
     }
     Err(match last {
-        Some((addr, e)) => connect_failure(&addr, &e),
+        Some((addr, e)) => connect_failure(addr, &e),
         None => unresolved(host),
     })
 }
