@@ -110,7 +110,7 @@ impl MailConfig {
     }
 
     /// AUTH credentials when `auth` is plain or login.
-    pub fn credentials(&self) -> Result<Option<Credentials>> {
+    pub fn credentials(&self) -> Result<Option<Credentials<'_>>> {
         let m = match self.auth {
             Auth::None => return Ok(None),
             Auth::Plain => Mechanism::Plain,

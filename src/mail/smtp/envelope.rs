@@ -128,19 +128,20 @@ impl Mechanism {
 }
 
 /// User name and password for AUTH. Deliberately no `Debug`/`uDisplay`:
-/// the password must not be printable by accident.
-#[derive(Clone)]
-pub struct Credentials {
+/// the password must not be printable by accident. Borrowed from the
+/// config: an attempt neither copies nor frees them.
+#[derive(Clone, Copy)]
+pub struct Credentials<'a> {
     mechanism: Mechanism,
-    user: String,
-    password: String,
+    user: &'a str,
+    password: &'a str,
 }
 
-impl Credentials {
+impl<'a> Credentials<'a> {
     /// Refuses NUL (RFC 4616 section 2: it separates the PLAIN fields)
     /// and values longer than `MAX_CREDENTIAL`. The error never quotes
     /// the password.
-    pub fn new(mechanism: Mechanism, user: &str, password: &str) -> Result<Credentials> {
+    pub fn new(mechanism: Mechanism, user: &'a str, password: &'a str) -> Result<Credentials<'a>> {
         let fine = |s: &str| !s.is_empty() && s.len() <= MAX_CREDENTIAL && !s.contains('\0');
         if !fine(user) {
             return Err(Error::config(
@@ -154,18 +155,18 @@ impl Credentials {
         }
         Ok(Credentials {
             mechanism,
-            user: user.into(),
-            password: password.into(),
+            user,
+            password,
         })
     }
     pub fn mechanism(&self) -> Mechanism {
         self.mechanism
     }
-    pub fn user(&self) -> &str {
-        &self.user
+    pub fn user(&self) -> &'a str {
+        self.user
     }
-    pub(crate) fn password(&self) -> &str {
-        &self.password
+    pub(crate) fn password(&self) -> &'a str {
+        self.password
     }
 }
 

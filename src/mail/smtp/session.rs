@@ -634,7 +634,7 @@ mod tests {
         assert_eq!(w, "EHLO router.lan\r\nQUIT\r\n");
     }
 
-    fn creds(m: Mechanism) -> Credentials {
+    fn creds(m: Mechanism) -> Credentials<'static> {
         Credentials::new(m, "tim", "tanstaaftanstaaf").unwrap()
     }
 
