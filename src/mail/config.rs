@@ -105,7 +105,7 @@ impl MailConfig {
     }
 
     /// The envelope for this config (`helo` as above).
-    pub fn envelope(&self, hostname: &str) -> Result<Envelope> {
+    pub fn envelope<'a>(&'a self, hostname: &'a str) -> Result<Envelope<'a>> {
         Envelope::new(self.helo(hostname), &self.from, &self.to)
     }
 

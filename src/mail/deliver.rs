@@ -71,7 +71,7 @@ impl<'a> Mailer<'a> {
     }
 
     /// The envelope for a message to the configured recipients.
-    pub fn envelope(&self) -> Result<Envelope> {
+    pub fn envelope(&self) -> Result<Envelope<'a>> {
         self.cfg.envelope(self.hostname)
     }
 

@@ -84,11 +84,11 @@ fn configure(s: TcpStream, timeout: Duration) -> io::Result<Connection> {
 }
 
 /// Connects and delivers `message`: the whole job for one attempt.
-pub fn send(
+pub fn send<T: AsRef<str>>(
     host: &str,
     port: u16,
     timeout: Duration,
-    env: &Envelope,
+    env: &Envelope<'_, T>,
     auth: Option<&Credentials>,
     message: &[u8],
 ) -> Outcome {

@@ -161,7 +161,12 @@ impl<S: BufRead + Write> Session<S> {
 
     /// Runs the whole dialogue for `message` (RFC 5322 text, LF or CRLF
     /// line ends; it is dot-stuffed here) and says what became of it.
-    pub fn send(&mut self, env: &Envelope, auth: Option<&Credentials>, message: &[u8]) -> Outcome {
+    pub fn send<T: AsRef<str>>(
+        &mut self,
+        env: &Envelope<'_, T>,
+        auth: Option<&Credentials>,
+        message: &[u8],
+    ) -> Outcome {
         self.secrets = auth.map(secrets_of).unwrap_or_default();
         self.polite = true;
         self.rejected.clear();
@@ -180,7 +185,12 @@ impl<S: BufRead + Write> Session<S> {
         outcome
     }
 
-    fn dialogue(&mut self, env: &Envelope, auth: Option<&Credentials>, message: &[u8]) -> Step<()> {
+    fn dialogue<T: AsRef<str>>(
+        &mut self,
+        env: &Envelope<'_, T>,
+        auth: Option<&Credentials>,
+        message: &[u8],
+    ) -> Step<()> {
         self.stage = Stage::Greeting;
         self.expect(220)?;
         self.hello(env.helo())?;
@@ -249,9 +259,10 @@ impl<S: BufRead + Write> Session<S> {
     /// One RCPT TO per recipient; refusals are collected, and only a
     /// refusal of all of them (or a 421: the server is closing) stops.
     /// The refusals go to `self.rejected`.
-    fn recipients(&mut self, to: &[String]) -> Step<()> {
+    fn recipients<T: AsRef<str>>(&mut self, to: &[T]) -> Step<()> {
         self.stage = Stage::RcptTo;
         for rcpt in to {
+            let rcpt = rcpt.as_ref();
             self.command(&RcptTo(rcpt))?;
             match self.reply()? {
                 2 => {}
@@ -553,7 +564,7 @@ mod tests {
         "250-mx.example.org hello\r\n250-SIZE 10240000\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n";
     const MSG: &str = "Subject: t\r\n\r\nbody\r\n";
 
-    fn env(to: &[&str]) -> Envelope {
+    fn env<'a>(to: &'a [&'a str]) -> Envelope<'a, &'a str> {
         Envelope::new("router.lan", "netmon@example.org", to).unwrap()
     }
 
