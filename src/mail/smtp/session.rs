@@ -431,21 +431,23 @@ impl<S: BufRead + Write> Session<S> {
 
 /// `r` with every occurrence of `secret` (not empty) replaced by `***`,
 /// leftmost first, like `str::replace`, without the generic substring
-/// searcher: reasons are short.
+/// searcher: reasons are short. Bytewise: a match of UTF-8 in UTF-8
+/// always starts and ends on character boundaries, so the result is
+/// UTF-8 again.
 fn redact(r: &str, secret: &str) -> String {
-    let mut out = String::with_capacity(r.len());
-    let mut rest = r;
-    while let Some(c) = rest.chars().next() {
+    let (secret, mut rest) = (secret.as_bytes(), r.as_bytes());
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some(&b) = rest.first() {
         let n = if !secret.is_empty() && rest.starts_with(secret) {
-            out.push_str("***");
+            out.extend_from_slice(b"***");
             secret.len()
         } else {
-            out.push(c);
-            c.len_utf8()
+            out.push(b);
+            1
         };
-        rest = rest.get(n..).unwrap_or("");
+        rest = rest.get(n..).unwrap_or_default();
     }
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The password and the base64 forms it takes on the wire (LOGIN sends
@@ -933,6 +935,9 @@ mod tests {
             ("ppw", "pw"),
             ("aaaaa", "aa"),
             ("none here", "zz"),
+            ("€€ ü€ €", "€"),
+            ("aüb", "ü"),
+            ("pä x pä", "pä"),
         ] {
             assert_eq!(redact(r, s), r.replace(s, "***"), "{r:?} {s:?}");
         }
