@@ -434,20 +434,16 @@ fn delivered(
 
 fn keep(dir: &str, entry: &Entry, msg: &[u8], events: &mut Vec<String>, what: &str) {
     let r = crate::store::replace_file(dir, &entry.name, &entry.encode(msg));
-    let s = match &r {
-        Ok(()) => sentence(entry, what, &[": ", &entry.reason]),
-        Err(e) => {
-            let tail = [
-                ": ",
-                &entry.reason,
-                " (and cannot update the spool: ",
-                e.message(),
-                ")",
-            ];
-            sentence(entry, what, &tail)
-        }
+    // One sentence call; the spool trouble, if any, as its last pieces.
+    let (open, why, close) = match &r {
+        Ok(()) => ("", "", ""),
+        Err(e) => (" (and cannot update the spool: ", e.message(), ")"),
     };
-    events.push(s);
+    events.push(sentence(
+        entry,
+        what,
+        &[": ", &entry.reason, open, why, close],
+    ));
 }
 
 fn refused(dir: &str, entry: &Entry, msg: &[u8], events: &mut Vec<String>) {
