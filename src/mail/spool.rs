@@ -640,6 +640,23 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n
     }
 
     #[test]
+    fn a_spool_that_cannot_be_updated_is_reported() {
+        let d = tmp("stuck");
+        let (name, _) = add(&d, "n@r", &to(), b"A", 1, "r", false).unwrap();
+        // The temp file's name taken by a non-empty directory: the
+        // rewrite of the entry fails (even for root).
+        let blocker = path(&d, &format!(".{name}.tmp"));
+        fs::create_dir_all(path(&blocker, "x")).unwrap();
+        let ev = retry(&d, 10, |_, _| Outcome::Transient(fail("DATA: 451 later")));
+        let want = format!(
+            "spooled mail {name}: still waiting (attempt 2): DATA: 451 later \
+             (and cannot update the spool: cannot write {blocker}: Is a directory)"
+        );
+        assert_eq!(ev, [want]);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
     fn refused_five_times_is_given_up() {
         let d = tmp("perm");
         add(&d, "n@r", &to(), b"A", 1, "RCPT TO: 550 no", true).unwrap();
