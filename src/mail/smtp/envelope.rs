@@ -139,15 +139,15 @@ impl<'a> Credentials<'a> {
     /// the password.
     pub fn new(mechanism: Mechanism, user: &'a str, password: &'a str) -> Result<Credentials<'a>> {
         let fine = |s: &str| !s.is_empty() && s.len() <= MAX_CREDENTIAL && !s.contains('\0');
-        if !fine(user) {
-            return Err(Error::config(
-                "invalid mail username (empty, too long or NUL)",
-            ));
-        }
-        if !fine(password) {
-            return Err(Error::config(
-                "invalid mail password (empty, too long or NUL)",
-            ));
+        let refused = if !fine(user) {
+            "invalid mail username (empty, too long or NUL)"
+        } else if !fine(password) {
+            "invalid mail password (empty, too long or NUL)"
+        } else {
+            ""
+        };
+        if !refused.is_empty() {
+            return Err(Error::config(refused));
         }
         Ok(Credentials {
             mechanism,
@@ -212,5 +212,16 @@ mod tests {
             .err()
             .unwrap();
         assert!(!e.message().contains("se"), "{}", e.message());
+        let user = "invalid mail username (empty, too long or NUL)";
+        let password = "invalid mail password (empty, too long or NUL)";
+        for (u, p, want) in [
+            ("", "", user),
+            ("u", "", password),
+            (&"u".repeat(256), "p", user),
+        ] {
+            let e = Credentials::new(Mechanism::Login, u, p).err().unwrap();
+            assert_eq!(e.message(), want);
+        }
+        assert!(Credentials::new(Mechanism::Login, "u", "p").is_ok());
     }
 }
