@@ -222,12 +222,15 @@ fn wait_bounded(child: &mut Child, pump: &mut Pump, limit: Duration) -> Option<S
 
 /// stderr's lines, trimmed, blank ones dropped, joined with `; `.
 fn tidy_stderr(kept: &[u8]) -> String {
-    String::from_utf8_lossy(kept)
-        .split(['\n', '\r'])
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
+    let text = String::from_utf8_lossy(kept);
+    let mut out = String::new();
+    for l in text.split(['\n', '\r']).map(str::trim) {
+        if !l.is_empty() {
+            let sep = if out.is_empty() { "" } else { "; " };
+            crate::mail::push_all(&mut out, &[sep, l]);
+        }
+    }
+    out
 }
 
 /// `sendmail PATH: WHAT`, the start of every sendmail failure reason.
@@ -436,6 +439,13 @@ mod tests {
         let want = format!("sendmail {}: killed by a signal: oops", script.display());
         assert_eq!((f.stage, f.reason), (Stage::EndOfData, want));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stderr_lines_are_trimmed_and_joined() {
+        assert_eq!(tidy_stderr(b"  a \r\n\n b\rc\t\n \n"), "a; b; c");
+        assert_eq!(tidy_stderr(b"x\xff\n"), "x\u{fffd}");
+        assert_eq!(tidy_stderr(b"\n \r\n"), "");
     }
 
     #[test]
