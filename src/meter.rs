@@ -8,7 +8,6 @@
 
 use crate::config::word_index;
 use core::net::IpAddr;
-use core::str::FromStr;
 
 /// Most meters one config may define. A config with more is refused at load.
 pub const MAX_METERS: usize = 32;
@@ -122,7 +121,7 @@ impl Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (rest, None),
         };
-        let addr = IpAddr::from_str(a).map_err(|_| CidrError::Address)?;
+        let addr = crate::sys::parse_ip(a).ok_or(CidrError::Address)?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
             None => max,

@@ -10,7 +10,7 @@ use crate::out::Buf;
 use crate::state::{DecodeError, State};
 use crate::sys;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 
 pub const STATE_FILE: &str = "state";
 pub const LOG_FILE: &str = "log.tsv";
@@ -38,7 +38,7 @@ pub fn ensure_dir(dir: &str) -> Result<()> {
 pub fn create_dirs(dir: &str) -> io::Result<()> {
     let ends = dir.match_indices('/').map(|(i, _)| i).chain([dir.len()]);
     for end in ends.filter(|&i| i > 0) {
-        match fs::create_dir(&dir[..end]) {
+        match sys::mkdir(&dir[..end]) {
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
             _ => {}
         }
@@ -80,7 +80,7 @@ fn move_aside(dir: &str, now: i64) -> Result<String> {
         if n > 0 {
             let _ = ufmt::uwrite!(b, ".{}", n);
         }
-        if fs::symlink_metadata(b.as_str()).is_err() {
+        if !sys::lexists(b.as_str()) {
             fs::rename(&from, b.as_str()).map_err(|e| Error::io("move aside", &from, &e))?;
             return Ok(b.as_str().into());
         }
@@ -251,19 +251,8 @@ pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
 
 /// Regular, non-hidden files of a directory (none when it does not exist).
 fn file_names(dir: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let Ok(rd) = fs::read_dir(dir) else {
-        return names;
-    };
-    for e in rd.flatten() {
-        if !e.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
-        match e.file_name().into_string() {
-            Ok(n) if !n.starts_with('.') => names.push(n),
-            _ => {}
-        }
-    }
+    let mut names = sys::read_dir(dir, true).unwrap_or_default();
+    names.retain(|n| !n.starts_with('.'));
     names
 }
 
@@ -339,10 +328,9 @@ fn log_line(b: &mut Buf, t: i64, totals: &[u64]) {
 }
 
 fn log_header_matches(path: &str, header: &[u8]) -> bool {
-    use std::io::Read;
     let mut buf = vec![0u8; header.len()];
     match sys::open(path, libc::O_RDONLY, 0) {
-        Ok(mut f) => f.read_exact(&mut buf).is_ok() && buf == header,
+        Ok(mut f) => f.read_full(&mut buf).is_ok_and(|n| n == buf.len()) && buf == header,
         Err(_) => false,
     }
 }

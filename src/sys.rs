@@ -7,9 +7,17 @@ use std::io;
 /// Seconds since the Unix epoch, from the real-time clock. The one place
 /// netmon reads the clock; everything else takes `now` as an argument.
 pub fn now() -> i64 {
-    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
+    // SAFETY: an all-zero timespec is a valid out-buffer.
+    let mut ts: libc::timespec = unsafe { core::mem::zeroed() };
+    // SAFETY: ts is a valid out-buffer; CLOCK_REALTIME always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    // Whole seconds toward zero, as SystemTime's distance from the epoch
+    // gave them (before 1970 too).
+    let s = ts.tv_sec as i64;
+    if s < 0 && ts.tv_nsec > 0 {
+        s + 1
+    } else {
+        s
     }
 }
 
@@ -53,20 +61,18 @@ pub fn boot_id() -> Option<heapless::String<40>> {
 
 /// An exclusive advisory lock (flock) held until dropped.
 pub struct Lock {
-    _file: std::fs::File,
+    _file: Fd,
 }
 
 /// Takes the exclusive lock on `path`, waiting at most `wait_ms`. On
 /// success the file holds our pid (so a waiting process can name the
 /// holder). On timeout returns the holder's pid as read from the file.
 pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
-    use std::io::{Read, Seek, Write};
-    use std::os::unix::io::AsRawFd;
     let mut f = open(path, libc::O_RDWR | libc::O_CREAT, 0o644)?;
     let mut waited = 0u32;
     loop {
         // SAFETY: the fd is owned by `f`, open for the whole call.
-        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        let rc = unsafe { libc::flock(f.0, libc::LOCK_EX | libc::LOCK_NB) };
         if rc == 0 {
             break;
         }
@@ -75,8 +81,9 @@ pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
             return Err(e);
         }
         if waited >= wait_ms {
-            let mut s = String::new();
-            let _ = f.read_to_string(&mut s);
+            // Unreadable or not UTF-8 reads as no pid (0).
+            let s = read_all(&mut f).unwrap_or_default();
+            let s = core::str::from_utf8(&s).unwrap_or("");
             let pid = crate::parse::parse_u64(s.trim_ascii()).unwrap_or(0);
             return Ok(Err(u32::try_from(pid).unwrap_or(0)));
         }
@@ -85,8 +92,12 @@ pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
     }
     let mut b = crate::out::Buf::new();
     let _ = ufmt::uwrite!(b, "{}\n", pid());
-    f.set_len(0)?;
-    f.rewind()?;
+    // SAFETY: ftruncate/lseek on the descriptor `f` owns.
+    cvt(unsafe { libc::ftruncate(f.0, 0) })?;
+    // SAFETY: as above.
+    if unsafe { libc::lseek(f.0, 0, libc::SEEK_SET) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
     f.write_all(b.as_bytes())?;
     Ok(Ok(Lock { _file: f }))
 }
@@ -238,6 +249,7 @@ pub fn hostname() -> String {
 
 /// Our end of a pipe to a child (or any owned descriptor), closed on
 /// drop. Reads and writes retry when a signal interrupts them.
+#[derive(Debug)]
 pub struct Fd(libc::c_int);
 
 impl Drop for Fd {
@@ -257,6 +269,43 @@ fn retry(mut f: impl FnMut() -> isize) -> io::Result<usize> {
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
+        }
+    }
+}
+
+impl Fd {
+    /// Writes all of `b` (see `write_fd`).
+    pub fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        write_fd(self.0, b)
+    }
+
+    /// fsync(2): the file's data and metadata reach the disk.
+    pub fn sync_all(&self) -> io::Result<()> {
+        // SAFETY: fsync on the descriptor we own.
+        cvt(unsafe { libc::fsync(self.0) }).map(|_| ())
+    }
+
+    /// Reads until `buf` is full or the end of input; returns the bytes read.
+    pub fn read_full(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while let Some(rest @ [_, ..]) = buf.get_mut(n..) {
+            match io::Read::read(self, rest)? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Everything left to read from `f`.
+fn read_all(f: &mut Fd) -> io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match io::Read::read(f, &mut chunk)? {
+            0 => return Ok(v),
+            n => v.extend_from_slice(chunk.get(..n).unwrap_or_default()),
         }
     }
 }
@@ -337,6 +386,11 @@ const LC_ALL_C: &[u8] = b"LC_ALL=C\0";
 extern "C" {
     /// The process environment (POSIX), NULL-terminated.
     static environ: *const *const libc::c_char;
+}
+
+extern "C" {
+    /// POSIX inet_pton(3) (the `libc` crate does not bind it).
+    fn inet_pton(af: libc::c_int, src: *const libc::c_char, dst: *mut libc::c_void) -> libc::c_int;
 }
 
 /// argv[0] is looked up in PATH (posix_spawnp); stdin, stdout, stderr
@@ -709,34 +763,96 @@ fn take(src: &mut Option<Fd>, kept: &mut Vec<u8>, cap: usize) {
 
 /// Opens `path` with open(2) `flags` (O_CLOEXEC added) and `mode` for a
 /// new file. (std's `File::open`/`OpenOptions` carry boxed error strings
-/// and their `Debug` machinery: ~3 KB on mips.)
-pub fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> io::Result<std::fs::File> {
-    use std::os::fd::FromRawFd;
-    let c =
-        std::ffi::CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+/// and their `Debug` machinery: ~3 KB on mips; a plain `Fd`, not a
+/// `File`, links only the few calls netmon makes.)
+pub fn open(path: &str, flags: libc::c_int, mode: libc::mode_t) -> io::Result<Fd> {
+    let c = cpath(path)?;
     // SAFETY: c is NUL-terminated; open takes the mode as a variadic uint.
     let fd = retry(|| unsafe {
         libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) as isize
     })?;
-    // SAFETY: fd (an int from open, so in range) is a new descriptor
-    // nobody else owns.
-    Ok(unsafe { std::fs::File::from_raw_fd(fd as libc::c_int) })
+    // fd is an int from open, so in range, and a new descriptor.
+    Ok(Fd(fd as libc::c_int))
+}
+
+/// `path` as a C string; an inner NUL is `InvalidInput`.
+fn cpath(path: &str) -> io::Result<std::ffi::CString> {
+    std::ffi::CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// mkdir(2) with mode 0777 (less the umask), as `fs::create_dir` does.
+pub fn mkdir(path: &str) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: c is NUL-terminated.
+    cvt(unsafe { libc::mkdir(c.as_ptr(), 0o777) }).map(|_| ())
+}
+
+/// Whether anything (even a dangling symlink) is at `path`: lstat(2)
+/// succeeds.
+pub fn lexists(path: &str) -> bool {
+    let Ok(c) = cpath(path) else { return false };
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: c is NUL-terminated, st a valid out-buffer.
+    unsafe { libc::lstat(c.as_ptr(), &mut st) == 0 }
 }
 
 /// The whole content of file `path`.
 pub fn read_file(path: &str) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut f = open(path, libc::O_RDONLY, 0)?;
-    let mut v = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match f.read(&mut chunk) {
-            Ok(0) => return Ok(v),
-            Ok(n) => v.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    read_all(&mut open(path, libc::O_RDONLY, 0)?)
+}
+
+/// The UTF-8 names in directory `path` (not `.` and `..`), in directory
+/// order; with `files_only`, only regular files (`d_type`, or lstat where
+/// the file system leaves it unknown, as `DirEntry::file_type` does).
+/// A read error ends the list, as it ends std's `ReadDir`. (std's
+/// `read_dir` is an `Arc`-shared iterator of `DirEntry`s: ~1.2 KB on mips.)
+pub fn read_dir(path: &str, files_only: bool) -> io::Result<Vec<String>> {
+    let c = cpath(path)?;
+    // SAFETY: c is NUL-terminated; a non-NULL DIR is closed below.
+    let d = unsafe { libc::opendir(c.as_ptr()) };
+    if d.is_null() {
+        return Err(io::Error::last_os_error());
     }
+    let mut names = Vec::new();
+    loop {
+        // SAFETY: d is an open DIR; the entry stays valid until the next
+        // readdir/closedir, and is copied out before either.
+        let e = unsafe { libc::readdir(d) };
+        if e.is_null() {
+            break;
+        }
+        // SAFETY: e points to a valid dirent whose d_name is NUL-terminated.
+        let (name, ty) = unsafe { (std::ffi::CStr::from_ptr((*e).d_name.as_ptr()), (*e).d_type) };
+        let Ok(n) = name.to_str() else { continue };
+        if n == "." || n == ".." || (files_only && !is_file(d, name, ty)) {
+            continue;
+        }
+        names.push(n.into());
+    }
+    // SAFETY: d is open and not used after this.
+    unsafe { libc::closedir(d) };
+    Ok(names)
+}
+
+/// Whether entry `name` of open directory `d` with `d_type` `ty` is a
+/// regular file (not following a symlink).
+fn is_file(d: *mut libc::DIR, name: &std::ffi::CStr, ty: u8) -> bool {
+    if ty != libc::DT_UNKNOWN {
+        return ty == libc::DT_REG;
+    }
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: d is an open DIR, name NUL-terminated, st a valid out-buffer.
+    let rc = unsafe {
+        libc::fstatat(
+            libc::dirfd(d),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG
 }
 
 /// The whole content of text file `path`; not UTF-8 is `InvalidData`.
@@ -786,6 +902,34 @@ pub fn resolve(host: &str, port: u16) -> Vec<std::net::SocketAddr> {
     // SAFETY: list came from getaddrinfo and is freed once.
     unsafe { libc::freeaddrinfo(list) };
     out
+}
+
+/// An IPv4 (dotted quad) or IPv6 (RFC 4291 text, IPv4 tail allowed)
+/// address, as inet_pton(3) reads it: four decimal parts without leading
+/// zeros, or hex groups with at most one `::`; no zone, prefix or blanks.
+/// (core's `IpAddr::from_str` accepts the same forms but is ~1.5 KB on
+/// mips, and the C library's inet_pton is linked for getaddrinfo anyway.)
+pub fn parse_ip(s: &str) -> Option<std::net::IpAddr> {
+    // 45 bytes is the longest address text (six groups and a dotted quad).
+    let mut c = [0u8; 46];
+    if s.len() >= c.len() || s.bytes().any(|b| b == 0) {
+        return None;
+    }
+    c.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
+    let mut out = [0u8; 16];
+    let v6 = s.bytes().any(|b| b == b':');
+    let af = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+    // SAFETY: c is NUL-terminated (s has no NUL and is shorter than c);
+    // out has room for an in6_addr (16 bytes), more than an in_addr.
+    let ok = unsafe { inet_pton(af, c.as_ptr().cast(), out.as_mut_ptr().cast()) } == 1;
+    match (ok, v6) {
+        (false, _) => None,
+        (true, true) => Some(std::net::Ipv6Addr::from(out).into()),
+        (true, false) => {
+            let [a, b, c, d, ..] = out;
+            Some(std::net::Ipv4Addr::new(a, b, c, d).into())
+        }
+    }
 }
 
 /// A TCP connection to `addr`, waiting at most `timeout_ms` for it (a
@@ -893,6 +1037,95 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn now_is_the_system_time() {
+        let std_now = || {
+            let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            d.unwrap().as_secs() as i64
+        };
+        let (a, n, b) = (std_now(), super::now(), std_now());
+        assert!(a <= n && n <= b, "{a} {n} {b}");
+    }
+
+    #[test]
+    fn parse_ip_agrees_with_std() {
+        let cases = [
+            "192.168.1.10",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4 ",
+            " 1.2.3.4",
+            "1.2.3.",
+            "1..2.3",
+            "1.2.3.0x1",
+            "+1.2.3.4",
+            "",
+            "::",
+            "::1",
+            "1::",
+            ":::",
+            "1:::2",
+            "1::2::3",
+            "fd00::",
+            "FD00::A",
+            "2001:db8::1:0:0:1",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            "1::2:3:4:5:6:7",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "1:2:3:4:5:6:7:8::",
+            "::1:2:3:4:5:6:7:8",
+            "12345::",
+            "0000:0000:0000:0000:0000:0000:0000:0001",
+            "::ffff:1.2.3.4",
+            "::1.2.3.4",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "1:2:3:4:5:1.2.3.4",
+            "1::1.2.3.4",
+            "::ffff:01.2.3.4",
+            "::ffff:1.2.3",
+            "fe80::1%eth0",
+            "::1/128",
+            ":1::",
+            "1:",
+            "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+            "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.2555",
+            "1.2.3.4\0",
+            "é::",
+        ];
+        for s in cases {
+            assert_eq!(super::parse_ip(s), s.parse().ok(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn read_dir_lists_names_and_regular_files() {
+        let d = std::env::temp_dir().join(format!("netmon-sys-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("a"), "x").unwrap();
+        std::fs::write(d.join(".h"), "x").unwrap();
+        std::os::unix::fs::symlink("a", d.join("link")).unwrap();
+        let ds = d.to_str().unwrap();
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        let all = sorted(super::read_dir(ds, false).unwrap());
+        assert_eq!(all, [".h", "a", "link", "sub"]);
+        assert_eq!(sorted(super::read_dir(ds, true).unwrap()), [".h", "a"]);
+        let e = super::read_dir(d.join("missing").to_str().unwrap(), false).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn read_file_open_and_read_text() {
         let d = std::env::temp_dir().join(format!("netmon-sys-read-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
@@ -917,10 +1150,10 @@ mod tests {
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
         let f = super::open(n.to_str().unwrap(), flags, 0o600).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
-        use std::os::fd::AsRawFd;
+        let mode = std::fs::metadata(&n).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         // SAFETY: fcntl on an open descriptor of ours.
-        let fd_flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFD) };
+        let fd_flags = unsafe { libc::fcntl(f.0, libc::F_GETFD) };
         assert_ne!(fd_flags & libc::FD_CLOEXEC, 0, "not inherited by tools");
         drop(f);
         let e = super::open(n.to_str().unwrap(), flags, 0o600).unwrap_err();

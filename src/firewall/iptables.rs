@@ -216,7 +216,8 @@ pub fn remove(meters: &[Meter], r: &mut Runner) -> Result<()> {
 }
 
 fn no_such_chain(stderr: &str) -> bool {
-    stderr.contains("No chain/target/match by that name") || stderr.contains("does not exist")
+    use crate::parse::contains;
+    contains(stderr, "No chain/target/match by that name") || contains(stderr, "does not exist")
 }
 
 /// What one family's listing showed besides the counters.

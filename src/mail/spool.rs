@@ -222,16 +222,13 @@ fn corrupt_msg(p: &str) -> String {
 
 /// Names of the entries, oldest first (missing directory = empty).
 fn names(dir: &str) -> Result<Vec<String>> {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
+    let all = match crate::sys::read_dir(dir, false) {
+        Ok(v) => v,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("read", dir, &e)),
     };
     let mut v = Vec::new();
-    for d in rd {
-        let Some(n) = d.ok().and_then(|d| d.file_name().into_string().ok()) else {
-            continue;
-        };
+    for n in all {
         if n.ends_with(SUFFIX) && !n.starts_with('.') {
             // Kept sorted as it grows: a binary search and an insert are
             // far less code than `sort` (a merge sort over `String`), and

@@ -179,13 +179,14 @@ fn is_opt(s: &str) -> bool {
 fn is_addr(s: &str) -> bool {
     let s = s.strip_prefix('!').unwrap_or(s);
     let a = s.split_once('/').map_or(s, |(a, _)| a);
-    a.parse::<core::net::IpAddr>().is_ok()
+    crate::sys::parse_ip(a).is_some()
 }
 
 /// `/* text */` in the extras (iptables prints `/* %s */`); the first one.
 fn list_comment(extras: &str) -> Option<&str> {
-    let (_, after) = extras.split_once("/* ")?;
-    after.split_once(" */").map(|(c, _)| c)
+    // The needles are ASCII, so the offsets are char boundaries.
+    let after = extras.get(super::find(extras, "/* ")? + 3..)?;
+    after.get(..super::find(after, " */")?)
 }
 
 /// `iptables-save -c` (also without `-c`, and `iptables -S [-v]`).

@@ -220,8 +220,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn skip_ws(&mut self) {
-        let r = self.rest();
-        self.pos += r.len() - r.trim_start_matches([' ', '\t']).len();
+        self.pos += self.rest().bytes().take_while(|&b| is_blank(b)).count();
     }
 
     /// Consumes `lit` if the rest starts with it.
@@ -246,7 +245,7 @@ impl<'a> Cursor<'a> {
     pub fn word(&mut self) -> Option<&'a str> {
         self.skip_ws();
         let r = self.rest();
-        let n = r.find([' ', '\t']).unwrap_or(r.len());
+        let n = r.bytes().position(is_blank).unwrap_or(r.len());
         self.pos += n;
         r.get(..n).filter(|w| !w.is_empty())
     }
@@ -298,6 +297,12 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// A space or tab: the blanks between words. (Byte tests: a `[char; 2]`
+/// pattern links str's multi-char searcher.)
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
 /// Length of a leading `"..."` including both quotes (or the whole string
 /// if the closing quote is missing). A backslash escapes the next byte, as
 /// iptables-save writes `\"` and `\\` inside quoted arguments.
@@ -322,6 +327,23 @@ pub fn parse_u64(s: &str) -> Result<u64, NumError> {
         return Err(NumError::Garbage);
     }
     Ok(v)
+}
+
+/// Byte offset of the first `needle` in `hay` (`str::find` with a `&str`
+/// pattern), by a plain byte-window scan: the needles are short literals,
+/// and std's two-way `StrSearcher` is ~1.5 KB on mips.
+#[inline(never)]
+pub fn find(hay: &str, needle: &str) -> Option<usize> {
+    let n = needle.as_bytes();
+    if n.is_empty() {
+        return Some(0);
+    }
+    hay.as_bytes().windows(n.len()).position(|w| w == n)
+}
+
+/// `hay.contains(needle)`, through [`find`].
+pub fn contains(hay: &str, needle: &str) -> bool {
+    find(hay, needle).is_some()
 }
 
 /// Strips one pair of surrounding double quotes, if present.
@@ -432,6 +454,25 @@ mod tests {
         assert_eq!(c.word(), Some("99999999999999999999999"));
         assert_eq!(c.word(), Some("rest"));
         assert_eq!(c.word(), None);
+    }
+
+    #[test]
+    fn find_is_str_find() {
+        for (h, n) in [
+            ("", ""),
+            ("abc", ""),
+            ("", "a"),
+            ("abc", "abc"),
+            ("ab", "abc"),
+            ("a /* c */ b", "/* "),
+            ("a /* c */ b", " */"),
+            ("x**/* */", " */"),
+            ("é/* x", "/* "),
+            ("aaab", "aab"),
+        ] {
+            assert_eq!(find(h, n), h.find(n), "{h:?} {n:?}");
+            assert_eq!(contains(h, n), h.contains(n));
+        }
     }
 
     #[test]

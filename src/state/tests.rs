@@ -279,3 +279,28 @@ fn decode_refuses_torn_zeroed_flipped_and_foreign_files() {
 fn crc32_check_value() {
     assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
 }
+
+#[test]
+fn report_tables_of_days_and_months() {
+    let mut s = State::new(0);
+    let t0 = utc(2026, 1, 31, 23);
+    s.fold(&NAMES, &reading(t0, &[(1, 100), (0, 0)]), &CAL);
+    s.fold(&NAMES, &reading(t0 + 7200, &[(2, 300), (1, 5)]), &CAL);
+    let jan31 = days_from_civil(2026, 1, 31);
+    let t = crate::report::day_rows(&s, &CAL, t0 + 7200, 3);
+    assert!(!t.months);
+    let want = [
+        (jan31 - 1, vec![0, 0]),
+        (jan31, vec![100, 0]),
+        (jan31 + 1, vec![200, 5]),
+    ];
+    assert_eq!(t.rows, want);
+    assert!(crate::report::day_rows(&s, &CAL, t0, 0).rows.is_empty());
+    let t = crate::report::month_rows(&s, &CAL, t0 + 7200);
+    assert!(t.months);
+    assert_eq!(t.rows.len(), MONTHS);
+    let first = days_from_civil(2024, 3, 1);
+    assert_eq!(t.rows[0], (first, vec![0, 0]));
+    assert_eq!(t.rows[MONTHS - 2], (jan31 - 30, vec![100, 0]));
+    assert_eq!(t.rows[MONTHS - 1], (jan31 + 1, vec![200, 5]));
+}
