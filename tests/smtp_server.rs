@@ -149,7 +149,7 @@ fn report(to: &[&str]) -> Vec<u8> {
     .unwrap()
 }
 
-fn creds(m: Mechanism, password: &str) -> Credentials {
+fn creds(m: Mechanism, password: &str) -> Credentials<'_> {
     Credentials::new(m, USER, password).unwrap()
 }
 

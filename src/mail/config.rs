@@ -105,12 +105,12 @@ impl MailConfig {
     }
 
     /// The envelope for this config (`helo` as above).
-    pub fn envelope(&self, hostname: &str) -> Result<Envelope> {
+    pub fn envelope<'a>(&'a self, hostname: &'a str) -> Result<Envelope<'a>> {
         Envelope::new(self.helo(hostname), &self.from, &self.to)
     }
 
     /// AUTH credentials when `auth` is plain or login.
-    pub fn credentials(&self) -> Result<Option<Credentials>> {
+    pub fn credentials(&self) -> Result<Option<Credentials<'_>>> {
         let m = match self.auth {
             Auth::None => return Ok(None),
             Auth::Plain => Mechanism::Plain,

@@ -71,7 +71,7 @@ impl<'a> Mailer<'a> {
     }
 
     /// The envelope for a message to the configured recipients.
-    pub fn envelope(&self) -> Result<Envelope> {
+    pub fn envelope(&self) -> Result<Envelope<'a>> {
         self.cfg.envelope(self.hostname)
     }
 
@@ -81,7 +81,7 @@ impl<'a> Mailer<'a> {
             Transport::Smtp => {
                 let auth = match self.cfg.credentials() {
                     Ok(a) => a,
-                    Err(e) => return Outcome::Permanent(failure(Stage::Auth, e.message())),
+                    Err(e) => return Outcome::Permanent(failure(Stage::Auth, e.message().into())),
                 };
                 let t = self.cfg.timeout();
                 smtp::send(&self.cfg.server, self.cfg.port, t, env, auth.as_ref(), msg)
@@ -127,17 +127,17 @@ impl<'a> Mailer<'a> {
         spool::retry(self.spool_dir, now, |entry, msg| {
             match Envelope::new(self.cfg.helo(self.hostname), &entry.from, &entry.to) {
                 Ok(env) => self.attempt(&env, msg),
-                Err(e) => Outcome::Permanent(failure(Stage::MailFrom, e.message())),
+                Err(e) => Outcome::Permanent(failure(Stage::MailFrom, e.message().into())),
             }
         })
     }
 }
 
-fn failure(stage: Stage, reason: &str) -> Failure {
+fn failure(stage: Stage, reason: String) -> Failure {
     Failure {
         stage,
         code: None,
-        reason: reason.into(),
+        reason,
     }
 }
 
@@ -161,7 +161,11 @@ pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
     let spawned = sys::spawn(&[path, "-t", "-i"], [true, false, true], false);
     let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => return Outcome::Transient(sendmail_failure(path, "cannot run it: ", &e)),
+        Err(e) => {
+            let mut b = sendmail_head(path, "cannot run it: ");
+            sys::write_io_error(&mut b, &e);
+            return Outcome::Transient(failure(Stage::Connect, b.into_string()));
+        }
     };
     let body = lf_line_ends(msg);
     let mut pump = Pump::new(
@@ -182,15 +186,21 @@ pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
     } else {
         String::new()
     };
-    match status {
-        Some(s) if s.success() => Outcome::Delivered { rejected: vec![] },
-        Some(s) => Outcome::Transient(exit_failure(path, s.code(), &err)),
+    let mut b = sendmail_head(path, "");
+    match status.map(Status::code) {
+        Some(Some(0)) => return Outcome::Delivered { rejected: vec![] },
+        Some(Some(c)) => {
+            let _ = ufmt::uwrite!(b, "exit status {}", c);
+        }
+        Some(None) => b.push_bytes(b"killed by a signal"),
         None => {
-            let mut r = Buf::new();
-            let _ = ufmt::uwrite!(r, "no exit after {} s; killed", limit.as_secs());
-            Outcome::Transient(failure(Stage::EndOfData, &prefixed(path, r.as_str())))
+            let _ = ufmt::uwrite!(b, "no exit after {} s; killed", limit.as_secs());
         }
     }
+    if status.is_some() && !err.is_empty() {
+        b.fill(": {}", &[&err]);
+    }
+    Outcome::Transient(failure(Stage::EndOfData, b.into_string()))
 }
 
 /// The exit status, or None (after killing it) when `limit` passed;
@@ -212,42 +222,22 @@ fn wait_bounded(child: &mut Child, pump: &mut Pump, limit: Duration) -> Option<S
 
 /// stderr's lines, trimmed, blank ones dropped, joined with `; `.
 fn tidy_stderr(kept: &[u8]) -> String {
-    String::from_utf8_lossy(kept)
-        .split(['\n', '\r'])
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn prefixed(path: &str, what: &str) -> String {
-    let mut r = String::from("sendmail ");
-    r.push_str(path);
-    r.push_str(": ");
-    r.push_str(what);
-    r
-}
-
-fn sendmail_failure(path: &str, what: &str, e: &std::io::Error) -> Failure {
-    let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "{}", what);
-    crate::sys::write_io_error(&mut b, e);
-    failure(Stage::Connect, &prefixed(path, b.as_str()))
-}
-
-fn exit_failure(path: &str, code: Option<i32>, stderr: &str) -> Failure {
-    let mut b = Buf::new();
-    match code {
-        Some(c) => {
-            let _ = ufmt::uwrite!(b, "exit status {}", c);
+    let text = String::from_utf8_lossy(kept);
+    let mut out = String::new();
+    for l in text.split(['\n', '\r']).map(str::trim) {
+        if !l.is_empty() {
+            let sep = if out.is_empty() { "" } else { "; " };
+            crate::mail::push_all(&mut out, &[sep, l]);
         }
-        None => b.push_bytes(b"killed by a signal"),
     }
-    if !stderr.is_empty() {
-        b.push_bytes(b": ");
-        b.push_bytes(stderr.as_bytes());
-    }
-    failure(Stage::EndOfData, &prefixed(path, b.as_str()))
+    out
+}
+
+/// `sendmail PATH: WHAT`, the start of every sendmail failure reason.
+fn sendmail_head(path: &str, what: &str) -> Buf {
+    let mut b = Buf::new();
+    b.fill("sendmail {}: {}", &[path, what]);
+    b
 }
 
 /// CRLF to LF (sendmail reads a local text file; msmtp and postfix
@@ -428,6 +418,34 @@ mod tests {
         assert_eq!(f.reason, want);
         assert_eq!(std::fs::read(&got).unwrap(), lf_line_ends(&msg));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sendmail_killed_by_a_signal_keeps_its_stderr() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("netmon-kill-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("sendmail");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\ncat >/dev/null\necho oops >&2\nkill -9 $$\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = sendmail(script.to_str().unwrap(), b"x\r\n", Duration::from_secs(20));
+        let Outcome::Transient(f) = out else {
+            panic!("{out:?}")
+        };
+        let want = format!("sendmail {}: killed by a signal: oops", script.display());
+        assert_eq!((f.stage, f.reason), (Stage::EndOfData, want));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stderr_lines_are_trimmed_and_joined() {
+        assert_eq!(tidy_stderr(b"  a \r\n\n b\rc\t\n \n"), "a; b; c");
+        assert_eq!(tidy_stderr(b"x\xff\n"), "x\u{fffd}");
+        assert_eq!(tidy_stderr(b"\n \r\n"), "");
     }
 
     #[test]

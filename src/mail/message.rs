@@ -219,7 +219,7 @@ fn multipart(out: &mut Vec<u8>, text: &[u8], html: &[u8]) -> Result<()> {
             b"\"\r\n\r\n",
         ],
     );
-    for (subtype, body) in [(&b"plain"[..], text), (b"html", html)] {
+    for &(subtype, body) in &[(&b"plain"[..], text), (b"html", html)] {
         put(out, &[b"--", b, b"\r\n"]);
         part_headers(out, subtype);
         put(out, &[b"\r\n", body, b"\r\n"]);

@@ -149,7 +149,7 @@ impl Entry {
             let (k, v) = line.split_once(' ').unwrap_or((line, ""));
             match KEYS.iter().position(|&x| x == k)? {
                 i @ (0 | 1) => {
-                    let n = v.parse().ok()?;
+                    let n = u32::try_from(int(v, false)?).ok()?;
                     *if i == 0 {
                         &mut e.attempts
                     } else {
@@ -157,7 +157,7 @@ impl Entry {
                     } = n;
                 }
                 i @ (2 | 3) => {
-                    let n = v.parse().ok()?;
+                    let n = int(v, true)?;
                     *if i == 2 { &mut e.first } else { &mut e.last } = n;
                 }
                 4 => e.from = v.into(),
@@ -167,6 +167,36 @@ impl Entry {
         }
         (!e.from.is_empty() && !e.to.is_empty()).then_some(end + 2)
     }
+}
+
+/// A decimal header value as `str::parse` takes it for `u32` (`signed`
+/// false) or `i64`: an optional `+` (or `-` when signed), then one or more
+/// digits, no overflow. One loop instead of two inlined `from_str`s.
+fn int(v: &str, signed: bool) -> Option<i64> {
+    let b = v.as_bytes();
+    let (neg, digits) = match b {
+        [b'-', rest @ ..] if signed => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Negative values are summed downwards: i64::MIN has no positive twin.
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(d - b'0');
+        n = n.checked_mul(10)?;
+        n = if neg {
+            n.checked_sub(d)?
+        } else {
+            n.checked_add(d)?
+        };
+    }
+    Some(n)
 }
 
 /// Reads the file of the `blank` entry `e` into it; returns the message.
@@ -192,13 +222,21 @@ fn corrupt_msg(p: &str) -> String {
 
 /// Names of the entries, oldest first (missing directory = empty).
 fn names(dir: &str) -> Result<Vec<String>> {
-    let mut v = match crate::sys::read_dir(dir, false) {
+    let all = match crate::sys::read_dir(dir, false) {
         Ok(v) => v,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("read", dir, &e)),
     };
-    v.retain(|n| n.ends_with(SUFFIX) && !n.starts_with('.'));
-    v.sort();
+    let mut v = Vec::new();
+    for n in all {
+        if n.ends_with(SUFFIX) && !n.starts_with('.') {
+            // Kept sorted as it grows: a binary search and an insert are
+            // far less code than `sort` (a merge sort over `String`), and
+            // a spool holds a few dozen names at most.
+            let at = v.partition_point(|x: &String| x.as_str() <= n.as_str());
+            v.insert(at, n);
+        }
+    }
     Ok(v)
 }
 
@@ -393,20 +431,16 @@ fn delivered(
 
 fn keep(dir: &str, entry: &Entry, msg: &[u8], events: &mut Vec<String>, what: &str) {
     let r = crate::store::replace_file(dir, &entry.name, &entry.encode(msg));
-    let s = match &r {
-        Ok(()) => sentence(entry, what, &[": ", &entry.reason]),
-        Err(e) => {
-            let tail = [
-                ": ",
-                &entry.reason,
-                " (and cannot update the spool: ",
-                e.message(),
-                ")",
-            ];
-            sentence(entry, what, &tail)
-        }
+    // One sentence call; the spool trouble, if any, as its last pieces.
+    let (open, why, close) = match &r {
+        Ok(()) => ("", "", ""),
+        Err(e) => (" (and cannot update the spool: ", e.message(), ")"),
     };
-    events.push(s);
+    events.push(sentence(
+        entry,
+        what,
+        &[": ", &entry.reason, open, why, close],
+    ));
 }
 
 fn refused(dir: &str, entry: &Entry, msg: &[u8], events: &mut Vec<String>) {
@@ -462,6 +496,24 @@ mod tests {
 
     fn to() -> Vec<String> {
         vec!["a@example.org".into(), "b@example.org".into()]
+    }
+
+    #[test]
+    fn names_are_sorted_and_filtered() {
+        let d = tmp("names");
+        fs::create_dir_all(&d).unwrap();
+        let made = [
+            "3.msg", "1.msg", ".0.msg", "2.msg", "10.msg", "x.tmp", "0.msg",
+        ];
+        for n in made {
+            fs::write(path(&d, n), "").unwrap();
+        }
+        assert_eq!(
+            names(&d).unwrap(),
+            ["0.msg", "1.msg", "10.msg", "2.msg", "3.msg"]
+        );
+        fs::remove_dir_all(&d).unwrap();
+        assert!(names(&d).unwrap().is_empty());
     }
 
     #[test]
@@ -585,6 +637,23 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n
     }
 
     #[test]
+    fn a_spool_that_cannot_be_updated_is_reported() {
+        let d = tmp("stuck");
+        let (name, _) = add(&d, "n@r", &to(), b"A", 1, "r", false).unwrap();
+        // The temp file's name taken by a non-empty directory: the
+        // rewrite of the entry fails (even for root).
+        let blocker = path(&d, &format!(".{name}.tmp"));
+        fs::create_dir_all(path(&blocker, "x")).unwrap();
+        let ev = retry(&d, 10, |_, _| Outcome::Transient(fail("DATA: 451 later")));
+        let want = format!(
+            "spooled mail {name}: still waiting (attempt 2): DATA: 451 later \
+             (and cannot update the spool: cannot write {blocker}: Is a directory)"
+        );
+        assert_eq!(ev, [want]);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
     fn refused_five_times_is_given_up() {
         let d = tmp("perm");
         add(&d, "n@r", &to(), b"A", 1, "RCPT TO: 550 no", true).unwrap();
@@ -602,6 +671,35 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason connect: refused  X\n\n
         read_entry(&path(&d, FAILED_DIR), &mut e).unwrap();
         assert_eq!((e.attempts, e.refusals), (5, 5));
         let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn header_numbers_parse_like_str_parse() {
+        for v in [
+            "",
+            "0",
+            "7",
+            "+7",
+            "-7",
+            "+",
+            "-",
+            "-0",
+            "+-1",
+            "1a",
+            " 1",
+            "007",
+            "4294967295",
+            "4294967296",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "0000000000000000000000042",
+        ] {
+            let u = int(v, false).and_then(|n| u32::try_from(n).ok());
+            assert_eq!(u, v.parse::<u32>().ok(), "u32 {v:?}");
+            assert_eq!(int(v, true), v.parse::<i64>().ok(), "i64 {v:?}");
+        }
     }
 
     #[test]

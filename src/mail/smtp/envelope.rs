@@ -16,20 +16,22 @@ pub const MAX_DOMAIN: usize = 255;
 /// Longest user name or password accepted for AUTH.
 pub const MAX_CREDENTIAL: usize = 255;
 
-/// HELO name, sender and recipients, validated.
+/// HELO name, sender and recipients, validated; borrowed from their
+/// owner (the config or a spool entry), so an attempt copies nothing.
+/// `to` as the caller holds it (the app has `String`s: one
+/// instantiation in the router binary).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    helo: String,
-    from: String,
-    to: Vec<String>,
+pub struct Envelope<'a, T = String> {
+    helo: &'a str,
+    from: &'a str,
+    to: &'a [T],
 }
 
-impl Envelope {
+impl<'a, T: AsRef<str>> Envelope<'a, T> {
     /// Checks every value: `helo` a domain or address literal, `from` and
     /// each `to` a plain `local@domain` (see `valid_address`), 1 to
-    /// `MAX_RECIPIENTS` recipients. `to` as the caller holds it (the
-    /// app has `String`s; one instantiation in the router binary).
-    pub fn new<T: AsRef<str>>(helo: &str, from: &str, to: &[T]) -> Result<Envelope> {
+    /// `MAX_RECIPIENTS` recipients.
+    pub fn new(helo: &'a str, from: &'a str, to: &'a [T]) -> Result<Envelope<'a, T>> {
         if !valid_helo(helo) {
             return Err(bad("HELO name", helo));
         }
@@ -39,28 +41,22 @@ impl Envelope {
         if to.is_empty() || to.len() > MAX_RECIPIENTS {
             return Err(Error::config("mail needs 1 to 100 recipients"));
         }
-        let mut list = Vec::with_capacity(to.len());
         for t in to {
             let t = t.as_ref();
             if !valid_address(t) {
                 return Err(bad("recipient address", t));
             }
-            list.push(String::from(t));
         }
-        Ok(Envelope {
-            helo: helo.into(),
-            from: from.into(),
-            to: list,
-        })
+        Ok(Envelope { helo, from, to })
     }
-    pub fn helo(&self) -> &str {
-        &self.helo
+    pub fn helo(&self) -> &'a str {
+        self.helo
     }
-    pub fn from(&self) -> &str {
-        &self.from
+    pub fn from(&self) -> &'a str {
+        self.from
     }
-    pub fn to(&self) -> &[String] {
-        &self.to
+    pub fn to(&self) -> &'a [T] {
+        self.to
     }
 }
 
@@ -128,44 +124,45 @@ impl Mechanism {
 }
 
 /// User name and password for AUTH. Deliberately no `Debug`/`uDisplay`:
-/// the password must not be printable by accident.
-#[derive(Clone)]
-pub struct Credentials {
+/// the password must not be printable by accident. Borrowed from the
+/// config: an attempt neither copies nor frees them.
+#[derive(Clone, Copy)]
+pub struct Credentials<'a> {
     mechanism: Mechanism,
-    user: String,
-    password: String,
+    user: &'a str,
+    password: &'a str,
 }
 
-impl Credentials {
+impl<'a> Credentials<'a> {
     /// Refuses NUL (RFC 4616 section 2: it separates the PLAIN fields)
     /// and values longer than `MAX_CREDENTIAL`. The error never quotes
     /// the password.
-    pub fn new(mechanism: Mechanism, user: &str, password: &str) -> Result<Credentials> {
+    pub fn new(mechanism: Mechanism, user: &'a str, password: &'a str) -> Result<Credentials<'a>> {
         let fine = |s: &str| !s.is_empty() && s.len() <= MAX_CREDENTIAL && !s.contains('\0');
-        if !fine(user) {
-            return Err(Error::config(
-                "invalid mail username (empty, too long or NUL)",
-            ));
-        }
-        if !fine(password) {
-            return Err(Error::config(
-                "invalid mail password (empty, too long or NUL)",
-            ));
+        let refused = if !fine(user) {
+            "invalid mail username (empty, too long or NUL)"
+        } else if !fine(password) {
+            "invalid mail password (empty, too long or NUL)"
+        } else {
+            ""
+        };
+        if !refused.is_empty() {
+            return Err(Error::config(refused));
         }
         Ok(Credentials {
             mechanism,
-            user: user.into(),
-            password: password.into(),
+            user,
+            password,
         })
     }
     pub fn mechanism(&self) -> Mechanism {
         self.mechanism
     }
-    pub fn user(&self) -> &str {
-        &self.user
+    pub fn user(&self) -> &'a str {
+        self.user
     }
-    pub(crate) fn password(&self) -> &str {
-        &self.password
+    pub(crate) fn password(&self) -> &'a str {
+        self.password
     }
 }
 
@@ -215,5 +212,16 @@ mod tests {
             .err()
             .unwrap();
         assert!(!e.message().contains("se"), "{}", e.message());
+        let user = "invalid mail username (empty, too long or NUL)";
+        let password = "invalid mail password (empty, too long or NUL)";
+        for (u, p, want) in [
+            ("", "", user),
+            ("u", "", password),
+            (&"u".repeat(256), "p", user),
+        ] {
+            let e = Credentials::new(Mechanism::Login, u, p).err().unwrap();
+            assert_eq!(e.message(), want);
+        }
+        assert!(Credentials::new(Mechanism::Login, "u", "p").is_ok());
     }
 }

@@ -55,8 +55,9 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<Connection, F
     // but cannot be configured ends the search (as a failure).
     let mut last = None;
     let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
-    for addr in crate::sys::resolve(host, port) {
-        let r = crate::sys::connect_tcp(&addr, ms);
+    let addrs = crate::sys::resolve(host, port);
+    for addr in &addrs {
+        let r = crate::sys::connect_tcp(addr, ms);
         let connected = r.is_ok();
         match r.and_then(|s| configure(s, timeout)) {
             Ok(c) => return Ok(c),
@@ -67,7 +68,7 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<Connection, F
         }
     }
     Err(match last {
-        Some((addr, e)) => connect_failure(&addr, &e),
+        Some((addr, e)) => connect_failure(addr, &e),
         None => unresolved(host),
     })
 }
@@ -83,11 +84,11 @@ fn configure(s: TcpStream, timeout: Duration) -> io::Result<Connection> {
 }
 
 /// Connects and delivers `message`: the whole job for one attempt.
-pub fn send(
+pub fn send<T: AsRef<str>>(
     host: &str,
     port: u16,
     timeout: Duration,
-    env: &Envelope,
+    env: &Envelope<'_, T>,
     auth: Option<&Credentials>,
     message: &[u8],
 ) -> Outcome {
@@ -111,23 +112,50 @@ fn unresolved(host: &str) -> Failure {
 
 fn connect_failure(addr: &SocketAddr, e: &io::Error) -> Failure {
     let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "connect: ");
-    if addr.is_ipv6() {
-        let _ = ufmt::uwrite!(b, "[");
-    }
+    let v6 = addr.is_ipv6();
+    b.push_bytes(if v6 { b"connect: [" } else { b"connect: " });
     let _ = write_ip(&mut b, &addr.ip());
-    if addr.is_ipv6() {
-        let _ = ufmt::uwrite!(b, "]");
+    if v6 {
+        b.push_bytes(b"]");
     }
     let _ = ufmt::uwrite!(b, ":{}: ", addr.port());
-    let mut r = String::from(b.as_str());
     match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => r.push_str("timed out"),
-        _ => push_io_error(&mut r, e),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => b.push_bytes(b"timed out"),
+        _ => push_io_error(&mut b, e),
     }
     Failure {
         stage: Stage::Connect,
         code: None,
-        reason: r,
+        reason: b.into_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_failure_reasons() {
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        let v6: SocketAddr = "[::1]:587".parse().unwrap();
+        let f = connect_failure(&v6, &refused);
+        assert_eq!(f.reason, "connect: [::1]:587: Connection refused");
+        let v4: SocketAddr = "192.0.2.1:25".parse().unwrap();
+        let timeout = io::Error::from(io::ErrorKind::TimedOut);
+        let f = connect_failure(&v4, &timeout);
+        assert_eq!(
+            (f.stage, f.reason.as_str()),
+            (Stage::Connect, "connect: 192.0.2.1:25: timed out")
+        );
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        let f = connect_failure(&v4, &reset);
+        assert_eq!(
+            f.reason,
+            "connect: 192.0.2.1:25: connection closed by the server"
+        );
+        assert_eq!(
+            unresolved("no\nsuch").reason,
+            "connect: cannot resolve 'nosuch'"
+        );
     }
 }

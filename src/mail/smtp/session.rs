@@ -118,10 +118,15 @@ pub struct Session<S> {
     line: Vec<u8>,
     out: Vec<u8>,
     parser: ReplyParser,
+    /// The last reply read (kept here, not moved through every step).
+    reply: Reply,
     /// Texts that must never appear in a reason (password, its base64).
     secrets: Vec<String>,
     /// The step under way: failures are reported as in this stage.
     stage: Stage,
+    /// Recipients refused so far (RCPT TO), kept here rather than moved
+    /// through every step.
+    rejected: Vec<Rejection>,
     /// Set by `fail`: what became of the message, and whether the
     /// connection is still in step so a QUIT makes sense.
     outcome: Outcome,
@@ -132,11 +137,16 @@ impl<S: BufRead + Write> Session<S> {
     pub fn new(io: S) -> Session<S> {
         Session {
             io,
-            line: Vec::with_capacity(MAX_LINE),
-            out: Vec::with_capacity(BODY_CHUNK + BODY_CHUNK / 8),
+            line: Vec::new(),
+            out: Vec::new(),
             parser: ReplyParser::new(),
+            reply: Reply {
+                code: 0,
+                lines: Vec::new(),
+            },
             secrets: Vec::new(),
             stage: Stage::Greeting,
+            rejected: Vec::new(),
             outcome: Outcome::Delivered {
                 rejected: Vec::new(),
             },
@@ -151,69 +161,74 @@ impl<S: BufRead + Write> Session<S> {
 
     /// Runs the whole dialogue for `message` (RFC 5322 text, LF or CRLF
     /// line ends; it is dot-stuffed here) and says what became of it.
-    pub fn send(&mut self, env: &Envelope, auth: Option<&Credentials>, message: &[u8]) -> Outcome {
+    pub fn send<T: AsRef<str>>(
+        &mut self,
+        env: &Envelope<'_, T>,
+        auth: Option<&Credentials>,
+        message: &[u8],
+    ) -> Outcome {
         self.secrets = auth.map(secrets_of).unwrap_or_default();
         self.polite = true;
-        let outcome = match self.dialogue(env, auth, message) {
-            Ok(rejected) => Outcome::Delivered { rejected },
-            Err(Halt) => core::mem::replace(
-                &mut self.outcome,
-                Outcome::Delivered {
-                    rejected: Vec::new(),
-                },
-            ),
+        self.rejected.clear();
+        if self.dialogue(env, auth, message).is_ok() {
+            let rejected = core::mem::take(&mut self.rejected);
+            self.outcome = Outcome::Delivered { rejected };
+        }
+        // Taken before the QUIT, whose failure changes nothing.
+        let empty = Outcome::Delivered {
+            rejected: Vec::new(),
         };
+        let outcome = core::mem::replace(&mut self.outcome, empty);
         if self.polite {
             self.quit();
         }
         outcome
     }
 
-    fn dialogue(
+    fn dialogue<T: AsRef<str>>(
         &mut self,
-        env: &Envelope,
+        env: &Envelope<'_, T>,
         auth: Option<&Credentials>,
         message: &[u8],
-    ) -> Step<Vec<Rejection>> {
+    ) -> Step<()> {
         self.stage = Stage::Greeting;
         self.expect(220)?;
-        let ext = self.hello(env.helo())?;
+        self.hello(env.helo())?;
         if let Some(c) = auth {
-            self.auth(&ext, c)?;
+            self.auth(c)?;
         }
         self.stage = Stage::MailFrom;
         self.step(&MailFrom(env.from()), 250)?;
-        let rejected = self.recipients(env.to())?;
+        self.recipients(env.to())?;
         self.stage = Stage::Data;
         self.step(&Data, 354)?;
         self.body(message)?;
         self.stage = Stage::EndOfData;
-        self.expect(250)?;
-        Ok(rejected)
+        self.expect(250)
     }
 
     /// EHLO, or HELO when the server rejects EHLO with a 5xx (RFC 5321
     /// section 4.1.4: "the client SHOULD fall back to HELO"). 4xx is not
-    /// a "no EHLO" answer but a transient failure. Returns the EHLO
-    /// reply's lines (none after HELO: no extensions).
-    fn hello(&mut self, helo: &str) -> Step<Vec<String>> {
+    /// a "no EHLO" answer but a transient failure. Leaves the EHLO
+    /// reply's lines in `self.reply` (none after HELO: no extensions).
+    fn hello(&mut self, helo: &str) -> Step<()> {
         self.stage = Stage::Hello;
         self.command(&Ehlo(helo))?;
-        let reply = self.reply()?;
-        if reply.class() == 2 {
-            return Ok(reply.lines);
-        }
-        if reply.class() != 5 {
-            return Err(self.refused(&reply));
+        match self.reply()? {
+            2 => return Ok(()),
+            5 => {}
+            _ => return Err(self.refused()),
         }
         self.step(&Helo(helo), 250)?;
-        Ok(Vec::new())
+        self.reply.lines.clear();
+        Ok(())
     }
 
-    fn auth(&mut self, ext: &[String], c: &Credentials) -> Step<()> {
+    /// AUTH, right after `hello`: `self.reply` holds the extensions.
+    fn auth(&mut self, c: &Credentials) -> Step<()> {
         self.stage = Stage::Auth;
         let m = c.mechanism();
-        if !offers(ext, m.name()) {
+        if !offers(&self.reply.lines, m.name()) {
             let r = cat(&[
                 "server does not offer AUTH ",
                 m.name(),
@@ -243,37 +258,41 @@ impl<S: BufRead + Write> Session<S> {
 
     /// One RCPT TO per recipient; refusals are collected, and only a
     /// refusal of all of them (or a 421: the server is closing) stops.
-    fn recipients(&mut self, to: &[String]) -> Step<Vec<Rejection>> {
+    /// The refusals go to `self.rejected`.
+    fn recipients<T: AsRef<str>>(&mut self, to: &[T]) -> Step<()> {
         self.stage = Stage::RcptTo;
-        let mut rejected = Vec::new();
         for rcpt in to {
+            let rcpt = rcpt.as_ref();
             self.command(&RcptTo(rcpt))?;
-            let reply = self.reply()?;
-            match reply.class() {
+            match self.reply()? {
                 2 => {}
-                4 | 5 if reply.code != 421 => rejected.push(self.rejection(rcpt, &reply)),
-                _ => return Err(self.refused(&reply)),
+                4 | 5 if self.reply.code != 421 => {
+                    let r = self.rejection(rcpt);
+                    self.rejected.push(r);
+                }
+                _ => return Err(self.refused()),
             }
         }
-        if rejected.len() < to.len() {
-            return Ok(rejected);
+        if self.rejected.len() < to.len() {
+            return Ok(());
         }
-        Err(self.all_rejected(&rejected))
+        Err(self.all_rejected())
     }
 
-    fn rejection(&self, rcpt: &str, reply: &Reply) -> Rejection {
+    fn rejection(&self, rcpt: &str) -> Rejection {
         let mut r = cat(&[rcpt, ": "]);
-        reply.push_text(&mut r);
+        self.reply.push_text(&mut r);
         Rejection {
             recipient: rcpt.into(),
-            code: reply.code,
+            code: self.reply.code,
             reason: self.clean(r),
         }
     }
 
     /// Every recipient refused: transient if any refusal was, so a retry
     /// can still reach that one.
-    fn all_rejected(&mut self, rejected: &[Rejection]) -> Halt {
+    fn all_rejected(&mut self) -> Halt {
+        let rejected = &self.rejected;
         let mut r = String::from("every recipient refused: ");
         for (i, x) in rejected.iter().enumerate() {
             if i > 0 {
@@ -335,14 +354,14 @@ impl<S: BufRead + Write> Session<S> {
     /// section 4.2.1: the first digit decides; clients must not depend
     /// on the exact code beyond that).
     fn expect(&mut self, want: u16) -> Step<()> {
-        let reply = self.reply()?;
-        if reply.class() == want / 100 {
+        if self.reply()? == want / 100 {
             return Ok(());
         }
-        Err(self.refused(&reply))
+        Err(self.refused())
     }
 
-    fn reply(&mut self) -> Step<Reply> {
+    /// Reads the next reply into `self.reply`; returns its class.
+    fn reply(&mut self) -> Step<u16> {
         loop {
             match read_line(&mut self.io, &mut self.line, MAX_LINE) {
                 Ok(Line::Complete) => {}
@@ -353,7 +372,10 @@ impl<S: BufRead + Write> Session<S> {
                 Err(e) => return Err(self.io_failure(&e)),
             }
             match self.parser.push_line(&self.line) {
-                Ok(Some(reply)) => return Ok(reply),
+                Ok(Some(reply)) => {
+                    self.reply = reply;
+                    return Ok(self.reply.class());
+                }
                 Ok(None) => {}
                 Err(e) => return Err(self.malformed(e)),
             }
@@ -363,11 +385,11 @@ impl<S: BufRead + Write> Session<S> {
     /// A reply that is not the one wanted: 4xx transient, 5xx and
     /// anything unexpected permanent. After 421 the server closes the
     /// connection (RFC 5321 section 3.8), so no QUIT then.
-    fn refused(&mut self, reply: &Reply) -> Halt {
+    fn refused(&mut self) -> Halt {
         let mut r = String::new();
-        reply.push_text(&mut r);
-        let transient = reply.class() == 4;
-        self.fail(Some(reply.code), &r, transient, reply.code != 421)
+        self.reply.push_text(&mut r);
+        let code = self.reply.code;
+        self.fail(Some(code), &r, code / 100 == 4, code != 421)
     }
 
     fn malformed(&mut self, e: ReplyError) -> Halt {
@@ -375,9 +397,9 @@ impl<S: BufRead + Write> Session<S> {
     }
 
     fn io_failure(&mut self, e: &io::Error) -> Halt {
-        let mut r = String::new();
+        let mut r = crate::out::Buf::new();
         push_io_error(&mut r, e);
-        self.fail(None, &r, true, false)
+        self.fail(None, r.as_str(), true, false)
     }
 
     /// Records the outcome `stage: what` for the current stage.
@@ -409,21 +431,23 @@ impl<S: BufRead + Write> Session<S> {
 
 /// `r` with every occurrence of `secret` (not empty) replaced by `***`,
 /// leftmost first, like `str::replace`, without the generic substring
-/// searcher: reasons are short.
+/// searcher: reasons are short. Bytewise: a match of UTF-8 in UTF-8
+/// always starts and ends on character boundaries, so the result is
+/// UTF-8 again.
 fn redact(r: &str, secret: &str) -> String {
-    let mut out = String::with_capacity(r.len());
-    let mut rest = r;
-    while let Some(c) = rest.chars().next() {
+    let (secret, mut rest) = (secret.as_bytes(), r.as_bytes());
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some(&b) = rest.first() {
         let n = if !secret.is_empty() && rest.starts_with(secret) {
-            out.push_str("***");
+            out.extend_from_slice(b"***");
             secret.len()
         } else {
-            out.push(c);
-            c.len_utf8()
+            out.push(b);
+            1
         };
-        rest = rest.get(n..).unwrap_or("");
+        rest = rest.get(n..).unwrap_or_default();
     }
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The password and the base64 forms it takes on the wire (LOGIN sends
@@ -454,19 +478,16 @@ fn truncate(s: &mut String, max: usize) {
 }
 
 /// Timeouts and resets in words; the rest as the C library states them.
-pub(crate) fn push_io_error(out: &mut String, e: &io::Error) {
+pub(crate) fn push_io_error(out: &mut crate::out::Buf, e: &io::Error) {
     use io::ErrorKind as K;
-    match e.kind() {
-        K::TimedOut | K::WouldBlock => out.push_str("timed out waiting for the server"),
+    let words: &[u8] = match e.kind() {
+        K::TimedOut | K::WouldBlock => b"timed out waiting for the server",
         K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
-            out.push_str("connection closed by the server")
+            b"connection closed by the server"
         }
-        _ => {
-            let mut b = crate::out::Buf::new();
-            crate::sys::write_io_error(&mut b, e);
-            out.push_str(b.as_str());
-        }
-    }
+        _ => return crate::sys::write_io_error(out, e),
+    };
+    out.push_bytes(words);
 }
 
 #[cfg(test)]
@@ -545,7 +566,7 @@ mod tests {
         "250-mx.example.org hello\r\n250-SIZE 10240000\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n";
     const MSG: &str = "Subject: t\r\n\r\nbody\r\n";
 
-    fn env(to: &[&str]) -> Envelope {
+    fn env<'a>(to: &'a [&'a str]) -> Envelope<'a, &'a str> {
         Envelope::new("router.lan", "netmon@example.org", to).unwrap()
     }
 
@@ -626,7 +647,7 @@ mod tests {
         assert_eq!(w, "EHLO router.lan\r\nQUIT\r\n");
     }
 
-    fn creds(m: Mechanism) -> Credentials {
+    fn creds(m: Mechanism) -> Credentials<'static> {
         Credentials::new(m, "tim", "tanstaaftanstaaf").unwrap()
     }
 
@@ -914,6 +935,9 @@ mod tests {
             ("ppw", "pw"),
             ("aaaaa", "aa"),
             ("none here", "zz"),
+            ("€€ ü€ €", "€"),
+            ("aüb", "ü"),
+            ("pä x pä", "pä"),
         ] {
             assert_eq!(redact(r, s), r.replace(s, "***"), "{r:?} {s:?}");
         }
