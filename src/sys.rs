@@ -50,7 +50,7 @@ pub fn strerror(errno: i32) -> String {
         return String::from("unknown error");
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    crate::out::lossy(buf.get(..end).unwrap_or_default())
 }
 
 /// The kernel's boot id (a new random UUID at every boot), trimmed.

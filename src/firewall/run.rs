@@ -83,7 +83,7 @@ impl Runner {
         // Unicode table costs ~0.9 KB on mips).
         let blank = p.err.trim_ascii().is_empty();
         let raw = if blank { &p.out } else { &p.err };
-        let mut s = String::from_utf8_lossy(raw).into_owned();
+        let mut s = crate::out::lossy(raw);
         s.truncate(floor_char(&s, MAX_STDERR));
         Ok(Some(s))
     }
@@ -193,7 +193,7 @@ fn finish(tool: &str, child: &mut Child) -> Result<Ended> {
     };
     Ok(Ended {
         ok: wait(tool, child)?.success(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stderr: crate::out::lossy(&stderr),
     })
 }
 
