@@ -312,7 +312,7 @@ pub fn parse(args: &[&str]) -> Result<Parsed> {
 fn usage_error(out: &str) -> Error {
     let first = out
         .lines()
-        .map(str::trim)
+        .map(str::trim_ascii)
         .find(|l| !l.is_empty())
         .unwrap_or("bad arguments");
     // argh's sentences start with an ASCII capital: lower it, as the

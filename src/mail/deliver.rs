@@ -220,11 +220,12 @@ fn wait_bounded(child: &mut Child, pump: &mut Pump, limit: Duration) -> Option<S
     }
 }
 
-/// stderr's lines, trimmed, blank ones dropped, joined with `; `.
+/// stderr's lines, ASCII-trimmed (sendmail runs in the C locale), blank
+/// ones dropped, joined with `; `.
 fn tidy_stderr(kept: &[u8]) -> String {
-    let text = String::from_utf8_lossy(kept);
+    let text = crate::out::lossy(kept);
     let mut out = String::new();
-    for l in text.split(['\n', '\r']).map(str::trim) {
+    for l in text.split(['\n', '\r']).map(str::trim_ascii) {
         if !l.is_empty() {
             let sep = if out.is_empty() { "" } else { "; " };
             crate::mail::push_all(&mut out, &[sep, l]);
