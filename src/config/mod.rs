@@ -31,7 +31,7 @@ use crate::meter::{
     valid_ifname, valid_name, Cidr, CidrError, Hook, IfName, Meter, Name, Proto, MAX_METERS,
 };
 use crate::out::Buf;
-use crate::parse::parse_u64;
+use crate::parse::{parse_int, parse_u64};
 use uci::{Lexer, Statement};
 
 /// Where netmon looks for its config when `--config` is not given.
@@ -933,18 +933,8 @@ fn usable(default: bool, flags: u32, iface: &str) -> bool {
 /// The kernel prints the u32 priority with %d: a decimal i64 (sign
 /// allowed, as `str::parse::<i64>` took it), wrapped back to u32.
 fn metric(s: &str) -> Option<u32> {
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, s.get(1..)?),
-        Some(b'+') => (false, s.get(1..)?),
-        _ => (false, s),
-    };
-    let v = parse_u64(digits).ok()?;
-    // i64's range: -2^63..=2^63-1.
-    if v > i64::MAX as u64 + u64::from(neg) {
-        return None;
-    }
-    let v = v as u32;
-    Some(if neg { v.wrapping_neg() } else { v })
+    // Truncation to the low 32 bits is the wrap back to u32.
+    parse_int(s, true).map(|v| v as u32)
 }
 
 /// 1-8 hex digits (no sign, unlike `from_str_radix`).

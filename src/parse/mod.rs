@@ -329,6 +329,38 @@ pub fn parse_u64(s: &str) -> Result<u64, NumError> {
     Ok(v)
 }
 
+/// A decimal number as `str::parse` takes it for an unsigned type
+/// (`signed` false) or `i64`: an optional `+` (or `-` when signed), then
+/// one or more digits (any number of leading zeros), no i64 overflow.
+/// One loop instead of an inlined `from_str` per type (spool headers,
+/// the kernel's route metric).
+pub fn parse_int(v: &str, signed: bool) -> Option<i64> {
+    let b = v.as_bytes();
+    let (neg, digits) = match b {
+        [b'-', rest @ ..] if signed => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Negative values are summed downwards: i64::MIN has no positive twin.
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(d - b'0');
+        n = n.checked_mul(10)?;
+        n = if neg {
+            n.checked_sub(d)?
+        } else {
+            n.checked_add(d)?
+        };
+    }
+    Some(n)
+}
+
 /// Byte offset of the first `needle` in `hay` (`str::find` with a `&str`
 /// pattern), by a plain byte-window scan: the needles are short literals,
 /// and std's two-way `StrSearcher` is ~1.5 KB on mips.
@@ -428,6 +460,35 @@ mod tests {
         }
         let mut r = LineReader::new(BufReader::new(Broken));
         assert!(matches!(r.next_line(), Err(ParseError::Io(_))));
+    }
+
+    #[test]
+    fn header_numbers_parse_like_str_parse() {
+        for v in [
+            "",
+            "0",
+            "7",
+            "+7",
+            "-7",
+            "+",
+            "-",
+            "-0",
+            "+-1",
+            "1a",
+            " 1",
+            "007",
+            "4294967295",
+            "4294967296",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "0000000000000000000000042",
+        ] {
+            let u = parse_int(v, false).and_then(|n| u32::try_from(n).ok());
+            assert_eq!(u, v.parse::<u32>().ok(), "u32 {v:?}");
+            assert_eq!(parse_int(v, true), v.parse::<i64>().ok(), "i64 {v:?}");
+        }
     }
 
     #[test]
