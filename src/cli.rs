@@ -448,7 +448,7 @@ mod tests {
 
     #[test]
     fn blog_aliases() {
-        for a in ["initiate", "initialise", "start"] {
+        for a in ["initiate", "initialise", "initialize", "start"] {
             assert_eq!(run(&[a]).action, Action::Start);
         }
         for a in ["clear", "flush", "stop"] {
