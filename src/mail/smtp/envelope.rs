@@ -139,15 +139,15 @@ impl<'a> Credentials<'a> {
     /// the password.
     pub fn new(mechanism: Mechanism, user: &'a str, password: &'a str) -> Result<Credentials<'a>> {
         let fine = |s: &str| !s.is_empty() && s.len() <= MAX_CREDENTIAL && !s.contains('\0');
-        let refused = if !fine(user) {
-            "invalid mail username (empty, too long or NUL)"
-        } else if !fine(password) {
-            "invalid mail password (empty, too long or NUL)"
-        } else {
-            ""
-        };
-        if !refused.is_empty() {
-            return Err(Error::config(refused));
+        if !fine(user) {
+            return Err(Error::config(
+                "invalid mail username (empty, too long or NUL)",
+            ));
+        }
+        if !fine(password) {
+            return Err(Error::config(
+                "invalid mail password (empty, too long or NUL)",
+            ));
         }
         Ok(Credentials {
             mechanism,
