@@ -1,67 +1,13 @@
 //! Command line: argh structs (the raw layer; doc comments are the help
 //! text) and their validation into a `Command` in one place.
 
-use crate::config::{word_index, BackendChoice};
+use crate::config::BackendChoice;
 use crate::error::{Error, Result};
+pub use crate::report::daily::DailyFormat;
+use crate::text::word_index;
 use argh::FromArgs;
 
 pub const DEFAULT_CONFIG: &str = "/etc/config/netmon";
-pub const DEFAULT_STATE_DIR: &str = "/tmp/netmon";
-
-/// A command without options (`start`, `stop`, ...): `SubCommand` and
-/// `FromArgs` by hand, so that the six share one argh parse (`no_args`)
-/// instead of six derived copies. The description is the help text.
-macro_rules! no_args {
-    ($ty:ident, $name:literal, $desc:literal) => {
-        impl argh::SubCommand for $ty {
-            const COMMAND: &'static argh::CommandInfo = &argh::CommandInfo {
-                name: $name,
-                short: &'\0',
-                description: $desc,
-            };
-        }
-        impl FromArgs for $ty {
-            fn from_args(
-                cmd: &[&str],
-                args: &[&str],
-            ) -> std::result::Result<Self, argh::EarlyExit> {
-                no_args(cmd, args, $desc).map(|()| $ty {})
-            }
-        }
-    };
-}
-
-/// What argh's derive does for a struct without fields: refuse every
-/// argument, answer `--help`/`help` with the same text it would print.
-#[inline(never)]
-fn no_args(cmd: &[&str], args: &[&str], desc: &str) -> std::result::Result<(), argh::EarlyExit> {
-    let help = || {
-        let mut s = crate::out::Buf::new();
-        s.push_bytes(b"Usage: ");
-        crate::config::join(&mut s, cmd, " ");
-        s.fill(
-            "\n\n{}\n\nOptions:\n  --help, help      display usage information\n",
-            &[desc],
-        );
-        s.into_string()
-    };
-    argh::parse_struct_args(
-        cmd,
-        args,
-        argh::ParseStructOptions {
-            arg_to_slot: &[],
-            slots: &mut [],
-            help_triggers: &["--help", "help"],
-        },
-        argh::ParseStructPositionals {
-            positionals: &mut [],
-            last_is_repeating: false,
-            last_is_greedy: false,
-        },
-        None,
-        &help,
-    )
-}
 
 #[derive(FromArgs, PartialEq, Debug)]
 /// Network-usage accounting on the firewall's own counters. Without a command, runs `report`.
@@ -102,21 +48,20 @@ pub enum Sub {
     MailTest(MailTestArgs),
 }
 
-#[derive(PartialEq, Debug)]
+#[derive(FromArgs, PartialEq, Debug)]
+/// Install the counting rules (idempotent) and take a first reading. Aliases: initiate, initialise.
+#[argh(subcommand, name = "start")]
 pub struct StartArgs {}
-no_args!(StartArgs, "start", "Install the counting rules (idempotent) and take a first reading. Aliases: initiate, initialise.");
 
-#[derive(PartialEq, Debug)]
+#[derive(FromArgs, PartialEq, Debug)]
+/// Take a last reading, then remove exactly the rules start added. Aliases: clear, flush.
+#[argh(subcommand, name = "stop")]
 pub struct StopArgs {}
-no_args!(
-    StopArgs,
-    "stop",
-    "Take a last reading, then remove exactly the rules start added. Aliases: clear, flush."
-);
 
-#[derive(PartialEq, Debug)]
+#[derive(FromArgs, PartialEq, Debug)]
+/// Read the counters and add them to the totals; reinstall the rules if they vanished (what cron runs).
+#[argh(subcommand, name = "update")]
 pub struct UpdateArgs {}
-no_args!(UpdateArgs, "update", "Read the counters and add them to the totals; reinstall the rules if they vanished (what cron runs).");
 
 #[derive(FromArgs, PartialEq, Debug)]
 /// Update, then show usage since the last report and the running totals.
@@ -136,21 +81,15 @@ pub struct ReportArgs {
     pub mail: bool,
 }
 
-#[derive(PartialEq, Debug)]
+#[derive(FromArgs, PartialEq, Debug)]
+/// Send a short test message with the mail settings and say what the server answered.
+#[argh(subcommand, name = "mail-test")]
 pub struct MailTestArgs {}
-no_args!(
-    MailTestArgs,
-    "mail-test",
-    "Send a short test message with the mail settings and say what the server answered."
-);
 
-#[derive(PartialEq, Debug)]
+#[derive(FromArgs, PartialEq, Debug)]
+/// Show the backend, whether the rules are in place, the meters and the state.
+#[argh(subcommand, name = "status")]
 pub struct StatusArgs {}
-no_args!(
-    StatusArgs,
-    "status",
-    "Show the backend, whether the rules are in place, the meters and the state."
-);
 
 #[derive(FromArgs, PartialEq, Debug)]
 /// Show usage per day (MiB; json: bytes), or per billing month, from the saved buckets.
@@ -170,9 +109,10 @@ pub struct DailyArgs {
     pub log: Option<String>,
 }
 
-#[derive(PartialEq, Debug)]
+#[derive(FromArgs, PartialEq, Debug)]
+/// Update, then copy the state to the persistent directory now (also done every sync_interval and by stop).
+#[argh(subcommand, name = "sync")]
 pub struct SyncArgs {}
-no_args!(SyncArgs, "sync", "Update, then copy the state to the persistent directory now (also done every sync_interval and by stop).");
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Action {
@@ -209,13 +149,6 @@ pub const MAX_DAILY_DAYS: u8 = crate::state::DAYS as u8;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReportFormat {
     Text,
-    Json,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum DailyFormat {
-    Tsv,
-    Csv,
     Json,
 }
 
@@ -277,7 +210,7 @@ fn unknown_command(w: &str) -> Error {
     let mut s = String::from("unknown command '");
     s.extend(w.chars().filter(|c| !c.is_control()).take(40));
     s.push('\'');
-    Error::usage(crate::config::suggest(
+    Error::usage(crate::text::suggest(
         &s,
         w,
         &COMMANDS,
@@ -382,7 +315,7 @@ fn report(r: ReportArgs) -> Result<Action> {
 
 /// 1-62 in decimal; a `+` sign is allowed, as `str::parse` took it.
 fn days(v: &str) -> Result<u8> {
-    match crate::parse::parse_u64(v.strip_prefix('+').unwrap_or(v)) {
+    match crate::text::parse_u64(v.strip_prefix('+').unwrap_or(v)) {
         Ok(n) if (1..=u64::from(MAX_DAILY_DAYS)).contains(&n) => Ok(n as u8),
         _ => Err(bad_value("--days", v, "a number of days from 1 to 62")),
     }
@@ -421,7 +354,7 @@ fn format(v: &Option<String>, names: &[&str], want: &str) -> Result<usize> {
 fn bad_value(opt: &str, v: &str, want: &str) -> Error {
     let mut s = String::from("invalid value '");
     s.extend(v.chars().filter(|c| !c.is_control()));
-    Error::usage(crate::config::fill(
+    Error::usage(crate::text::fill(
         "{}' for {}: expected {}",
         &[&s, opt, want],
     ))
@@ -543,10 +476,10 @@ mod tests {
         }
     }
 
-    /// The six option-less commands print hand-built help (`no_args`); it
-    /// must keep the layout argh's derive gives the others.
+    /// Every command answers `--help` and `help` with its usage line and
+    /// description.
     #[test]
-    fn option_less_help_matches_argh_layout() {
+    fn every_command_has_help() {
         assert_eq!(
             help(&["start", "--help"]),
             "Usage: netmon start\n\nInstall the counting rules (idempotent) and take a first \

@@ -1,16 +1,16 @@
 //! The one error type. Its text is the sentence the user reads, after
 //! `netmon: `; its exit code says whose fault it was.
 
-use crate::out::Buf;
+use crate::sys;
+use crate::text::{io_kind_words, Buf};
+use std::io;
 
 /// Exit code for a runtime failure (a tool failed, a file could not be written).
 pub const EXIT_RUNTIME: u8 = 1;
 /// Exit code for a usage or configuration error (the user can fix the input).
 pub const EXIT_USAGE: u8 = 2;
 
-/// Boxed: one pointer, so every `Result<_, Error>` and every `?` moves a
-/// word instead of a 16-byte struct (the error path is cold; the moves are
-/// not, ~3 KB of mips code).
+/// Boxed: one pointer, so every `Result<_, Error>` stays small.
 #[derive(PartialEq, Eq)]
 pub struct Error(Box<Inner>);
 
@@ -21,7 +21,6 @@ struct Inner {
 }
 
 impl Error {
-    #[inline(never)]
     fn new(code: u8, msg: String) -> Error {
         Error(Box::new(Inner { code, msg }))
     }
@@ -38,10 +37,10 @@ impl Error {
         Error::new(EXIT_RUNTIME, msg.into())
     }
     /// `cannot ACTION PATH: REASON` for a failed system call; exit 1.
-    pub fn io(action: &str, path: &str, e: &std::io::Error) -> Error {
+    pub fn io(action: &str, path: &str, e: &io::Error) -> Error {
         let mut b = Buf::new();
         b.fill("cannot {} {}: ", &[action, path]);
-        crate::sys::write_io_error(&mut b, e);
+        write_io_error(&mut b, e);
         Error::runtime(b.as_str())
     }
     pub fn exit_code(&self) -> u8 {
@@ -65,6 +64,15 @@ impl ufmt::uDisplay for Error {
     ) -> core::result::Result<(), W::Error> {
         f.write_str(&self.0.msg)
     }
+}
+
+/// Writes the reason of an I/O error as the C library states it
+/// (`No space left on device`); an error without an errno by its kind.
+pub fn write_io_error<W: ufmt::uWrite + ?Sized>(w: &mut W, e: &io::Error) {
+    let _ = match e.raw_os_error() {
+        Some(errno) => w.write_str(&sys::strerror(errno)),
+        None => w.write_str(io_kind_words(e.kind())),
+    };
 }
 
 pub type Result<T> = core::result::Result<T, Error>;

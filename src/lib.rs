@@ -1,24 +1,35 @@
 //! netmon: network-usage accounting on the firewall's own counters.
 //!
-//! Pure logic (parsers, fold, reset detection, calendar, rendering) never
-//! reads the clock, the environment or a file: callers pass those in.
-//! I/O lives at the edges: `firewall` runs tools, `store` writes files,
-//! `sys` is the only module with `unsafe`.
+//! Data flows config -> firewall -> parse -> fold -> state -> report/output,
+//! and the modules are layered the same way (a test, `tests/layers.rs`,
+//! keeps it so: no module imports from a layer above its own, and no two
+//! modules import each other):
+//!
+//! - leaves: `text` (buffer, templates, numbers, suggestions) and `sys`
+//!   (the only `unsafe` and libc), importing nothing from the crate;
+//! - the pure core: `meter`, `state` (and its codec), `calendar`, `time`,
+//!   `tz`, `units` — values in, values out, never the clock or a file;
+//! - pure codecs: `parse` (nft, iptables, UCI, the kernel's route table);
+//! - the edges: `error`, `logging`, `config` (loading), `firewall` (running
+//!   nft/iptables), `store` (state files), `mail`, `report` (renderers);
+//! - the commands: `cli` (arguments) and `cmd` (one file per command).
 #![deny(unsafe_code)]
 
-pub mod app;
+pub mod calendar;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod error;
 pub mod firewall;
+pub mod logging;
 pub mod mail;
 pub mod meter;
-pub mod out;
 pub mod parse;
 pub mod report;
 pub mod state;
 pub mod store;
 pub mod sys;
+pub mod text;
 pub mod time;
 pub mod tz;
 pub mod units;

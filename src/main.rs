@@ -1,7 +1,8 @@
 //! netmon: parse the arguments, run, map errors to exit codes.
 use netmon::error::{Error, EXIT_RUNTIME};
-use netmon::out::Buf;
-use netmon::sys;
+use netmon::logging;
+use netmon::sys::{self, syslog::Level};
+use netmon::text::Buf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -20,11 +21,11 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let mut warn = Buf::new();
-    let result = netmon::app::run(&cmd, &mut warn);
+    let result = netmon::cmd::run(&cmd, &mut warn);
     let to_syslog = !sys::stderr_is_tty();
     for line in warn.as_str().lines() {
         if to_syslog {
-            sys::syslog(sys::Level::Warning, line);
+            logging::syslog(Level::Warning, line);
         }
         stderr("netmon: warning: ", line);
     }
@@ -54,7 +55,7 @@ fn stderr(prefix: &str, msg: &str) {
 
 fn fail(e: &Error) -> ExitCode {
     if !sys::stderr_is_tty() {
-        sys::syslog(sys::Level::Err, e.message());
+        logging::syslog(Level::Err, e.message());
     }
     stderr("netmon: ", e.message());
     ExitCode::from(e.exit_code())

@@ -6,7 +6,7 @@
 //! `[a-z0-9_]`, interface names are kernel-legal and contain no quoting
 //! characters, and an address knows its family.
 
-use crate::config::word_index;
+use crate::text::word_index;
 use core::net::IpAddr;
 
 /// Most meters one config may define. A config with more is refused at load.
@@ -121,12 +121,12 @@ impl Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (rest, None),
         };
-        let addr = crate::sys::parse_ip(a).ok_or(CidrError::Address)?;
+        let addr: IpAddr = a.parse().map_err(|_| CidrError::Address)?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
             None => max,
             // 1-3 digits, no sign.
-            Some(p) => match crate::parse::parse_u64(p) {
+            Some(p) => match crate::text::parse_u64(p) {
                 Ok(n) if p.len() <= 3 && n <= u64::from(max) => n as u8,
                 _ => return Err(CidrError::Prefix),
             },
@@ -178,7 +178,7 @@ impl Cidr {
 
     /// `ADDR/PREFIX` without negation, as nft and iptables take it.
     pub fn write_net<W: ufmt::uWrite + ?Sized>(&self, w: &mut W) -> Result<(), W::Error> {
-        crate::out::write_ip(w, &self.addr)?;
+        crate::text::write_ip(w, &self.addr)?;
         ufmt::uwrite!(w, "/{}", self.prefix)
     }
 }

@@ -6,9 +6,9 @@
 //! file is either the old or the new version, never a torn mix.
 
 use crate::error::{Error, Result};
-use crate::out::Buf;
 use crate::state::{DecodeError, State};
-use crate::sys;
+use crate::sys::{self, fs::OpenAs};
+use crate::text::Buf;
 use std::fs;
 use std::io;
 
@@ -30,24 +30,7 @@ pub fn join(dir: &str, name: &str) -> String {
 
 /// Creates the state directory (mode 0700 by umask of root's cron) if missing.
 pub fn ensure_dir(dir: &str) -> Result<()> {
-    create_dirs(dir).map_err(|e| Error::io("create state directory", dir, &e))
-}
-
-/// `mkdir -p`: creates `dir` and its missing parents. (std's
-/// `create_dir_all` walks `Path` components, ~2 KB more on mips.)
-pub fn create_dirs(dir: &str) -> io::Result<()> {
-    let ends = dir.match_indices('/').map(|(i, _)| i).chain([dir.len()]);
-    for end in ends.filter(|&i| i > 0) {
-        match sys::mkdir(&dir[..end]) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-            _ => {}
-        }
-    }
-    match fs::metadata(dir) {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(io::Error::from_raw_os_error(libc::ENOTDIR)),
-        Err(e) => Err(e),
-    }
+    sys::create_dirs(dir).map_err(|e| Error::io("create state directory", dir, &e))
 }
 
 /// What one copy of the state holds (boxed: a `Result` of a word or two
@@ -177,7 +160,6 @@ fn recover(
 }
 
 /// A state that starts counting at `now`.
-#[inline(never)]
 pub fn new_state(now: i64) -> Box<State> {
     Box::new(State::new(now))
 }
@@ -189,7 +171,7 @@ pub fn replace_file(dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
     tmp.push_str(name);
     tmp.push_str(".tmp");
     let write = || -> io::Result<()> {
-        let mut f = sys::open(&tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644)?;
+        let mut f = sys::open_as(&tmp, OpenAs::Replace)?;
         f.write_all(bytes)?;
         f.sync_all()
     };
@@ -207,7 +189,7 @@ pub fn replace_file(dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
 /// fsync of the directory makes a rename in it durable (POSIX leaves that
 /// to the file system otherwise).
 pub fn sync_dir(dir: &str) -> Result<()> {
-    sys::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+    sys::open_as(dir, OpenAs::Dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync directory", dir, &e))
 }
@@ -220,7 +202,7 @@ pub fn save_state(dir: &str, st: &State) -> Result<()> {
 /// damaged copy found there is kept aside and reported first: failing
 /// flash should be noticed, not silently overwritten.
 pub fn sync_state(flash: &str, st: &State, now: i64, warn: &mut Buf) -> Result<()> {
-    create_dirs(flash).map_err(|e| Error::io("create", flash, &e))?;
+    sys::create_dirs(flash).map_err(|e| Error::io("create", flash, &e))?;
     if let Copy::Damaged(e) = read_copy(flash)? {
         let to = move_aside(flash, now)?;
         let mut b = Buf::new();
@@ -240,7 +222,7 @@ pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
     if want.is_empty() && fs::metadata(to).is_err() {
         return Ok(());
     }
-    create_dirs(to).map_err(|e| Error::io("create", to, &e))?;
+    sys::create_dirs(to).map_err(|e| Error::io("create", to, &e))?;
     for n in &want {
         let src = join(from, n);
         let bytes = sys::read_file(&src).map_err(|e| Error::io("read", &src, &e))?;
@@ -309,12 +291,7 @@ pub fn append_log(
         log_line(&mut b, prev.0, prev.1);
     }
     log_line(&mut b, now.0, now.1);
-    let mut f = sys::open(
-        &path,
-        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND,
-        0o644,
-    )
-    .map_err(|e| Error::io("open", &path, &e))?;
+    let mut f = sys::open_as(&path, OpenAs::Append).map_err(|e| Error::io("open", &path, &e))?;
     f.write_all(b.as_bytes())
         .map_err(|e| Error::io("append to", &path, &e))
 }
@@ -329,7 +306,7 @@ fn log_line(b: &mut Buf, t: i64, totals: &[u64]) {
 
 fn log_header_matches(path: &str, header: &[u8]) -> bool {
     let mut buf = vec![0u8; header.len()];
-    match sys::open(path, libc::O_RDONLY, 0) {
+    match sys::open_as(path, OpenAs::Read) {
         Ok(mut f) => f.read_full(&mut buf).is_ok_and(|n| n == buf.len()) && buf == header,
         Err(_) => false,
     }
@@ -360,39 +337,4 @@ pub fn log_path(dir: &str) -> String {
 
 pub fn lock_path(dir: &str) -> String {
     join(dir, LOCK_FILE)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scratch(name: &str) -> String {
-        let d = std::env::temp_dir().join(format!("netmon-store-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        d.to_str().unwrap().to_string()
-    }
-
-    #[test]
-    fn create_dirs_makes_parents_and_is_idempotent() {
-        let top = scratch("mkdirs");
-        let deep = format!("{top}/a/b//c/");
-        create_dirs(&deep).unwrap();
-        assert!(fs::metadata(format!("{top}/a/b/c")).unwrap().is_dir());
-        create_dirs(&deep).unwrap(); // already there: fine
-        fs::remove_dir_all(&top).unwrap();
-    }
-
-    #[test]
-    fn create_dirs_refuses_a_file_in_the_way() {
-        let top = scratch("file-in-way");
-        create_dirs(&top).unwrap();
-        let file = format!("{top}/f");
-        fs::write(&file, b"x").unwrap();
-        let e = create_dirs(&file).unwrap_err();
-        assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR), "{e}");
-        let e = create_dirs(&format!("{file}/sub")).unwrap_err();
-        assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR), "{e}");
-        assert_eq!(fs::read(&file).unwrap(), b"x", "the file is untouched");
-        fs::remove_dir_all(&top).unwrap();
-    }
 }

@@ -150,7 +150,7 @@ pub fn parse_log_stamp(s: &str) -> Option<i64> {
         if !t.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        i64::try_from(crate::parse::parse_u64(t).ok()?).ok()
+        i64::try_from(crate::text::parse_u64(t).ok()?).ok()
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -171,7 +171,7 @@ pub fn parse_log_stamp(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::out::Buf;
+    use crate::text::Buf;
 
     fn s(f: impl Fn(&mut Buf)) -> String {
         let mut b = Buf::new();

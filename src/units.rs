@@ -19,7 +19,8 @@ pub fn write_fixed2<W: uWrite + ?Sized>(w: &mut W, hundredths: u64) -> Result<()
 /// `bytes / 2^(10*k)` in hundredths, rounded half up (k <= 4), exact in
 /// u64: with bytes = q * 2^s + r, `(bytes*100 + 2^s/2) >> s` is
 /// `q*100 + ((r*100 + 2^s/2) >> s)`, and neither part can overflow
-/// (q < 2^54, r*100 < 2^47). u128 would link a 2 KB division routine.
+/// (q < 2^54, r*100 < 2^47), so no 128-bit division is needed on a
+/// 32-bit router.
 fn scaled(bytes: u64, k: u32) -> u64 {
     let s = 10 * k;
     let r = bytes & ((1u64 << s) - 1);
@@ -81,7 +82,7 @@ pub fn write_mib<W: uWrite + ?Sized>(w: &mut W, bytes: u64) -> Result<(), W::Err
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::out::Buf;
+    use crate::text::Buf;
 
     fn h(n: u64) -> String {
         let mut b = Buf::new();

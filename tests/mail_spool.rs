@@ -24,9 +24,9 @@ use netmon::config;
 use netmon::mail::config::MailConfig;
 use netmon::mail::deliver::{build_report_message, Delivery, Mailer};
 use netmon::mail::spool::{self, MAX_PERMANENT_ATTEMPTS};
-use netmon::out::Buf;
 use netmon::report::{html, text, Report, Row};
 use netmon::state::Count;
+use netmon::text::Buf;
 
 const HOST: &str = "gw.lan";
 const NOW: i64 = 1_795_287_600; // Sat, 21 Nov 2026 19:00:00 UTC

@@ -19,14 +19,15 @@
 //! quote the offending value, except the password's, which is never
 //! quoted.
 
-use super::{bad, boolean, check_option, fill, num, set_once, word_index};
+use super::{bad, boolean, check_option, set_once};
 use crate::mail::config::{
     bad_placeholder, Auth, MailConfig, Transport, DEFAULT_PORT, DEFAULT_SUBJECT, DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
 };
 use crate::mail::smtp::envelope::{valid_address, valid_helo, MAX_DOMAIN, MAX_RECIPIENTS};
 use crate::mail::smtp::{Credentials, Mechanism};
-use crate::parse::parse_u64;
+use crate::text::parse_u64;
+use crate::text::{fill, num, word_index};
 
 /// Options of `config mail 'mail'`; positions index `MailDraft::lines`.
 pub(super) const MAIL_OPTIONS: [&str; 13] = [
@@ -125,7 +126,7 @@ impl MailDraft {
         if !list && first != 0 {
             let m = "option to is set twice (first on line {}); use one list to '...' line per \
                      recipient";
-            return Err(fill(m, &[num(first as usize).as_str()]));
+            return Err(fill(m, &[num(u64::from(first)).as_str()]));
         }
         // uci lists hold one value each; `option to` may hold several. A
         // NUL cannot be in a value (the lexer refuses it): no split.
@@ -138,7 +139,7 @@ impl MailDraft {
             }
             if to.len() >= MAX_RECIPIENTS {
                 let m = "too many recipients (at most {}; use a mailing list)";
-                return Err(fill(m, &[num(MAX_RECIPIENTS).as_str()]));
+                return Err(fill(m, &[num(MAX_RECIPIENTS as u64).as_str()]));
             }
             to.push(a);
             if first == 0 {
@@ -266,7 +267,7 @@ fn number(key: &str, value: &str, max: u16) -> Result<u16, String> {
         Ok(n) if value.len() <= 5 && (1..=u64::from(max)).contains(&n) => Ok(n as u16),
         _ => {
             let m = "option {} '{}': not a number from 1 to {}";
-            Err(fill(m, &[key, value, num(usize::from(max)).as_str()]))
+            Err(fill(m, &[key, value, num(u64::from(max)).as_str()]))
         }
     }
 }

@@ -11,9 +11,9 @@ use super::run::{Outcome, Runner};
 use super::{meter_index, tag, Digest, Observed};
 use crate::error::Result;
 use crate::meter::{Family, Hook, Meter};
-use crate::out::Buf;
 use crate::parse::iptables as p;
 use crate::state::Count;
+use crate::text::Buf;
 
 /// `JUMP_TAG` as a literal, for `concat!`.
 macro_rules! jump_tag {
@@ -132,7 +132,6 @@ fn spec(op: Op) -> &'static str {
 /// for every command. A failure is an error carrying stderr, except where
 /// the op expects it: `Delete` (no jump left) and `Flush`/`Kill` of a
 /// missing chain return `true`.
-#[inline(never)]
 fn xt(r: &mut Runner, f: Family, h: Hook, op: Op, words: &str, tag: &str) -> Result<bool> {
     let c = chain(h);
     let mut a = Vec::new();
@@ -216,7 +215,7 @@ pub fn remove(meters: &[Meter], r: &mut Runner) -> Result<()> {
 }
 
 fn no_such_chain(stderr: &str) -> bool {
-    use crate::parse::contains;
+    use crate::text::contains;
     contains(stderr, "No chain/target/match by that name") || contains(stderr, "does not exist")
 }
 

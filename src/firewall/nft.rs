@@ -10,9 +10,9 @@ use super::run::{Outcome, Runner};
 use super::{meter_index, tag, Digest, Observed};
 use crate::error::Result;
 use crate::meter::{Family, Hook, Meter};
-use crate::out::Buf;
 use crate::parse::nft::{self as p, Item};
 use crate::state::Count;
+use crate::text::Buf;
 
 pub const TABLE: &str = "netmon";
 pub const PRIORITY: &str = "-1";
@@ -80,7 +80,6 @@ pub fn script(meters: &[Meter]) -> Buf {
 }
 
 /// Appends `parts` then `sep`: one command of the script.
-#[inline(never)]
 fn line(b: &mut Buf, sep: &str, parts: &[&str]) {
     for p in parts {
         b.push_bytes(p.as_bytes());

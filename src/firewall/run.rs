@@ -3,15 +3,12 @@
 //! In dry-run mode every command is printed, one argv per line, and none runs.
 
 use crate::error::{Error, Result};
-use crate::out::Buf;
 use crate::parse::ParseError;
 use crate::sys::{self, Child, Pump};
+use crate::text::Buf;
 use std::io::{self, BufReader, Read};
 
-/// A read command's stdout as the parsers see it. Concrete, not
-/// `dyn BufRead`: a trait object links every `BufRead`/`Read` method of
-/// the reader (read_to_end, read_vectored, read_exact...: ~3.5 KB on
-/// mips) where the parsers call only `fill_buf`/`consume`.
+/// A read command's stdout as the parsers see it.
 pub type Stdout = BufReader<sys::Fd>;
 
 /// Most stderr text kept for an error message; the rest is drained.
@@ -79,11 +76,10 @@ impl Runner {
         if wait(argv[0], &mut child)?.success() {
             return Ok(None);
         }
-        // Tools run in the C locale: their blanks are ASCII (str::trim's
-        // Unicode table costs ~0.9 KB on mips).
+        // Tools run in the C locale: their blanks are ASCII.
         let blank = p.err.trim_ascii().is_empty();
         let raw = if blank { &p.out } else { &p.err };
-        let mut s = crate::out::lossy(raw);
+        let mut s = crate::text::lossy(raw);
         s.truncate(floor_char(&s, MAX_STDERR));
         Ok(Some(s))
     }
@@ -127,7 +123,7 @@ impl Runner {
             return Ok(Outcome::DryRun);
         };
         if !ended.ok {
-            if absent.is_some_and(|a| crate::parse::contains(&ended.stderr, a)) {
+            if absent.is_some_and(|a| crate::text::contains(&ended.stderr, a)) {
                 return Ok(Outcome::Absent);
             }
             return Err(failed(argv, &ended.stderr));
@@ -193,7 +189,7 @@ fn finish(tool: &str, child: &mut Child) -> Result<Ended> {
     };
     Ok(Ended {
         ok: wait(tool, child)?.success(),
-        stderr: crate::out::lossy(&stderr),
+        stderr: crate::text::lossy(&stderr),
     })
 }
 

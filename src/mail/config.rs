@@ -14,7 +14,7 @@ use core::time::Duration;
 use crate::error::Result;
 use crate::mail::smtp::envelope::valid_helo;
 use crate::mail::smtp::{Credentials, Envelope, Mechanism};
-use crate::out::Buf;
+use crate::text::Buf;
 use crate::time::write_human;
 
 /// Default SMTP port (RFC 5321 section 4.5.4; 587 is submission, RFC 6409).

@@ -21,8 +21,8 @@ use crate::mail::config::{MailConfig, Transport};
 use crate::mail::message::{self, Message};
 use crate::mail::smtp::{self, Envelope, Failure, Outcome, Rejection, Stage};
 use crate::mail::spool;
-use crate::out::Buf;
 use crate::sys::{self, Child, Pump, Status};
+use crate::text::Buf;
 use crate::time::Civil;
 
 /// Where OpenWrt's msmtp-mta (and busybox) put sendmail.
@@ -163,7 +163,7 @@ pub fn sendmail(path: &str, msg: &[u8], limit: Duration) -> Outcome {
         Ok(c) => c,
         Err(e) => {
             let mut b = sendmail_head(path, "cannot run it: ");
-            sys::write_io_error(&mut b, &e);
+            crate::error::write_io_error(&mut b, &e);
             return Outcome::Transient(failure(Stage::Connect, b.into_string()));
         }
     };
@@ -223,7 +223,7 @@ fn wait_bounded(child: &mut Child, pump: &mut Pump, limit: Duration) -> Option<S
 /// stderr's lines, ASCII-trimmed (sendmail runs in the C locale), blank
 /// ones dropped, joined with `; `.
 fn tidy_stderr(kept: &[u8]) -> String {
-    let text = crate::out::lossy(kept);
+    let text = crate::text::lossy(kept);
     let mut out = String::new();
     for l in text.split(['\n', '\r']).map(str::trim_ascii) {
         if !l.is_empty() {

@@ -66,9 +66,7 @@ pub fn build(m: &Message) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Appends the pieces in order: one call per header line instead of
-/// an inlined copy per piece.
-#[inline(never)]
+/// Appends the pieces in order.
 fn put(out: &mut Vec<u8>, parts: &[&[u8]]) {
     for p in parts {
         out.extend_from_slice(p);

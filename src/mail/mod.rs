@@ -21,7 +21,6 @@ pub(crate) fn cat(parts: &[&str]) -> String {
 }
 
 /// Appends `parts` to `s` (see `cat`).
-#[inline(never)]
 pub(crate) fn push_all(s: &mut String, parts: &[&str]) {
     for p in parts {
         s.push_str(p);

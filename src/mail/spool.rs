@@ -39,9 +39,9 @@ use std::fs;
 use crate::error::{Error, Result};
 use crate::mail::smtp::{Outcome, MAX_REASON};
 use crate::mail::{cat, push_all};
-use crate::out::num;
-use crate::out::Buf;
-use crate::parse::parse_int;
+use crate::text::num;
+use crate::text::parse_int;
+use crate::text::Buf;
 
 /// Most messages waiting; the 51st pushes the oldest into `failed/`.
 pub const MAX_SPOOL: usize = 50;
@@ -84,7 +84,7 @@ fn path(dir: &str, name: &str) -> String {
 
 /// Creates the directory (and parents) if needed.
 pub fn ensure_dir(dir: &str) -> Result<()> {
-    crate::store::create_dirs(dir).map_err(|e| Error::io("create", dir, &e))
+    crate::sys::create_dirs(dir).map_err(|e| Error::io("create", dir, &e))
 }
 
 /// Keeps a reason to one printable line of at most `MAX_REASON` bytes.

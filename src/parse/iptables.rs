@@ -85,7 +85,7 @@ impl ListState {
         let mut c = Cursor::new(t);
         if self.numbered {
             c.word()
-                .map(super::parse_u64)
+                .map(crate::text::parse_u64)
                 .and_then(Result::ok)
                 .ok_or_else(|| bad("bad rule number"))?;
         }
@@ -114,7 +114,7 @@ fn scaled(tok: Option<&str>) -> Result<u64, NumError> {
         Some(b'T') => (tok.get(..tok.len() - 1), 4),
         _ => (Some(tok), 0),
     };
-    let mut v = super::parse_u64(digits.unwrap_or(""))?;
+    let mut v = crate::text::parse_u64(digits.unwrap_or(""))?;
     for _ in 0..exp {
         v = v.checked_mul(1000).ok_or(NumError::Overflow)?;
     }
@@ -179,14 +179,14 @@ fn is_opt(s: &str) -> bool {
 fn is_addr(s: &str) -> bool {
     let s = s.strip_prefix('!').unwrap_or(s);
     let a = s.split_once('/').map_or(s, |(a, _)| a);
-    crate::sys::parse_ip(a).is_some()
+    a.parse::<core::net::IpAddr>().is_ok()
 }
 
 /// `/* text */` in the extras (iptables prints `/* %s */`); the first one.
 fn list_comment(extras: &str) -> Option<&str> {
     // The needles are ASCII, so the offsets are char boundaries.
-    let after = extras.get(super::find(extras, "/* ")? + 3..)?;
-    after.get(..super::find(after, " */")?)
+    let after = extras.get(crate::text::find(extras, "/* ")? + 3..)?;
+    after.get(..crate::text::find(after, " */")?)
 }
 
 /// `iptables-save -c` (also without `-c`, and `iptables -S [-v]`).
@@ -275,8 +275,8 @@ fn bracket_counters(c: &mut Cursor<'_>) -> Option<Option<(u64, u64)>> {
 
 /// `P B` after `-c`.
 fn set_counters(c: &mut Cursor<'_>) -> Option<(u64, u64)> {
-    let p = super::parse_u64(c.word()?).ok()?;
-    let b = super::parse_u64(c.word()?).ok()?;
+    let p = crate::text::parse_u64(c.word()?).ok()?;
+    let b = crate::text::parse_u64(c.word()?).ok()?;
     Some((p, b))
 }
 

@@ -1,6 +1,9 @@
-//! Streaming parsers of firewall tool output.
+//! Pure codecs: the text other programs write, read into netmon's values.
+//! `nft` and `iptables` parse firewall tool output as it streams from the
+//! child; `uci` lexes `/etc/config/*`; `route` reads the kernel's route
+//! tables. None of them reads a file, the clock or the environment.
 //!
-//! Each parser reads a child's stdout line by line through one fixed
+//! Each firewall parser reads a child's stdout line by line through one fixed
 //! buffer ([`LineReader`]), turns a borrowed view of each line into a small
 //! record and hands it to a callback. Lines that are not understood and do
 //! not matter are skipped; nothing panics and nothing allocates per line.
@@ -18,7 +21,11 @@
 
 pub mod iptables;
 pub mod nft;
+pub mod route;
+pub mod uci;
 
+use crate::text::leading_u64;
+pub use crate::text::NumError;
 use std::io::{self, BufRead};
 
 /// Longest line kept; the rest of a longer line is discarded and the line is
@@ -30,16 +37,13 @@ pub const MAX_LINE: usize = 4096;
 /// object whose name does not fit is not netmon's and is skipped.
 pub const MAX_NAME: usize = 256;
 
-/// Most decimal digits accepted in a number: `u64::MAX` has 20.
-const MAX_DIGITS: usize = 20;
-
 /// A name kept across lines (table, chain, set): borrowed by the items.
 pub(crate) type Name = heapless::String<MAX_NAME>;
 
 /// A parse failure with the 1-based line number and (a prefix of) the line.
 ///
-/// One word: the details are boxed, because every `?` in the
-/// parsers moves this error (inline they cost ~1 KB of mips code).
+/// One word: the details are boxed, so every `?` in the parsers moves a
+/// pointer.
 #[derive(Debug)]
 pub enum ParseError {
     Io(Box<io::Error>),
@@ -60,7 +64,6 @@ pub const MAX_SYNTAX_TEXT: usize = 80;
 
 impl ParseError {
     /// A syntax error keeping as much of `text` as fits (whole characters).
-    #[inline(never)]
     pub(crate) fn syntax(line: u32, what: &'static str, text: &str) -> ParseError {
         let t = text.trim_ascii();
         let mut end = t.len().min(MAX_SYNTAX_TEXT);
@@ -90,11 +93,7 @@ impl ufmt::uDisplay for ParseError {
         f: &mut ufmt::Formatter<'_, W>,
     ) -> Result<(), W::Error> {
         match self {
-            ParseError::Io(e) => {
-                let mut b = crate::out::Buf::new();
-                crate::sys::write_io_error(&mut b, e);
-                f.write_str(b.as_str())
-            }
+            ParseError::Io(e) => f.write_str(crate::text::io_kind_words(e.kind())),
             ParseError::Syntax(s) => {
                 ufmt::uwrite!(f, "line {}: {}: '{}'", s.line, s.what, s.text.as_str())
             }
@@ -184,17 +183,6 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
-/// Why a number was refused.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum NumError {
-    /// No digit where a number must be (also `-1`, `+1`, `x`).
-    Missing,
-    /// Digits followed by something that is not part of the number.
-    Garbage,
-    /// More than 20 digits, or a value above `u64::MAX`.
-    Overflow,
-}
-
 /// A small bounded cursor over one line (smoltcp `parsers.rs` style):
 /// every `accept_*` either consumes what it recognised or leaves the
 /// position unchanged.
@@ -277,21 +265,7 @@ impl<'a> Cursor<'a> {
     /// Decimal digits as a `u64`: at most 20 digits, overflow refused.
     /// Does not look at what follows the digits.
     pub fn accept_u64(&mut self) -> Result<u64, NumError> {
-        let r = self.rest().as_bytes();
-        let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
-        if n == 0 {
-            return Err(NumError::Missing);
-        }
-        if n > MAX_DIGITS {
-            return Err(NumError::Overflow);
-        }
-        let mut v: u64 = 0;
-        for &b in r.iter().take(n) {
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(b - b'0')))
-                .ok_or(NumError::Overflow)?;
-        }
+        let (v, n) = leading_u64(self.rest().as_bytes())?;
         self.pos += n;
         Ok(v)
     }
@@ -317,65 +291,6 @@ fn quoted_len(s: &str) -> usize {
         }
     }
     s.len()
-}
-
-/// A whole token as a `u64` counter: digits only, nothing after them.
-pub fn parse_u64(s: &str) -> Result<u64, NumError> {
-    let mut c = Cursor::new(s);
-    let v = c.accept_u64()?;
-    if !c.rest().is_empty() {
-        return Err(NumError::Garbage);
-    }
-    Ok(v)
-}
-
-/// A decimal number as `str::parse` takes it for an unsigned type
-/// (`signed` false) or `i64`: an optional `+` (or `-` when signed), then
-/// one or more digits (any number of leading zeros), no i64 overflow.
-/// One loop instead of an inlined `from_str` per type (spool headers,
-/// the kernel's route metric).
-pub fn parse_int(v: &str, signed: bool) -> Option<i64> {
-    let b = v.as_bytes();
-    let (neg, digits) = match b {
-        [b'-', rest @ ..] if signed => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, b),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    // Negative values are summed downwards: i64::MIN has no positive twin.
-    let mut n: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        let d = i64::from(d - b'0');
-        n = n.checked_mul(10)?;
-        n = if neg {
-            n.checked_sub(d)?
-        } else {
-            n.checked_add(d)?
-        };
-    }
-    Some(n)
-}
-
-/// Byte offset of the first `needle` in `hay` (`str::find` with a `&str`
-/// pattern), by a plain byte-window scan: the needles are short literals,
-/// and std's two-way `StrSearcher` is ~1.5 KB on mips.
-#[inline(never)]
-pub fn find(hay: &str, needle: &str) -> Option<usize> {
-    let n = needle.as_bytes();
-    if n.is_empty() {
-        return Some(0);
-    }
-    hay.as_bytes().windows(n.len()).position(|w| w == n)
-}
-
-/// `hay.contains(needle)`, through [`find`].
-pub fn contains(hay: &str, needle: &str) -> bool {
-    find(hay, needle).is_some()
 }
 
 /// Strips one pair of surrounding double quotes, if present.
@@ -463,50 +378,6 @@ mod tests {
     }
 
     #[test]
-    fn header_numbers_parse_like_str_parse() {
-        for v in [
-            "",
-            "0",
-            "7",
-            "+7",
-            "-7",
-            "+",
-            "-",
-            "-0",
-            "+-1",
-            "1a",
-            " 1",
-            "007",
-            "4294967295",
-            "4294967296",
-            "9223372036854775807",
-            "9223372036854775808",
-            "-9223372036854775808",
-            "-9223372036854775809",
-            "0000000000000000000000042",
-        ] {
-            let u = parse_int(v, false).and_then(|n| u32::try_from(n).ok());
-            assert_eq!(u, v.parse::<u32>().ok(), "u32 {v:?}");
-            assert_eq!(parse_int(v, true), v.parse::<i64>().ok(), "i64 {v:?}");
-        }
-    }
-
-    #[test]
-    fn numbers_exact_at_the_edges() {
-        assert_eq!(parse_u64("0"), Ok(0));
-        assert_eq!(parse_u64("4294967296"), Ok(1 << 32));
-        assert_eq!(parse_u64("18446744073709551615"), Ok(u64::MAX));
-        assert_eq!(parse_u64("18446744073709551616"), Err(NumError::Overflow));
-        assert_eq!(parse_u64("99999999999999999999"), Err(NumError::Overflow));
-        assert_eq!(parse_u64("000000000000000000001"), Err(NumError::Overflow));
-        assert_eq!(parse_u64("-1"), Err(NumError::Missing));
-        assert_eq!(parse_u64("+1"), Err(NumError::Missing));
-        assert_eq!(parse_u64(""), Err(NumError::Missing));
-        assert_eq!(parse_u64("12x"), Err(NumError::Garbage));
-        assert_eq!(parse_u64("1.5"), Err(NumError::Garbage));
-    }
-
-    #[test]
     fn cursor_rewinds_on_refusal() {
         let mut c = Cursor::new("99999999999999999999999 rest");
         assert_eq!(c.accept_u64(), Err(NumError::Overflow));
@@ -515,25 +386,6 @@ mod tests {
         assert_eq!(c.word(), Some("99999999999999999999999"));
         assert_eq!(c.word(), Some("rest"));
         assert_eq!(c.word(), None);
-    }
-
-    #[test]
-    fn find_is_str_find() {
-        for (h, n) in [
-            ("", ""),
-            ("abc", ""),
-            ("", "a"),
-            ("abc", "abc"),
-            ("ab", "abc"),
-            ("a /* c */ b", "/* "),
-            ("a /* c */ b", " */"),
-            ("x**/* */", " */"),
-            ("é/* x", "/* "),
-            ("aaab", "aab"),
-        ] {
-            assert_eq!(find(h, n), h.find(n), "{h:?} {n:?}");
-            assert_eq!(contains(h, n), h.contains(n));
-        }
     }
 
     #[test]
@@ -556,7 +408,7 @@ mod tests {
         };
         assert_eq!(s.line, 7);
         assert_eq!(s.text.chars().count(), 40);
-        let mut b = crate::out::Buf::new();
+        let mut b = crate::text::Buf::new();
         ufmt::uwrite!(b, "{}", ParseError::syntax(3, "bad counter", "x y")).unwrap();
         assert_eq!(b.as_str(), "line 3: bad counter: 'x y'");
     }

@@ -245,7 +245,7 @@ fn handle_of(rest: &str) -> Option<u64> {
     if c.word() != Some("handle") {
         return None;
     }
-    super::parse_u64(c.word()?).ok()
+    crate::text::parse_u64(c.word()?).ok()
 }
 
 /// `packets P bytes B` inside a named counter block.
@@ -272,11 +272,11 @@ fn counter_values(
 /// `P bytes B` after a consumed `packets` word (commas after B are the
 /// caller's business: they end set elements).
 fn packets_bytes(c: &mut Cursor<'_>) -> Option<(u64, u64)> {
-    let p = super::parse_u64(c.word()?).ok()?;
+    let p = crate::text::parse_u64(c.word()?).ok()?;
     if c.word() != Some("bytes") {
         return None;
     }
-    let b = super::parse_u64(c.word()?).ok()?;
+    let b = crate::text::parse_u64(c.word()?).ok()?;
     Some((p, b))
 }
 
@@ -370,7 +370,7 @@ fn rule_handle(c: &mut Cursor<'_>) -> Option<Option<u64>> {
     if c.word() != Some("handle") {
         return Some(None);
     }
-    super::parse_u64(c.word()?).ok().map(Some)
+    crate::text::parse_u64(c.word()?).ok().map(Some)
 }
 
 /// Elements of a set on one line: the text after `elements = {` or a

@@ -5,12 +5,19 @@
 //! is the usage). Streaming: memory is one day's sums, whatever the log size.
 //! Torn or foreign lines (a crash mid-append) are skipped.
 
-use crate::cli::DailyFormat;
 use crate::meter::MAX_METERS;
-use crate::out::Buf;
+use crate::text::Buf;
 use crate::time::{day_of, parse_log_stamp, write_date};
 use crate::units::write_mib;
 use std::io::BufRead;
+
+/// How `daily` writes its table.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DailyFormat {
+    Tsv,
+    Csv,
+    Json,
+}
 
 /// Longest log line considered; longer ones are skipped as damaged.
 const MAX_LOG_LINE: usize = 4096;
@@ -102,7 +109,7 @@ fn data_line(line: &str, n: usize) -> Option<(i64, Sums)> {
         if x.is_empty() || !x.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        v.push(crate::parse::parse_u64(x).ok()?).ok()?;
+        v.push(crate::text::parse_u64(x).ok()?).ok()?;
     }
     f.next().is_none().then_some((t, v))
 }
@@ -114,7 +121,6 @@ pub fn render<R: BufRead>(mut r: R, fmt: DailyFormat, b: &mut Buf) -> std::io::R
     let mut names = Vec::new();
     if read_line(&mut r, &mut line)? {
         let text = core::str::from_utf8(&line).unwrap_or("");
-        // A plain loop: the skip/map/take chain is ~0.6 KB of mips code.
         for (i, name) in text.split('\t').enumerate() {
             if names.len() == MAX_METERS {
                 break;

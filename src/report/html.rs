@@ -12,7 +12,7 @@
 //! Arithmetic is integer only (no float formatting in the binary).
 
 use super::{Report, Row};
-use crate::out::Buf;
+use crate::text::Buf;
 use crate::time::{write_date, write_human as when};
 use crate::units::write_human as size;
 

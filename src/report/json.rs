@@ -4,7 +4,7 @@
 //! times in RFC 3339 UTC, counts as exact integers.
 
 use super::Report;
-use crate::out::Buf;
+use crate::text::Buf;
 use crate::time::write_rfc3339;
 
 /// Writes `s` as a JSON string (RFC 8259 section 7 escapes).

@@ -2,7 +2,7 @@
 //! meter the usage and the current total, then "Total since".
 
 use super::Report;
-use crate::out::Buf;
+use crate::text::Buf;
 use crate::time::write_human as when;
 use crate::units::write_human as size;
 

@@ -1,5 +1,6 @@
 use super::*;
-use crate::time::Civil;
+use crate::calendar::days_in_month;
+use crate::time::{days_from_civil, Civil};
 
 fn reading(t: i64, counts: &[(u64, u64)]) -> Reading {
     Reading {

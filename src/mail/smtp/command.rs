@@ -47,8 +47,7 @@ fn push_arg(out: &mut Vec<u8>, s: &str) {
 }
 
 /// `verb`, the argument, `tail`: the shape of every command with an
-/// argument (one copy of it instead of one per verb).
-#[inline(never)]
+/// argument.
 fn line(out: &mut Vec<u8>, verb: &str, arg: &str, tail: &str) {
     out.extend_from_slice(verb.as_bytes());
     push_arg(out, arg);

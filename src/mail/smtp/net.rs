@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use super::envelope::{Credentials, Envelope};
 use super::session::{push_io_error, Failure, Outcome, Session, Stage};
-use crate::out::{write_ip, Buf};
+use crate::error::write_io_error;
+use crate::text::{write_ip, Buf};
 
 /// Shortest timeout used; zero would mean "no timeout" to the socket.
 pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
@@ -93,7 +94,9 @@ pub fn send<T: AsRef<str>>(
     message: &[u8],
 ) -> Outcome {
     match connect(host, port, timeout) {
-        Ok(conn) => Session::new(conn).send(env, auth, message),
+        Ok(conn) => Session::new(conn)
+            .with_io_text(write_io_error::<Buf>)
+            .send(env, auth, message),
         Err(f) => Outcome::Transient(f),
     }
 }
@@ -121,7 +124,7 @@ fn connect_failure(addr: &SocketAddr, e: &io::Error) -> Failure {
     let _ = ufmt::uwrite!(b, ":{}: ", addr.port());
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => b.push_bytes(b"timed out"),
-        _ => push_io_error(&mut b, e),
+        _ => push_io_error(&mut b, e, write_io_error::<Buf>),
     }
     Failure {
         stage: Stage::Connect,

@@ -147,7 +147,7 @@ fn parse_code(line: &[u8]) -> Option<u16> {
 /// Server text as UTF-8 (lossy) with every control character replaced by
 /// a space, so it cannot forge lines in stderr, syslog or the spool.
 pub fn sanitize(b: &[u8]) -> String {
-    crate::out::lossy(b)
+    crate::text::lossy(b)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()

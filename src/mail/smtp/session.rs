@@ -23,6 +23,7 @@ use super::envelope::{Credentials, Envelope, Mechanism};
 use super::reply::{read_line, Line, Reply, ReplyError, ReplyParser, MAX_LINE};
 use super::stuff::DotStuffer;
 use crate::mail::{base64, cat};
+use crate::text::{io_kind_words, Buf};
 
 /// Longest failure or rejection reason kept (they go to stderr, syslog
 /// and the spool).
@@ -131,6 +132,7 @@ pub struct Session<S> {
     /// connection is still in step so a QUIT makes sense.
     outcome: Outcome,
     polite: bool,
+    io_text: IoText,
 }
 
 impl<S: BufRead + Write> Session<S> {
@@ -151,7 +153,14 @@ impl<S: BufRead + Write> Session<S> {
                 rejected: Vec::new(),
             },
             polite: true,
+            io_text: kind_text,
         }
+    }
+
+    /// Describes I/O errors other than timeouts and resets with `f`.
+    pub fn with_io_text(mut self, f: IoText) -> Session<S> {
+        self.io_text = f;
+        self
     }
 
     /// The stream back (tests read what the client wrote).
@@ -397,8 +406,8 @@ impl<S: BufRead + Write> Session<S> {
     }
 
     fn io_failure(&mut self, e: &io::Error) -> Halt {
-        let mut r = crate::out::Buf::new();
-        push_io_error(&mut r, e);
+        let mut r = Buf::new();
+        push_io_error(&mut r, e, self.io_text);
         self.fail(None, r.as_str(), true, false)
     }
 
@@ -477,15 +486,24 @@ fn truncate(s: &mut String, max: usize) {
     s.push_str("...");
 }
 
-/// Timeouts and resets in words; the rest as the C library states them.
-pub(crate) fn push_io_error(out: &mut crate::out::Buf, e: &io::Error) {
+/// How an I/O error reads in a reason: `Session::with_io_text` sets it
+/// (the socket edge passes the C library's text); the default says
+/// what the error's kind says.
+pub type IoText = fn(&mut Buf, &io::Error);
+
+fn kind_text(out: &mut Buf, e: &io::Error) {
+    out.push_bytes(io_kind_words(e.kind()).as_bytes());
+}
+
+/// Timeouts and resets in words; the rest by `other`.
+pub(crate) fn push_io_error(out: &mut Buf, e: &io::Error, other: IoText) {
     use io::ErrorKind as K;
     let words: &[u8] = match e.kind() {
         K::TimedOut | K::WouldBlock => b"timed out waiting for the server",
         K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
             b"connection closed by the server"
         }
-        _ => return crate::sys::write_io_error(out, e),
+        _ => return other(out, e),
     };
     out.push_bytes(words);
 }

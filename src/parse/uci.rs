@@ -3,7 +3,7 @@
 //! Stage one of two: a cursor over the text yields `(line, Statement)`
 //! records whose words borrow from the text; a word owns a copy only when
 //! quotes or backslashes had to be cut out of its middle. Stage two (the
-//! parent module) gives the statements meaning.
+//! config module) gives the statements meaning.
 //!
 //! What libuci does and this lexer does too: statements `package`,
 //! `config`, `option`, `list` (and their one-letter forms `p`, `c`, `o`,
@@ -25,7 +25,7 @@
 //! allocation except for words that needed unescaping; line numbers are
 //! 1-based; once an error is returned the iterator ends.
 
-use super::{fill, fill_n, suggest, word_index};
+use crate::text::{fill, fill_n, suggest, word_index};
 use std::borrow::Cow;
 
 /// Longest word (type, name, key or value) accepted, in bytes.
@@ -106,10 +106,8 @@ impl<'a> Lexer<'a> {
 
     /// Keeps the error for `next` (on `line`); the `Fail` to return.
     fn fail(&mut self, line: u32, msg: String) -> Fail {
-        // Written once: the iterator ends at the first error, so the slot
-        // is still `None` and nothing is lost by `forget`, which spares
-        // the drop glue the compiler would inline at each call.
-        core::mem::forget(self.failure.replace(SyntaxError { line, msg }));
+        // The iterator ends at the first error: the slot is written once.
+        self.failure = Some(SyntaxError { line, msg });
         Fail
     }
 

@@ -1,0 +1,365 @@
+//! What every command shares: the resolved settings (`Ctx`), and the
+//! locked state a command works on (`Locked`): take the lock, load the
+//! state, fold the current reading in, commit (RAM copy, flash when due,
+//! log line). A command is a file of its own over these pieces.
+//!
+//! This is the I/O edge that reads the clock, the environment and the
+//! kernel's facts once and passes them into the pure parts.
+
+use crate::cli::Command;
+use crate::config::{self, BackendChoice, Config, Source};
+use crate::error::{Error, Result};
+use crate::firewall::{run::Runner, Backend, Observed};
+use crate::mail::config::MailConfig;
+use crate::mail::deliver::Mailer;
+use crate::meter::MAX_METERS;
+use crate::parse::route::default_wan;
+use crate::state::{Calendar, Generation, Reading, State};
+use crate::text::{fill, num, Buf};
+use crate::tz::Zone;
+use crate::{store, sys};
+
+/// How long a second netmon waits for the first to finish.
+pub const LOCK_WAIT_MS: u32 = 30_000;
+/// Where `sync` keeps the durable copy unless configured otherwise.
+pub const DEFAULT_PERSIST_DIR: &str = "/etc/netmon";
+/// Where the working state lives unless configured otherwise (RAM).
+pub const DEFAULT_STATE_DIR: &str = "/tmp/netmon";
+/// Default time between two writes to persistent storage.
+pub const DEFAULT_SYNC_INTERVAL: u32 = 12 * 3600;
+/// Earliest sane clock: the build time (see build.rs).
+pub const BUILD_EPOCH: &str = env!("NETMON_BUILD_EPOCH");
+/// `BUILD_EPOCH` in seconds, worked out by the compiler (0 if it were
+/// not a number that fits).
+const MIN_SANE: i64 = seconds(BUILD_EPOCH.as_bytes());
+
+const fn seconds(b: &[u8]) -> i64 {
+    if b.is_empty() {
+        return 0;
+    }
+    let (mut v, mut i) = (0i64, 0);
+    while i < b.len() {
+        let d = b[i];
+        if !d.is_ascii_digit() {
+            return 0;
+        }
+        v = match v.checked_mul(10) {
+            Some(x) => match x.checked_add((d - b'0') as i64) {
+                Some(y) => y,
+                None => return 0,
+            },
+            None => return 0,
+        };
+        i += 1;
+    }
+    v
+}
+
+/// Everything a command needs, resolved once.
+pub struct Ctx {
+    pub cfg: Box<Config>,
+    pub backend: Backend,
+    pub state_dir: String,
+    pub persist_dir: String,
+    pub sync_interval: i64,
+    pub cal: Calendar,
+    pub runner: Runner,
+    pub now: i64,
+    pub force: bool,
+}
+
+impl Ctx {
+    /// Reads the config and resolves the backend, directories and calendar.
+    pub fn new(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
+        let parsed = read_config(&cmd.config)?;
+        let state_dir = cmd
+            .state_dir
+            .clone()
+            .or_else(|| parsed.as_ref().and_then(|c| c.state_dir.clone()))
+            .unwrap_or_else(|| DEFAULT_STATE_DIR.into());
+        let cfg = with_meters(parsed, &cmd.config, &state_dir)?;
+        let choice = cmd.backend.or(cfg.backend).unwrap_or(BackendChoice::Auto);
+        let path = sys::getenv(c"PATH").unwrap_or_default();
+        let backend = Backend::resolve(choice, &path)?;
+        let persist_dir = cmd
+            .persist_dir
+            .clone()
+            .or_else(|| cfg.persist_dir.clone())
+            .unwrap_or_else(|| DEFAULT_PERSIST_DIR.into());
+        let cal = Calendar {
+            zone: zone(warn),
+            billing_day: cfg.billing_day.unwrap_or(1),
+            min_sane: MIN_SANE,
+        };
+        Ok(Ctx {
+            sync_interval: i64::from(cfg.sync_interval.unwrap_or(DEFAULT_SYNC_INTERVAL)),
+            cfg,
+            backend,
+            state_dir,
+            persist_dir,
+            cal,
+            runner: Runner::new(cmd.dry_run),
+            now: sys::now(),
+            force: cmd.force,
+        })
+    }
+
+    /// The configured meters' names, in config order.
+    pub fn names(&self) -> heapless::Vec<&str, MAX_METERS> {
+        self.cfg.meters.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    /// The mail settings, when a `config mail` section is enabled.
+    pub fn mail(&self) -> Option<&MailConfig> {
+        self.cfg.mail.as_ref().filter(|m| m.enabled)
+    }
+
+    /// `state_dir/spool`: reports waiting to be mailed.
+    pub fn spool_dir(&self) -> String {
+        spool_dir(&self.state_dir)
+    }
+
+    /// Reads netmon's counters (and checks its rules).
+    pub fn observe(&mut self) -> Result<Observed> {
+        self.backend.read(&self.cfg.meters, &mut self.runner)
+    }
+
+    /// A reading of what `obs` found, taken now.
+    fn reading(&self, obs: &Observed, reinstalled: bool) -> Reading {
+        Reading {
+            time: self.now,
+            counts: obs.counts.clone(),
+            generation: Generation {
+                boot_id: sys::boot_id().unwrap_or_default(),
+                handle: obs.handle,
+            },
+            reinstalled,
+        }
+    }
+
+    /// Whether the persistent copy is due: `sync_interval` passed, or the
+    /// last sync time lies implausibly far in the future (a clock that
+    /// was wrong).
+    fn sync_due(&self, st: &State) -> bool {
+        let next = st.synced.saturating_add(self.sync_interval);
+        self.now >= next || st.synced > self.now.saturating_add(self.sync_interval)
+    }
+
+    /// Retries spooled reports, oldest first; each event is one warning line.
+    pub fn retry_mail(&self, warn: &mut Buf) {
+        let Some(m) = self.mail() else { return };
+        let (host, spool) = (sys::hostname(), self.spool_dir());
+        for ev in Mailer::new(m, &host, &spool).retry_spool(self.now) {
+            warn.push_bytes(ev.as_bytes());
+            warn.push_bytes(b"\n");
+        }
+    }
+
+    /// Takes the state lock and loads the state (RAM, else flash, else
+    /// new). Boxed: the state is a few kilobytes.
+    pub fn lock(&self, warn: &mut Buf) -> Result<Box<Locked>> {
+        store::ensure_dir(&self.state_dir)?;
+        let path = store::lock_path(&self.state_dir);
+        let lock = match sys::lock(&path, LOCK_WAIT_MS) {
+            Ok(Ok(l)) => l,
+            Ok(Err(pid)) => {
+                return Err(Error::runtime(fill(
+                    "another netmon (pid {}) holds {}; it did not finish within {} s, try again later",
+                    &[
+                        num(u64::from(pid)).as_str(),
+                        &path,
+                        num(u64::from(LOCK_WAIT_MS / 1000)).as_str(),
+                    ],
+                )));
+            }
+            Err(e) => return Err(Error::io("lock", &path, &e)),
+        };
+        let st = store::open_state(
+            &self.state_dir,
+            &self.persist_dir,
+            self.now,
+            self.force,
+            warn,
+        )?;
+        // After a reboot the RAM spool is gone: bring back what was synced.
+        let (ram, flash) = (spool_dir(&self.state_dir), spool_dir(&self.persist_dir));
+        if std::fs::metadata(&ram).is_err() && std::fs::metadata(&flash).is_ok() {
+            store::mirror_dir(&flash, &ram)?;
+        }
+        let totals = self
+            .cfg
+            .meters
+            .iter()
+            .map(|m| st.meter(&m.name).map_or(0, |m| m.total.bytes))
+            .collect();
+        Ok(Box::new(Locked {
+            _lock: lock,
+            prev: (st.updated, totals),
+            st,
+        }))
+    }
+}
+
+/// A state held under the lock, and what the log needs of it as loaded.
+pub struct Locked {
+    _lock: sys::Lock,
+    pub st: Box<State>,
+    /// The time and running total bytes per configured meter (0 for a
+    /// new one) before this run: the log's baseline line.
+    prev: (i64, Vec<u64>),
+}
+
+impl Locked {
+    /// Folds the current reading in, reinstalling the rules first if they
+    /// are missing or stale (what was still readable is folded before
+    /// that).
+    pub fn fold_current(&mut self, cx: &mut Ctx) -> Result<()> {
+        let obs = cx.observe()?;
+        if obs.installed || obs.present {
+            self.fold(cx, &obs, false);
+        }
+        if obs.installed {
+            return Ok(());
+        }
+        cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
+        let fresh = cx.observe()?;
+        self.fold(cx, &fresh, true);
+        Ok(())
+    }
+
+    /// Folds what `obs` found (taken just now; `reinstalled`: right after
+    /// netmon installed its rules) into the state.
+    pub fn fold(&mut self, cx: &Ctx, obs: &Observed, reinstalled: bool) {
+        self.st
+            .fold(&cx.names(), &cx.reading(obs, reinstalled), &cx.cal);
+    }
+
+    /// Writes the state: to persistent storage first when a sync is due
+    /// (or `sync`), then the RAM copy (always), then the log line. A
+    /// failed sync is reported after the RAM copy is safe.
+    pub fn commit(&mut self, cx: &Ctx, sync: bool, warn: &mut Buf) -> Result<()> {
+        let st = &mut self.st;
+        let (ram_spool, flash_spool) = (spool_dir(&cx.state_dir), spool_dir(&cx.persist_dir));
+        let mut flash_err = None;
+        if sync || cx.sync_due(st) {
+            let old = st.synced;
+            st.synced = cx.now;
+            let synced = store::sync_state(&cx.persist_dir, st, cx.now, warn)
+                .and_then(|_| store::mirror_dir(&ram_spool, &flash_spool));
+            if let Err(e) = synced {
+                st.synced = old;
+                flash_err = Some(e);
+            }
+        } else if let Err(e) = store::forget_removed(&ram_spool, &flash_spool) {
+            flash_err = Some(e);
+        }
+        store::save_state(&cx.state_dir, st)?;
+        if let Source::Default { wan } | Source::FileDefault { wan, .. } = &cx.cfg.source {
+            store::remember_wan(&cx.state_dir, wan)?;
+        }
+        let now: Vec<u64> = st.meters.iter().map(|m| m.total.bytes).collect();
+        store::append_log(
+            &cx.state_dir,
+            &cx.names(),
+            (self.prev.0, &self.prev.1),
+            (cx.now, &now),
+        )?;
+        match flash_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The locked state with the current reading folded in, after retrying
+/// spooled mail.
+pub fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Box<Locked>> {
+    let mut s = cx.lock(warn)?;
+    s.fold_current(cx)?;
+    cx.retry_mail(warn);
+    Ok(s)
+}
+
+fn spool_dir(dir: &str) -> String {
+    store::join(dir, "spool")
+}
+
+/// The router's zone: `TZ`, else /etc/TZ (OpenWrt writes the POSIX string
+/// there), else UTC. An unreadable string is UTC with a warning.
+fn zone(warn: &mut Buf) -> Zone {
+    let tz = sys::getenv(c"TZ")
+        .or_else(|| sys::read_text("/etc/TZ").ok())
+        .unwrap_or_default();
+    let tz = tz.trim_ascii();
+    if tz.is_empty() {
+        return Zone::UTC;
+    }
+    Zone::parse(tz).unwrap_or_else(|| {
+        let clean: String = tz.chars().filter(|c| !c.is_control()).take(64).collect();
+        warn.fill(
+            "TZ '{}' is not a POSIX TZ string (like CET-1CEST,M3.5.0,M10.5.0/3); days are counted in UTC\n",
+            &[&clean],
+        );
+        Zone::UTC
+    })
+}
+
+/// The config file (`None` when it does not exist), as written: a file
+/// without meter sections has no meters yet (see `with_meters`).
+pub fn read_config(path: &str) -> Result<Option<Box<Config>>> {
+    match sys::read_file(path) {
+        Ok(bytes) => {
+            let text = core::str::from_utf8(&bytes)
+                .map_err(|_| Error::config(fill("cannot read {}: not UTF-8 text", &[path])))?;
+            config::parse(text, path)
+                .map(Some)
+                .map_err(|e| Error::config(e.sentence()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", path, &e)),
+    }
+}
+
+/// The meters of `parsed` (config file `path`, `None` if missing); when it
+/// has none, the default WAN meters on the default route's device, read
+/// now, at every run (a WAN failover moves it). Without a default route
+/// (PPPoE down, or going down at shutdown) they stay on the device the last
+/// update used, remembered in `state_dir` (`store::WAN_FILE`), so `update`
+/// and `stop` still read the counters and remove the rules netmon
+/// installed. With neither it is a runtime error (exit 1): the config is
+/// fine, the WAN is down.
+fn with_meters(parsed: Option<Box<Config>>, path: &str, state_dir: &str) -> Result<Box<Config>> {
+    let parsed = match parsed {
+        Some(c) if !c.meters.is_empty() => return Ok(c),
+        p => p,
+    };
+    let route = sys::read_text("/proc/net/route").unwrap_or_default();
+    let route6 = sys::read_text("/proc/net/ipv6_route").unwrap_or_default();
+    // The remembered device is read only when the route gives none.
+    let wan: Option<String> = match default_wan(&route, &route6) {
+        Some(dev) => Some(dev.as_str().into()),
+        None => store::read_wan(state_dir),
+    };
+    let wan = wan.as_deref();
+    match parsed {
+        Some(c) => config::with_default_meters(c, wan),
+        None => config::default_config(wan, path),
+    }
+    .map_err(Error::runtime)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn build_epoch_seconds() {
+        assert_eq!(super::seconds(b"1764000000"), 1_764_000_000);
+        assert_eq!(super::seconds(b"9223372036854775807"), i64::MAX);
+        for bad in [&b""[..], b"9223372036854775808", b"12a", b"+1", b" 1"] {
+            assert_eq!(super::seconds(bad), 0, "{bad:?}");
+        }
+        assert_eq!(
+            super::MIN_SANE,
+            super::BUILD_EPOCH.parse::<i64>().unwrap_or(0)
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! One file per command, over the shared pieces in `ctx`: a new command is
+//! a new file and a line in `run`.
+
+pub mod ctx;
+mod daily;
+mod mail_test;
+mod report;
+mod start;
+mod status;
+mod stop;
+mod update;
+
+use crate::cli::{Action, Command};
+use crate::error::Result;
+use crate::text::Buf;
+use ctx::Ctx;
+
+/// Runs `cmd`; returns what goes to stdout. Warnings (one sentence per
+/// line) go to `warn` even when the command then fails. In dry-run the
+/// output is the firewall commands that would have run.
+pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
+    let mut cx = Ctx::new(cmd, warn)?;
+    let mut out = Buf::new();
+    match &cmd.action {
+        Action::Start => start::run(&mut cx, &mut out, warn)?,
+        Action::Update => update::run(&mut cx, false, warn)?,
+        Action::Sync => update::run(&mut cx, true, warn)?,
+        Action::Stop => stop::run(&mut cx, &mut out, warn)?,
+        Action::Report(fmt, hist, mail) => {
+            report::run(&mut cx, (*fmt, *hist, *mail), &mut out, warn)?
+        }
+        Action::Status => status::run(&mut cx, &mut out)?,
+        Action::Daily(d) => daily::run(&cx, d, &mut out)?,
+        Action::MailTest => mail_test::run(&cx, &mut out)?,
+    }
+    if cx.runner.dry_run {
+        return Ok(core::mem::take(&mut cx.runner.printed));
+    }
+    Ok(out)
+}

@@ -1,0 +1,89 @@
+//! `netmon status`: the backend, whether the rules are in place, where
+//! the meters come from, the state's times, and waiting mail.
+
+use super::ctx::Ctx;
+use crate::config::Source;
+use crate::error::Result;
+use crate::text::{num, Buf};
+use crate::{mail, store, sys, time};
+
+pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
+    let obs = cx.observe()?;
+    if cx.runner.dry_run {
+        return Ok(());
+    }
+    let rules = match (obs.installed, obs.present) {
+        (true, _) => "installed",
+        (false, true) => "stale or incomplete (run netmon start to repair)",
+        (false, false) => "not installed (run netmon start)",
+    };
+    out.fill(
+        "backend:  {}\nrules:    {}\nconfig:   ",
+        &[cx.backend.as_str(), rules],
+    );
+    let (t, a, b) = match &cx.cfg.source {
+        Source::File(p) => ("{}", p, ""),
+        Source::FileDefault { file, wan } => (
+            "{} (no meters: default WAN meters on {})",
+            file,
+            wan.as_str(),
+        ),
+        Source::Default { wan } => (
+            "embedded default (no config file), WAN interface {}",
+            wan,
+            "",
+        ),
+    };
+    out.fill(t, &[a, b]);
+    out.fill(
+        "\nstate:    {} (persistent copy in {})\nmeters:  ",
+        &[&cx.state_dir, &cx.persist_dir],
+    );
+    for m in &cx.cfg.meters {
+        out.push_bytes(b" ");
+        out.push_bytes(m.name.as_bytes());
+    }
+    out.push_bytes(b"\n");
+    if let Some(st) = store::peek_state(&cx.state_dir, &cx.persist_dir) {
+        for (label, t) in [
+            ("updated:  ", st.updated),
+            ("reported: ", st.reported),
+            ("synced:   ", st.synced),
+        ] {
+            out.push_bytes(label.as_bytes());
+            if t == 0 {
+                out.push_bytes(b"never");
+            } else {
+                let _ = time::write_human(out, t);
+            }
+            out.push_bytes(b"\n");
+        }
+    }
+    if let Ok(entries) = mail::spool::list(&cx.spool_dir()) {
+        if let Some(first) = entries.first() {
+            out.fill(
+                "mail:     {} report(s) waiting in the spool; oldest from ",
+                &[num(entries.len() as u64).as_str()],
+            );
+            let _ = time::write_human(out, first.first);
+            out.fill(" (last error: {})\n", &[&first.reason]);
+        }
+    }
+    if offloading_enabled() {
+        out.push_bytes(b"warning:  flow offloading is on in /etc/config/firewall: offloaded connections bypass the firewall and are not counted\n");
+    }
+    Ok(())
+}
+
+/// OpenWrt's `option flow_offloading '1'` in the firewall defaults.
+fn offloading_enabled() -> bool {
+    let Ok(text) = sys::read_text("/etc/config/firewall") else {
+        return false;
+    };
+    text.lines().map(str::trim_ascii).any(|l| {
+        let mut w = l.split_ascii_whitespace();
+        w.next() == Some("option")
+            && w.next() == Some("flow_offloading")
+            && matches!(w.next(), Some("1" | "'1'" | "\"1\""))
+    })
+}

@@ -1,0 +1,86 @@
+//! The default WAN meters: download and upload of the interface that
+//! carries the default route, used when there is no config file or the
+//! file defines no meter. The caller finds the interface at every run
+//! (`parse::route::default_wan`), so a WAN failover moves the meters.
+
+use super::{meter_name, Config, Source, DEFAULT_PATH};
+use crate::meter::{Hook, IfName, Meter};
+use crate::text::fill;
+
+/// The embedded default used when the config file `path` is missing: the
+/// default WAN meters on `wan` (see `with_default_meters`), no other
+/// settings. `Err` is the sentence for "no WAN device" (`wan` is `None`).
+pub fn default_config(wan: Option<&str>, path: &str) -> Result<Box<Config>, String> {
+    let mut cfg = Box::new(Config::empty(Source::File(String::new())));
+    let Some(wan) = set_wan_meters(&mut cfg, wan) else {
+        let m = "there is no default route and no config file {}, so netmon has no WAN \
+                 interface to count: run it again once the WAN is up (ip route show default), \
+                 or create {} with config meter sections";
+        return Err(fill(m, &[path, path]));
+    };
+    cfg.source = Source::Default { wan };
+    Ok(cfg)
+}
+
+/// `cfg`, parsed from a file without meter sections, with the default WAN
+/// meters on `wan` and `Source::FileDefault`; its other settings are kept.
+/// The caller resolves `wan` at every run (`default_wan`), as for a missing
+/// file, so after a WAN failover the meters follow the new interface: their
+/// rules' tags change, the next run reinstalls the rules, and the state
+/// (keyed by meter name) counts that as a reset. `Err` is the sentence for
+/// "no WAN device": a runtime condition (PPPoE not up yet), since the file
+/// itself is fine.
+pub fn with_default_meters(mut cfg: Box<Config>, wan: Option<&str>) -> Result<Box<Config>, String> {
+    let file = match core::mem::replace(&mut cfg.source, Source::File(String::new())) {
+        Source::File(f) | Source::FileDefault { file: f, .. } => f,
+        // Not called for the missing file (`default_config` is); name the default path.
+        Source::Default { .. } => DEFAULT_PATH.into(),
+    };
+    let Some(wan) = set_wan_meters(&mut cfg, wan) else {
+        let m = "there is no default route, and {} defines no meter, so netmon has no WAN \
+                 interface to count: run it again once the WAN is up (ip route show default), \
+                 or add config meter sections with option iif or oif to {}";
+        return Err(fill(m, &[&file, &file]));
+    };
+    cfg.source = Source::FileDefault { file, wan };
+    Ok(cfg)
+}
+
+/// Makes `cfg`'s meters the two default ones on interface `wan`:
+/// download (`hook input forward`, `iif WAN`) and upload (`hook output
+/// forward`, `oif WAN`), built in place (a meter list is kilobytes).
+/// Gives the interface; `None` (and `cfg` untouched) if `wan` is missing
+/// or not a valid interface name.
+fn set_wan_meters(cfg: &mut Config, wan: Option<&str>) -> Option<String> {
+    // A kernel name, or one read back from the state dir: checked either way.
+    let wan = wan.filter(|w| crate::meter::valid_ifname(w))?;
+    let iface = IfName::try_from(wan).ok()?;
+    let meters = &mut cfg.meters;
+    meters.clear();
+    // Capacity MAX_METERS (32) holds these two.
+    let _ = meters.push(wan_meter(
+        "wan_down",
+        &[Hook::Input, Hook::Forward],
+        Some(&iface),
+        None,
+    ));
+    let _ = meters.push(wan_meter(
+        "wan_up",
+        &[Hook::Output, Hook::Forward],
+        None,
+        Some(&iface),
+    ));
+    Some(wan.into())
+}
+
+fn wan_meter(name: &str, hooks: &[Hook], iif: Option<&IfName>, oif: Option<&IfName>) -> Meter {
+    Meter {
+        name: meter_name(name).unwrap_or_default(),
+        hooks: hooks.iter().copied().collect(),
+        src: None,
+        dst: None,
+        iif: iif.cloned(),
+        oif: oif.cloned(),
+        proto: None,
+    }
+}
