@@ -31,6 +31,9 @@ pub struct Args {
     /// when no good copy of the state exists, move the damaged ones aside and start afresh
     #[argh(switch)]
     pub force: bool,
+    /// also send warnings and errors to syslog (logread), even on a terminal; without it, only when stderr is not one
+    #[argh(switch)]
+    pub syslog: bool,
     #[argh(subcommand)]
     pub cmd: Option<Sub>,
 }
@@ -46,6 +49,8 @@ pub enum Sub {
     Daily(DailyArgs),
     Sync(SyncArgs),
     MailTest(MailTestArgs),
+    Shutdown(ShutdownArgs),
+    Forget(ForgetArgs),
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -54,9 +59,23 @@ pub enum Sub {
 pub struct StartArgs {}
 
 #[derive(FromArgs, PartialEq, Debug)]
-/// Take a last reading, then remove exactly the rules start added. Aliases: clear, flush.
+/// Take a last reading, save the totals (also to flash), then remove exactly the rules start added; netmon stays stopped (update counts nothing) until start. Aliases: clear, flush.
 #[argh(subcommand, name = "stop")]
 pub struct StopArgs {}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Before a reboot or power-off (the init script runs it): take a last reading and save the totals to flash. The rules stay until the reboot; the next start or update continues without a reset alarm.
+#[argh(subcommand, name = "shutdown")]
+pub struct ShutdownArgs {}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Drop a retired meter (one no longer in the config) with its totals and history. netmon status lists the retired meters.
+#[argh(subcommand, name = "forget")]
+pub struct ForgetArgs {
+    /// the retired meter's name
+    #[argh(positional, arg_name = "meter")]
+    pub meter: String,
+}
 
 #[derive(FromArgs, PartialEq, Debug)]
 /// Read the counters and add them to the totals; reinstall the rules if they vanished (what cron runs).
@@ -124,6 +143,8 @@ pub enum Action {
     Status,
     Daily(Daily),
     Sync,
+    Shutdown,
+    Forget(String),
 }
 
 /// History a report adds.
@@ -164,6 +185,8 @@ pub struct Command {
     pub backend: Option<BackendChoice>,
     pub dry_run: bool,
     pub force: bool,
+    /// Warnings and errors go to syslog too, even on a terminal.
+    pub syslog: bool,
 }
 
 /// What parsing the command line produced.
@@ -174,33 +197,32 @@ pub enum Parsed {
     Help(String),
 }
 
-/// Every command and alias, for suggestions; the blog's command names,
-/// kept as aliases, come last (`canonical`).
-const COMMANDS: [&str; 14] = [
-    "start",
-    "stop",
-    "update",
-    "report",
-    "status",
-    "daily",
-    "sync",
-    "mail-test",
-    "help",
-    "initiate",
-    "initialise",
-    "initialize",
-    "clear",
-    "flush",
+/// Every command and alias with the command it names, for the lookup and
+/// for suggestions. The blog's command names are kept as aliases:
+/// `initiate`, `initialise` (and `initialize`) start, `clear` and `flush`
+/// stop.
+const COMMANDS: [(&str, &str); 16] = [
+    ("start", "start"),
+    ("stop", "stop"),
+    ("update", "update"),
+    ("report", "report"),
+    ("status", "status"),
+    ("daily", "daily"),
+    ("sync", "sync"),
+    ("mail-test", "mail-test"),
+    ("shutdown", "shutdown"),
+    ("forget", "forget"),
+    ("help", "help"),
+    ("initiate", "start"),
+    ("initialise", "start"),
+    ("initialize", "start"),
+    ("clear", "stop"),
+    ("flush", "stop"),
 ];
 
-/// The command that `COMMANDS[i]` names: the aliases `initiate`,
-/// `initialise`, `initialize` are `start`, `clear` and `flush` are `stop`.
-fn canonical(i: usize) -> Option<&'static str> {
-    match i {
-        9..=11 => Some("start"),
-        12.. => Some("stop"),
-        _ => COMMANDS.get(i).copied(),
-    }
+/// The command `word` names, if it is one or an alias of one.
+fn canonical(word: &str) -> Option<&'static str> {
+    COMMANDS.iter().find(|(w, _)| *w == word).map(|&(_, c)| c)
 }
 
 /// The global options that take a value.
@@ -210,12 +232,8 @@ fn unknown_command(w: &str) -> Error {
     let mut s = String::from("unknown command '");
     s.extend(w.chars().filter(|c| !c.is_control()).take(40));
     s.push('\'');
-    Error::usage(crate::text::suggest(
-        &s,
-        w,
-        &COMMANDS,
-        " (see netmon --help)",
-    ))
+    let words: Vec<&'static str> = COMMANDS.iter().map(|&(w, _)| w).collect();
+    Error::usage(crate::text::suggest(&s, w, &words, " (see netmon --help)"))
 }
 
 /// Parses `args` (without the program name).
@@ -229,9 +247,7 @@ pub fn parse(args: &[&str]) -> Result<Parsed> {
         } else if w.starts_with('-') {
             i += 1;
         } else {
-            *w = word_index(w, &COMMANDS)
-                .and_then(canonical)
-                .ok_or_else(|| unknown_command(w))?;
+            *w = canonical(w).ok_or_else(|| unknown_command(w))?;
             break;
         }
     }
@@ -269,6 +285,8 @@ fn validate(a: Args) -> Result<Box<Command>> {
         Some(Sub::Sync(_)) => Action::Sync,
         Some(Sub::MailTest(_)) => Action::MailTest,
         Some(Sub::Daily(d)) => Action::Daily(daily(d)?),
+        Some(Sub::Shutdown(_)) => Action::Shutdown,
+        Some(Sub::Forget(f)) => Action::Forget(forget(f)?),
     };
     let backend = match a.backend.as_deref() {
         None => None,
@@ -296,7 +314,21 @@ fn validate(a: Args) -> Result<Box<Command>> {
         backend,
         dry_run: a.dry_run,
         force: a.force,
+        syslog: a.syslog,
     }))
+}
+
+/// A meter name as the config allows it (so a typo cannot match nothing
+/// silently; the state is checked when the command runs).
+fn forget(f: ForgetArgs) -> Result<String> {
+    if crate::meter::valid_name(&f.meter) {
+        return Ok(f.meter);
+    }
+    Err(bad_value(
+        "forget",
+        &f.meter,
+        "a meter name (up to 24 of a-z, 0-9 and _, starting with a letter)",
+    ))
 }
 
 fn report(r: ReportArgs) -> Result<Action> {

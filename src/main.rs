@@ -6,33 +6,37 @@ use netmon::text::Buf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // Leaked: the arguments live as long as the process, and one Vec of
-    // `&str` costs less code than a Vec<String> plus a second one borrowing it.
-    let mut argv: Vec<&'static str> = Vec::new();
+    let mut argv: Vec<String> = Vec::new();
     for a in std::env::args_os().skip(1) {
         match a.into_string() {
-            Ok(s) => argv.push(s.leak()),
-            Err(_) => return fail(&Error::usage("arguments must be UTF-8 text")),
+            Ok(s) => argv.push(s),
+            Err(_) => return fail(&Error::usage("arguments must be UTF-8 text"), false),
         }
     }
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let cmd = match netmon::cli::parse(&argv) {
         Ok(netmon::cli::Parsed::Run(c)) => c,
         Ok(netmon::cli::Parsed::Help(h)) => return stdout(h.as_bytes()),
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e, false),
     };
     let mut warn = Buf::new();
     let result = netmon::cmd::run(&cmd, &mut warn);
-    let to_syslog = !sys::stderr_is_tty();
     for line in warn.as_str().lines() {
-        if to_syslog {
+        if to_syslog(cmd.syslog) {
             logging::syslog(Level::Warning, line);
         }
         stderr("netmon: warning: ", line);
     }
     match result {
         Ok(out) => stdout(out.as_bytes()),
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, cmd.syslog),
     }
+}
+
+/// Whether problems also go to syslog: asked for (`--syslog`), or no
+/// terminal to read them (cron, procd), where `logread` is the place.
+fn to_syslog(asked: bool) -> bool {
+    asked || !sys::stderr_is_tty()
 }
 
 /// The command's output; a failed write (a closed pipe, a full disk when
@@ -53,8 +57,8 @@ fn stderr(prefix: &str, msg: &str) {
     let _ = sys::write_fd(2, b.as_bytes());
 }
 
-fn fail(e: &Error) -> ExitCode {
-    if !sys::stderr_is_tty() {
+fn fail(e: &Error, syslog: bool) -> ExitCode {
+    if to_syslog(syslog) {
         logging::syslog(Level::Err, e.message());
     }
     stderr("netmon: ", e.message());

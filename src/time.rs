@@ -1,4 +1,5 @@
-//! Calendar arithmetic on Unix seconds, UTC. Pure: callers pass the time.
+//! Calendar arithmetic on Unix seconds, UTC (local times are shifted by
+//! the caller, see `tz`). Pure: callers pass the time.
 //!
 //! Days are counted with Howard Hinnant's `days_from_civil` algorithm, exact
 //! over the whole i64 range netmon stores (no `libc::gmtime`, so no time32
@@ -126,9 +127,16 @@ pub fn write_rfc3339<W: uWrite + ?Sized>(w: &mut W, t: i64) -> Result<(), W::Err
     write_with(w, t, ["-", "-", "T", ":", ":"], "Z")
 }
 
-/// Human form for reports: `2026-11-21 19:24:00 UTC`.
-pub fn write_human<W: uWrite + ?Sized>(w: &mut W, t: i64) -> Result<(), W::Error> {
-    write_with(w, t, ["-", "-", " ", ":", ":"], " UTC")
+/// Human form: `2026-11-21 19:24:00 ABBR`, for `local`, a time already
+/// shifted to the zone whose abbreviation `abbr` is (see
+/// `tz::Zone::write_human`).
+pub fn write_human_at<W: uWrite + ?Sized>(
+    w: &mut W,
+    local: i64,
+    abbr: &str,
+) -> Result<(), W::Error> {
+    write_with(w, local, ["-", "-", " ", ":", ":"], " ")?;
+    w.write_str(abbr)
 }
 
 /// The blog's log stamp: `2026/11/21-19:24:00`.

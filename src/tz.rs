@@ -2,22 +2,63 @@
 //! (`CET-1CEST,M3.5.0,M10.5.0/3`), so days are the router's local days.
 //! Pure: `offset_at` takes the UTC time. Grammar: POSIX.1-2017 section 8.3,
 //! with the common extension of transition times outside 0..24h.
+//!
+//! Every time a person reads (reports, status, mail subjects) is local
+//! time with the zone's abbreviation (`Zone::write_human`); JSON and the
+//! log keep UTC for scripts.
 
-use crate::time::days_from_civil;
+use crate::time::{days_from_civil, write_human_at};
+use ufmt::uWrite;
 
-/// A parsed zone: standard offset, and optionally DST with its rules.
-/// Offsets are seconds east of UTC (the sign POSIX writes is inverted).
+/// A parsed zone: standard offset and name, and optionally DST with its
+/// rules. Offsets are seconds east of UTC (the sign POSIX writes is
+/// inverted).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Zone {
     pub std: i32,
+    pub std_name: Abbr,
     pub dst: Option<Dst>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Dst {
     pub offset: i32,
+    pub name: Abbr,
     pub start: Rule,
     pub end: Rule,
+}
+
+/// A zone's abbreviation (`CET`, `CEST`, `+03` from `<+03>`), as the TZ
+/// string names it: letters, digits, `+` and `-` only, at most `Abbr::MAX`
+/// bytes kept.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Abbr {
+    bytes: [u8; Abbr::MAX],
+    len: u8,
+}
+
+impl Abbr {
+    pub const MAX: usize = 15;
+
+    /// `s` (ASCII letters, digits, `+`, `-`: what the parser accepts), cut
+    /// to `MAX` bytes.
+    pub const fn new(s: &[u8]) -> Abbr {
+        let mut bytes = [0u8; Abbr::MAX];
+        let mut i = 0;
+        while i < s.len() && i < Abbr::MAX {
+            bytes[i] = s[i];
+            i += 1;
+        }
+        Abbr {
+            bytes,
+            len: i as u8,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        let b = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
+        core::str::from_utf8(b).unwrap_or("")
+    }
 }
 
 /// A transition: a day of the year plus a local time in seconds.
@@ -38,7 +79,11 @@ pub enum Date {
 }
 
 impl Zone {
-    pub const UTC: Zone = Zone { std: 0, dst: None };
+    pub const UTC: Zone = Zone {
+        std: 0,
+        std_name: Abbr::new(b"UTC"),
+        dst: None,
+    };
 
     /// Parses a TZ string; `None` when it is not valid POSIX (the caller
     /// then says so and uses UTC).
@@ -47,12 +92,16 @@ impl Zone {
             b: s.as_bytes(),
             i: 0,
         };
-        c.name()?;
+        let std_name = c.name()?;
         let std = -c.offset()?;
         if c.done() {
-            return Some(Zone { std, dst: None });
+            return Some(Zone {
+                std,
+                std_name,
+                dst: None,
+            });
         }
-        c.name()?;
+        let name = c.name()?;
         let offset = if c.peek() == Some(b',') || c.done() {
             std + 3600
         } else {
@@ -78,13 +127,26 @@ impl Zone {
         };
         c.done().then_some(Zone {
             std,
-            dst: Some(Dst { offset, start, end }),
+            std_name,
+            dst: Some(Dst {
+                offset,
+                name,
+                start,
+                end,
+            }),
         })
     }
 
     /// Seconds east of UTC in force at UTC time `t`.
     pub fn offset_at(&self, t: i64) -> i32 {
-        let Some(d) = self.dst else { return self.std };
+        self.local(t).0
+    }
+
+    /// The offset (seconds east of UTC) and the abbreviation in force at
+    /// UTC time `t`.
+    pub fn local(&self, t: i64) -> (i32, &str) {
+        let std = (self.std, self.std_name.as_str());
+        let Some(d) = &self.dst else { return std };
         let year = crate::time::Civil::from_unix(t + i64::from(self.std)).year;
         // Start is given in standard local time, end in daylight local time.
         let start = d.start.local(year) - i64::from(self.std);
@@ -95,10 +157,17 @@ impl Zone {
             !(t >= end && t < start)
         };
         if in_dst {
-            d.offset
+            (d.offset, d.name.as_str())
         } else {
-            self.std
+            std
         }
+    }
+
+    /// `2026-11-21 20:24:00 CET`: UTC time `t` as the router's clock
+    /// shows it, for people.
+    pub fn write_human<W: uWrite + ?Sized>(&self, w: &mut W, t: i64) -> Result<(), W::Error> {
+        let (offset, abbr) = self.local(t);
+        write_human_at(w, t.saturating_add(i64::from(offset)), abbr)
     }
 
     /// The local day number (days since 1970-01-01 local) of UTC time `t`.
@@ -157,8 +226,9 @@ impl Cursor<'_> {
     fn expect(&mut self, c: u8) -> Option<()> {
         (self.peek()? == c).then(|| self.i += 1)
     }
-    /// `std`/`dst` name: 3+ letters, or `<...>` with letters, digits, + and -.
-    fn name(&mut self) -> Option<()> {
+    /// `std`/`dst` name: 3+ letters, or `<...>` with letters, digits, + and
+    /// -; the name without its angle brackets.
+    fn name(&mut self) -> Option<Abbr> {
         let start = self.i;
         if self.peek() == Some(b'<') {
             self.i += 1;
@@ -166,12 +236,14 @@ impl Cursor<'_> {
                 self.i += 1;
             }
             self.expect(b'>')?;
-            return (self.i - start >= 5).then_some(());
+            let inner = self.b.get(start + 1..self.i - 1)?;
+            return (inner.len() >= 3).then(|| Abbr::new(inner));
         }
         while self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
             self.i += 1;
         }
-        (self.i - start >= 3).then_some(())
+        let name = self.b.get(start..self.i)?;
+        (name.len() >= 3).then(|| Abbr::new(name))
     }
     /// Up to `max_digits` digits, value at most `max`.
     fn number(&mut self, max_digits: usize, max: u32) -> Option<u32> {

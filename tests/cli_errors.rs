@@ -148,21 +148,26 @@ fn no_default_route(test: &str, config: Option<&str>, want: &str) {
         return;
     }
     let e = Env::new();
+    // Only the default path may be missing (an explicit --config that
+    // does not exist is an error of its own, see below).
     let cfg = match config {
         Some(text) => e.config(text),
-        None => e.path("missing.conf"),
+        None => {
+            let default = "/etc/config/netmon";
+            assert!(
+                !Path::new(default).exists(),
+                "{test} needs a machine without {default}"
+            );
+            default.to_string()
+        }
     };
     let want = want.replace("CFG", &cfg);
+    let state = e.state_dir();
     for cmd in ["update", "status"] {
-        let args = [
-            "--config",
-            &cfg,
-            "--state-dir",
-            &e.state_dir(),
-            "--backend",
-            "nft",
-            cmd,
-        ];
+        let mut args = vec!["--state-dir", state.as_str(), "--backend", "nft", cmd];
+        if config.is_some() {
+            args.splice(0..0, ["--config", cfg.as_str()]);
+        }
         let err = expect_error(&netmon(&args, &real_path()), 1);
         assert_eq!(err, format!("netmon: {want}\n"), "{cmd}");
     }
@@ -191,6 +196,32 @@ fn no_default_route_without_a_config_file() {
         "there is no default route and no config file CFG, so netmon has no WAN interface to \
          count: run it again once the WAN is up (ip route show default), or create CFG with \
          config meter sections",
+    );
+}
+
+/// Issue 10, defect 5: a typo in `--config` used to count the default WAN
+/// meters silently (exit 0). Only the default path may be missing.
+#[test]
+fn explicit_config_that_does_not_exist_is_a_usage_error() {
+    let e = Env::new();
+    let typo = e.path("netmon.cnof");
+    let state = e.state_dir();
+    for cmd in ["update", "status", "report", "start"] {
+        let args = ["--config", &typo, "--state-dir", &state, cmd];
+        let err = expect_error(&netmon(&args, &real_path()), 2);
+        assert_eq!(
+            err,
+            format!(
+                "netmon: cannot read the config file {typo} given with --config: it does not \
+                 exist (check the path; without --config netmon reads /etc/config/netmon or uses \
+                 the default WAN meters)\n"
+            ),
+            "{cmd}"
+        );
+    }
+    assert!(
+        !Path::new(&e.path("state/state")).exists(),
+        "nothing written for a config that is not there"
     );
 }
 

@@ -27,6 +27,7 @@ use netmon::mail::spool::{self, MAX_PERMANENT_ATTEMPTS};
 use netmon::report::{html, text, Report, Row};
 use netmon::state::Count;
 use netmon::text::Buf;
+use netmon::tz::Zone;
 
 const HOST: &str = "gw.lan";
 const NOW: i64 = 1_795_287_600; // Sat, 21 Nov 2026 19:00:00 UTC
@@ -147,14 +148,17 @@ fn rendered() -> (String, String) {
                 name: "proxy",
                 period: Count::new(987_654, 1_234_567_890),
                 total: Count::new(9_876_543, 98_765_432_101),
+                retired: false,
             },
             Row {
                 name: "offnet",
                 period: Count::new(1, 42),
                 total: Count::new(7, 4242),
+                retired: false,
             },
         ],
         table: None,
+        zone: Zone::UTC,
     };
     let mut t = Buf::new();
     text::render(&r, &mut t);
@@ -168,7 +172,7 @@ fn rendered() -> (String, String) {
 
 fn report_message(cfg: &MailConfig) -> Vec<u8> {
     let (t, h) = rendered();
-    build_report_message(cfg, &t, Some(&h), NOW - 86_400, NOW, HOST, NOW).unwrap()
+    build_report_message(cfg, &t, Some(&h), NOW - 86_400, NOW, HOST, NOW, &Zone::UTC).unwrap()
 }
 
 struct Run {

@@ -271,32 +271,6 @@ fn stop_restores_empty_ruleset_iptables_legacy() {
 // not netmon's; the foreign-rules test above covers iptables-nft with the
 // tables pre-existing.
 
-/// Everything gone (as `fw4 flush` / a full fw3 restart does).
-fn flush_firewall(nm: &Netmon) {
-    match nm.backend {
-        Backend::Nft => {
-            nm.ok_ns(&["nft", "flush", "ruleset"]);
-        }
-        _ => {
-            for tool in ["iptables", "ip6tables"] {
-                nm.ipt(tool, &["-w", "-F"]);
-                nm.ipt(tool, &["-w", "-X"]);
-            }
-        }
-    }
-}
-
-fn netmon_rules_present(nm: &Netmon) -> bool {
-    match nm.backend {
-        Backend::Nft => ns_run(&nm.ns, &["nft", "list", "table", "inet", "netmon"], None)
-            .status
-            .success(),
-        _ => nm
-            .ipt("iptables", &["-w", "-S", "INPUT"])
-            .contains("-j netmon_in"),
-    }
-}
-
 fn reset_by_flush(test: &str, backend: Backend) {
     if !require_root_tools(test, backend.tools()) {
         return;
@@ -308,14 +282,11 @@ fn reset_by_flush(test: &str, backend: Backend) {
     let a = lab.udp(P4, R4, 1000, 5).fwd;
     let oa = lab.udp(O4, R4_WAN, 10, 1).fwd;
     nm.ok(&["update"]);
-    flush_firewall(&nm);
-    assert!(!netmon_rules_present(&nm));
+    nm.flush_firewall();
+    assert!(!nm.rules_present());
     lab.udp(P4, R4, 1000, 5); // nobody counts this
     nm.ok(&["update"]);
-    assert!(
-        netmon_rules_present(&nm),
-        "update reinstalls vanished rules"
-    );
+    assert!(nm.rules_present(), "update reinstalls vanished rules");
     let c = lab.udp(P4, R4, 200, 3).fwd;
     lab.assert_silent();
     let r = nm.report();
@@ -467,7 +438,7 @@ fn large_counters(test: &str, backend: Backend) {
     nm.ok(&["start"]);
     lab.mark();
     set_big_counters(&nm);
-    assert!(netmon_rules_present(&nm));
+    assert!(nm.rules_present());
     // The jump is what the firewall counted; netmon takes it as traffic.
     let r1 = nm.report();
     assert!(!r1.reset_detected, "counters only grew: {}", r1.raw);
@@ -576,9 +547,13 @@ fn wan_failover(test: &str, backend: Backend) {
     lab.assert_silent();
 
     let r = nm.report();
+    // The old rules were read just before they moved: a planned
+    // reinstall, nothing lost from the counters (issue 10, defect 6), so
+    // no alarm. (The datagram sent between the failover and the update
+    // is the documented gap.)
     assert!(
-        r.reset_detected,
-        "the rules moved to wan2: a reinstall, so a reset: {}",
+        !r.reset_detected,
+        "the rules moved to wan2 after a last reading of the old ones: {}",
         r.raw
     );
     // Period and total: phase one (read from the old rules before they were

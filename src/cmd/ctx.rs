@@ -14,7 +14,7 @@ use crate::mail::config::MailConfig;
 use crate::mail::deliver::Mailer;
 use crate::meter::MAX_METERS;
 use crate::parse::route::default_wan;
-use crate::state::{Calendar, Generation, Reading, State};
+use crate::state::{Calendar, Generation, Reading, State, MAX_STATE_METERS};
 use crate::text::{fill, num, Buf};
 use crate::tz::Zone;
 use crate::{store, sys};
@@ -71,7 +71,7 @@ pub struct Ctx {
 impl Ctx {
     /// Reads the config and resolves the backend, directories and calendar.
     pub fn new(cmd: &Command, warn: &mut Buf) -> Result<Ctx> {
-        let parsed = read_config(&cmd.config)?;
+        let parsed = read_config(&cmd.config, cmd.config_given)?;
         let state_dir = cmd
             .state_dir
             .clone()
@@ -128,6 +128,7 @@ impl Ctx {
     fn reading(&self, obs: &Observed, reinstalled: bool) -> Reading {
         Reading {
             time: self.now,
+            uptime: sys::uptime(),
             counts: obs.counts.clone(),
             generation: Generation {
                 boot_id: sys::boot_id().unwrap_or_default(),
@@ -156,8 +157,11 @@ impl Ctx {
     }
 
     /// Takes the state lock and loads the state (RAM, else flash, else
-    /// new). Boxed: the state is a few kilobytes.
-    pub fn lock(&self, warn: &mut Buf) -> Result<Box<Locked>> {
+    /// new). The clock is read again once the lock is held: a reading
+    /// made under the lock is never older than the last one saved by
+    /// another netmon that held it before. Boxed: the state is a few
+    /// kilobytes.
+    pub fn lock(&mut self, warn: &mut Buf) -> Result<Box<Locked>> {
         store::ensure_dir(&self.state_dir)?;
         let path = store::lock_path(&self.state_dir);
         let lock = match sys::lock(&path, LOCK_WAIT_MS) {
@@ -174,6 +178,7 @@ impl Ctx {
             }
             Err(e) => return Err(Error::io("lock", &path, &e)),
         };
+        self.now = sys::now();
         let st = store::open_state(
             &self.state_dir,
             &self.persist_dir,
@@ -211,27 +216,64 @@ pub struct Locked {
 
 impl Locked {
     /// Folds the current reading in, reinstalling the rules first if they
-    /// are missing or stale (what was still readable is folded before
-    /// that).
-    pub fn fold_current(&mut self, cx: &mut Ctx) -> Result<()> {
+    /// are missing or stale. What was still readable is folded and saved
+    /// before the reinstall, which then restarts the counters as planned
+    /// (a config edit is no reset); rules that vanished behind netmon's
+    /// back (a firewall flush) are a reset. While the admin has netmon
+    /// stopped, nothing is read or installed: the first update after the
+    /// stop says so (once).
+    pub fn fold_current(&mut self, cx: &mut Ctx, warn: &mut Buf) -> Result<()> {
+        if self.st.stopped {
+            if !self.st.stop_noted {
+                warn.push_bytes(STOPPED.as_bytes());
+                warn.push_bytes(b"\n");
+                self.st.stop_noted = true;
+            }
+            return Ok(());
+        }
         let obs = cx.observe()?;
         if obs.installed || obs.present {
-            self.fold(cx, &obs, false);
+            self.fold(cx, &obs, false, warn);
         }
         if obs.installed {
             return Ok(());
         }
+        if obs.present {
+            self.st.expect_restart();
+            store::save_state(&cx.state_dir, &self.st)?;
+        }
         cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
         let fresh = cx.observe()?;
-        self.fold(cx, &fresh, true);
+        self.fold(cx, &fresh, true, warn);
         Ok(())
     }
 
     /// Folds what `obs` found (taken just now; `reinstalled`: right after
-    /// netmon installed its rules) into the state.
-    pub fn fold(&mut self, cx: &Ctx, obs: &Observed, reinstalled: bool) {
-        self.st
+    /// netmon installed its rules) into the state; what needs the admin's
+    /// attention goes to `warn`.
+    pub fn fold(&mut self, cx: &Ctx, obs: &Observed, reinstalled: bool, warn: &mut Buf) {
+        let before = self.st.updated;
+        let f = self
+            .st
             .fold(&cx.names(), &cx.reading(obs, reinstalled), &cx.cal);
+        if f.full {
+            warn.fill(
+                "a new meter has no room in the state, which keeps at most {} meters with the \
+                 retired ones: run netmon forget on a retired meter (netmon status lists them); \
+                 its counter keeps counting until then\n",
+                &[num(MAX_STATE_METERS as u64).as_str()],
+            );
+        }
+        if f.recovered {
+            let mut b = Buf::new();
+            b.push_bytes(b"the clock is behind the last reading (");
+            let _ = cx.cal.zone.write_human(&mut b, before);
+            b.push_bytes(
+                b"); netmon takes the clock as right and counts the usage it had put on later \
+                  days to today\n",
+            );
+            warn.push_bytes(b.as_bytes());
+        }
     }
 
     /// Writes the state: to persistent storage first when a sync is due
@@ -257,10 +299,14 @@ impl Locked {
         if let Source::Default { wan } | Source::FileDefault { wan, .. } = &cx.cfg.source {
             store::remember_wan(&cx.state_dir, wan)?;
         }
-        let now: Vec<u64> = st.meters.iter().map(|m| m.total.bytes).collect();
+        let names = cx.names();
+        let now: Vec<u64> = names
+            .iter()
+            .map(|n| st.meter(n).map_or(0, |m| m.total.bytes))
+            .collect();
         store::append_log(
             &cx.state_dir,
-            &cx.names(),
+            &names,
             (self.prev.0, &self.prev.1),
             (cx.now, &now),
         )?;
@@ -271,11 +317,15 @@ impl Locked {
     }
 }
 
+/// What an update says, once, while the admin has netmon stopped.
+pub const STOPPED: &str =
+    "netmon is stopped (netmon stop): its rules stay removed and nothing is counted until netmon start";
+
 /// The locked state with the current reading folded in, after retrying
 /// spooled mail.
 pub fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Box<Locked>> {
     let mut s = cx.lock(warn)?;
-    s.fold_current(cx)?;
+    s.fold_current(cx, warn)?;
     cx.retry_mail(warn);
     Ok(s)
 }
@@ -304,9 +354,10 @@ fn zone(warn: &mut Buf) -> Zone {
     })
 }
 
-/// The config file (`None` when it does not exist), as written: a file
-/// without meter sections has no meters yet (see `with_meters`).
-pub fn read_config(path: &str) -> Result<Option<Box<Config>>> {
+/// The config file (`None` when the default one does not exist), as
+/// written: a file without meter sections has no meters yet (see
+/// `with_meters`). A file named with `--config` (`explicit`) must exist.
+pub fn read_config(path: &str, explicit: bool) -> Result<Option<Box<Config>>> {
     match sys::read_file(path) {
         Ok(bytes) => {
             let text = core::str::from_utf8(&bytes)
@@ -315,6 +366,11 @@ pub fn read_config(path: &str) -> Result<Option<Box<Config>>> {
                 .map(Some)
                 .map_err(|e| Error::config(e.sentence()))
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit => Err(Error::config(fill(
+            "cannot read the config file {} given with --config: it does not exist (check \
+                 the path; without --config netmon reads {} or uses the default WAN meters)",
+            &[path, config::DEFAULT_PATH],
+        ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("read", path, &e)),
     }

@@ -1,6 +1,7 @@
 //! `netmon daily`: usage per local day or billing month from the saved
 //! buckets, or (`--log FILE`) from a log file, like the blog's graph
-//! script. Reads the state without the lock and writes nothing.
+//! script. Reads the state without the lock and writes nothing. Retired
+//! meters get a column while the table shows usage of theirs.
 
 use super::ctx::Ctx;
 use crate::cli::Daily;
@@ -19,12 +20,14 @@ pub fn run(cx: &Ctx, d: &Daily, out: &mut Buf) -> Result<()> {
     }
     let st = store::peek_state(&cx.state_dir, &cx.persist_dir)
         .unwrap_or_else(|| store::new_state(cx.now));
-    let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
-    let (t, first) = if d.months {
-        (report::month_rows(&st, &cx.cal, cx.now), "Start")
+    let configured = cx.names();
+    let all = report::meter_names(&st, &configured);
+    let (mut t, first) = if d.months {
+        (report::month_rows(&st, &all, &cx.cal, cx.now), "Start")
     } else {
-        (report::day_rows(&st, &cx.cal, cx.now, d.days), "Date")
+        (report::day_rows(&st, &all, &cx.cal, cx.now, d.days), "Date")
     };
+    let names = t.drop_empty(&all, |n| configured.contains(&n));
     daily::render_rows(&names, d.format, first, t.rows.into_iter(), out);
     Ok(())
 }

@@ -3,8 +3,10 @@
 
 pub mod ctx;
 mod daily;
+mod forget;
 mod mail_test;
 mod report;
+mod shutdown;
 mod start;
 mod status;
 mod stop;
@@ -32,6 +34,8 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Status => status::run(&mut cx, &mut out)?,
         Action::Daily(d) => daily::run(&cx, d, &mut out)?,
         Action::MailTest => mail_test::run(&cx, &mut out)?,
+        Action::Shutdown => shutdown::run(&mut cx, &mut out, warn)?,
+        Action::Forget(name) => forget::run(&mut cx, name, &mut out, warn)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));

@@ -27,11 +27,12 @@ pub fn run(
     }
     let mut s = current(cx, warn)?;
     let st = &s.st;
-    let mut r = Report::of(st, cx.now);
+    let mut r = Report::of(st, &cx.names(), cx.now, cx.cal.zone);
+    let cols = r.names();
     r.table = match hist {
         History::None => None,
-        History::Days(n) => Some(report::day_rows(st, &cx.cal, cx.now, n)),
-        History::Months => Some(report::month_rows(st, &cx.cal, cx.now)),
+        History::Days(n) => Some(report::day_rows(st, &cols, &cx.cal, cx.now, n)),
+        History::Months => Some(report::month_rows(st, &cols, &cx.cal, cx.now)),
     };
     match fmt {
         ReportFormat::Text => report::text::render(&r, out),
@@ -61,12 +62,21 @@ fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<(
     report::text::render(r, &mut text);
     let mut html = Buf::new();
     if m.html {
-        let days = report::day_rows(st, &cx.cal, cx.now, 30);
-        let names: Vec<&str> = st.meters.iter().map(|m| m.name.as_str()).collect();
+        let names = r.names();
+        let days = report::day_rows(st, &names, &cx.cal, cx.now, 30);
         report::html::render(r, &days.rows, &names, &mut html);
     }
     let html = m.html.then(|| html.as_str());
-    let msg = build_report_message(m, text.as_str(), html, r.from, r.to, &host, cx.now)?;
+    let msg = build_report_message(
+        m,
+        text.as_str(),
+        html,
+        r.from,
+        r.to,
+        &host,
+        cx.now,
+        &cx.cal.zone,
+    )?;
     let mailer = Mailer::new(m, &host, &spool);
     match mailer.send_or_spool(&msg, &mailer.envelope()?, cx.now)? {
         Delivery::Sent { rejected } => {

@@ -5,17 +5,23 @@ use super::ctx::Ctx;
 use crate::config::Source;
 use crate::error::Result;
 use crate::text::{num, Buf};
-use crate::{mail, store, sys, time};
+use crate::{mail, store, sys};
 
 pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
     let obs = cx.observe()?;
     if cx.runner.dry_run {
         return Ok(());
     }
-    let rules = match (obs.installed, obs.present) {
-        (true, _) => "installed",
-        (false, true) => "stale or incomplete (run netmon start to repair)",
-        (false, false) => "not installed (run netmon start)",
+    let st = store::peek_state(&cx.state_dir, &cx.persist_dir);
+    let stopped = st.as_ref().is_some_and(|s| s.stopped);
+    let rules = match (obs.installed, obs.present, stopped) {
+        (_, false, true) => "stopped (netmon stop): removed, nothing is counted until netmon start",
+        (_, true, true) => {
+            "stopped (netmon stop), but rules are still there (run netmon stop again to remove them, or netmon start)"
+        }
+        (true, _, _) => "installed",
+        (false, true, _) => "stale or incomplete (run netmon start to repair)",
+        (false, false, _) => "not installed (run netmon start)",
     };
     out.fill(
         "backend:  {}\nrules:    {}\nconfig:   ",
@@ -44,7 +50,14 @@ pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
         out.push_bytes(m.name.as_bytes());
     }
     out.push_bytes(b"\n");
-    if let Some(st) = store::peek_state(&cx.state_dir, &cx.persist_dir) {
+    if let Some(st) = &st {
+        let names = cx.names();
+        for m in st.retired(&names) {
+            out.fill(
+                "retired:  {} ({} bytes counted; no longer in the config: netmon forget {} drops it)\n",
+                &[&m.name, num(m.total.bytes).as_str(), &m.name],
+            );
+        }
         for (label, t) in [
             ("updated:  ", st.updated),
             ("reported: ", st.reported),
@@ -54,7 +67,7 @@ pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
             if t == 0 {
                 out.push_bytes(b"never");
             } else {
-                let _ = time::write_human(out, t);
+                let _ = cx.cal.zone.write_human(out, t);
             }
             out.push_bytes(b"\n");
         }
@@ -65,7 +78,7 @@ pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
                 "mail:     {} report(s) waiting in the spool; oldest from ",
                 &[num(entries.len() as u64).as_str()],
             );
-            let _ = time::write_human(out, first.first);
+            let _ = cx.cal.zone.write_human(out, first.first);
             out.fill(" (last error: {})\n", &[&first.reason]);
         }
     }

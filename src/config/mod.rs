@@ -71,6 +71,17 @@ pub enum Source {
     Default { wan: String },
 }
 
+impl Source {
+    /// The config file the meters come from (the default path when there
+    /// is none).
+    pub fn path(&self) -> &str {
+        match self {
+            Source::File(f) | Source::FileDefault { file: f, .. } => f,
+            Source::Default { .. } => DEFAULT_PATH,
+        }
+    }
+}
+
 /// A validated configuration.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Config {

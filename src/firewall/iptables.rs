@@ -8,11 +8,12 @@
 //! fw3 reloads keep user chains; a restart drops them: `update` repairs.
 
 use super::run::{Outcome, Runner};
-use super::{meter_index, tag, Digest, Observed};
+use super::{tag, Digest, Observed};
 use crate::error::Result;
+use crate::meter::valid_name;
 use crate::meter::{Family, Hook, Meter};
 use crate::parse::iptables as p;
-use crate::state::Count;
+use crate::state::{add_count, Count, Counts};
 use crate::text::Buf;
 
 /// `JUMP_TAG` as a literal, for `concat!`.
@@ -240,7 +241,7 @@ fn read_family(meters: &[Meter], f: Family, r: &mut Runner, obs: &mut Observed) 
     };
     let counts = &mut obs.counts;
     let out = r.read_checked(argv, None, &mut |rd| {
-        p::parse_list(rd, |rule| observe(meters, &mut s, counts, rule))
+        p::parse_list(rd, |rule| observe(&mut s, counts, rule))
     })?;
     if out != Outcome::Done {
         return Ok(false); // dry run
@@ -253,7 +254,7 @@ fn read_family(meters: &[Meter], f: Family, r: &mut Runner, obs: &mut Observed) 
 
 /// Counters add up across rules and families (saturating: the order of
 /// the additions does not matter).
-fn observe(meters: &[Meter], s: &mut FamilySeen, counts: &mut [Count], rule: p::Rule<'_>) {
+fn observe(s: &mut FamilySeen, counts: &mut Counts, rule: p::Rule<'_>) {
     let Some(comment) = rule.comment else { return };
     for &h in &Hook::ALL {
         if rule.chain == h.builtin_chain() && comment == JUMP_TAG && rule.target == chain(h) {
@@ -263,9 +264,8 @@ fn observe(meters: &[Meter], s: &mut FamilySeen, counts: &mut [Count], rule: p::
         if rule.chain == chain(h) {
             s.digests[h.index()].add(comment.as_bytes());
             s.present = true;
-            let idx = super::tag_meter(comment).and_then(|n| meter_index(meters, n));
-            if let Some(c) = idx.and_then(|i| counts.get_mut(i)) {
-                *c = c.saturating_add(Count::new(rule.packets, rule.bytes));
+            if let Some(n) = super::tag_meter(comment).filter(|n| valid_name(n)) {
+                add_count(counts, n, Count::new(rule.packets, rule.bytes));
             }
         }
     }
@@ -283,7 +283,7 @@ fn expected(meters: &[Meter], f: Family) -> [Digest; 3] {
     d
 }
 
-/// Fills `obs` (as `Observed::empty` makes it).
+/// Fills `obs` (as `Observed::default` makes it).
 pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> {
     obs.installed = true;
     for &f in &FAMILIES {

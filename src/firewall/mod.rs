@@ -11,8 +11,8 @@ pub mod run;
 
 use crate::config::BackendChoice;
 use crate::error::{Error, Result};
-use crate::meter::{Meter, MAX_METERS};
-use crate::state::Count;
+use crate::meter::Meter;
+use crate::state::Counts;
 use crate::text::Buf;
 use run::Runner;
 
@@ -43,7 +43,7 @@ impl Backend {
 
     /// Reads netmon's counters and checks its rules against `meters`.
     pub fn read(self, meters: &[Meter], r: &mut Runner) -> Result<Observed> {
-        let mut obs = Observed::empty(meters.len());
+        let mut obs = Observed::default();
         match self {
             Backend::Nft => nft::read(meters, r, &mut obs)?,
             Backend::Iptables => iptables::read(meters, r, &mut obs)?,
@@ -97,31 +97,18 @@ fn in_path(path: &str, tool: &str) -> bool {
 }
 
 /// What a read found.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Observed {
-    /// Counters per meter, config order (zero where missing).
-    pub counts: heapless::Vec<Count, MAX_METERS>,
+    /// Every counter of netmon's, by meter name: the configured meters'
+    /// and those of meters no longer configured whose rules are still
+    /// there (their last minutes are not lost).
+    pub counts: Counts,
     /// Every rule, chain and counter is present exactly as configured.
     pub installed: bool,
     /// Something of netmon's exists (maybe stale or partial).
     pub present: bool,
     /// nft table handle (0 for iptables or when absent).
     pub handle: u64,
-}
-
-impl Observed {
-    fn empty(n: usize) -> Observed {
-        let mut counts = heapless::Vec::new();
-        for _ in 0..n.min(MAX_METERS) {
-            let _ = counts.push(Count::default());
-        }
-        Observed {
-            counts,
-            installed: false,
-            present: false,
-            handle: 0,
-        }
-    }
 }
 
 /// FNV-1a, 32 bits: a short, stable fingerprint of a rule's text.
@@ -170,10 +157,6 @@ impl Digest {
                 (h ^ u32::from(c)).wrapping_mul(0x0100_0193)
             });
     }
-}
-
-fn meter_index(meters: &[Meter], name: &str) -> Option<usize> {
-    meters.iter().position(|m| m.name == name)
 }
 
 pub(crate) fn parse_failed(tool: &str, e: crate::parse::ParseError) -> Error {

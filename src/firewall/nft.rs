@@ -7,11 +7,12 @@
 //! (re)built in one nft transaction, so the ruleset is never half-built.
 
 use super::run::{Outcome, Runner};
-use super::{meter_index, tag, Digest, Observed};
+use super::{tag, Digest, Observed};
 use crate::error::Result;
+use crate::meter::valid_name;
 use crate::meter::{Family, Hook, Meter};
 use crate::parse::nft::{self as p, Item};
-use crate::state::Count;
+use crate::state::{add_count, Count};
 use crate::text::Buf;
 
 pub const TABLE: &str = "netmon";
@@ -151,7 +152,7 @@ fn expected(meters: &[Meter]) -> [Digest; 3] {
     d
 }
 
-/// Fills `obs` (as `Observed::empty` makes it).
+/// Fills `obs` (as `Observed::default` makes it).
 pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> {
     let mut seen = [Digest::default(); 3];
     let mut counters = 0usize;
@@ -174,10 +175,9 @@ pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> 
                 packets,
                 bytes,
             } if ours => {
-                let idx = name.strip_prefix("m_").and_then(|n| meter_index(meters, n));
-                if let Some(c) = idx.and_then(|i| obs.counts.get_mut(i)) {
-                    *c = Count::new(packets, bytes);
-                    counters += 1;
+                if let Some(n) = name.strip_prefix("m_").filter(|n| valid_name(n)) {
+                    add_count(&mut obs.counts, n, Count::new(packets, bytes));
+                    counters += usize::from(meters.iter().any(|m| m.name == n));
                 }
             }
             Item::Rule {
@@ -198,7 +198,7 @@ pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> 
             // No table: whatever was parsed does not count.
             obs.present = false;
             obs.handle = 0;
-            obs.counts.fill(Count::default());
+            obs.counts.clear();
         }
         Outcome::Done => {
             obs.installed = obs.present && counters == meters.len() && seen == expected(meters);

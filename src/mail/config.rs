@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::mail::smtp::envelope::valid_helo;
 use crate::mail::smtp::{Credentials, Envelope, Mechanism};
 use crate::text::Buf;
-use crate::time::write_human;
+use crate::tz::Zone;
 
 /// Default SMTP port (RFC 5321 section 4.5.4; 587 is submission, RFC 6409).
 pub const DEFAULT_PORT: u16 = 25;
@@ -125,16 +125,17 @@ impl MailConfig {
         Duration::from_secs(u64::from(self.timeout.max(1)))
     }
 
-    /// The subject: `%from` and `%to` become the period's ends
-    /// (`2026-11-21 19:00:00 UTC`), `%host` the host name, `%%` a `%`.
-    pub fn subject(&self, from: i64, to: i64, host: &str) -> String {
-        expand_subject(&self.subject, from, to, host)
+    /// The subject: `%from` and `%to` become the period's ends in the
+    /// router's local time (`2026-11-21 20:00:00 CET`), `%host` the host
+    /// name, `%%` a `%`.
+    pub fn subject(&self, from: i64, to: i64, host: &str, zone: &Zone) -> String {
+        expand_subject(&self.subject, from, to, host, zone)
     }
 }
 
 /// Expands a subject template (see `MailConfig::subject`); a `%` that
 /// starts no placeholder stays as it is (the parser refuses those).
-pub fn expand_subject(template: &str, from: i64, to: i64, host: &str) -> String {
+pub fn expand_subject(template: &str, from: i64, to: i64, host: &str, zone: &Zone) -> String {
     let mut out = Buf::new();
     let mut rest = template;
     while let Some(i) = rest.find('%') {
@@ -142,8 +143,8 @@ pub fn expand_subject(template: &str, from: i64, to: i64, host: &str) -> String 
         let tail = rest.get(i..).unwrap_or("");
         let p = PLACEHOLDERS.iter().find(|p| tail.starts_with(**p));
         match p {
-            Some(&"%from") => drop(write_human(&mut out, from)),
-            Some(&"%to") => drop(write_human(&mut out, to)),
+            Some(&"%from") => drop(zone.write_human(&mut out, from)),
+            Some(&"%to") => drop(zone.write_human(&mut out, to)),
             Some(&"%host") => out.push_bytes(host.as_bytes()),
             _ => out.push_bytes(b"%"),
         }
@@ -179,12 +180,18 @@ mod tests {
 
     #[test]
     fn subject_placeholders() {
-        let s = expand_subject("Usage %from .. %to on %host (100%%)", 0, 3600, "gw");
+        let s = expand_subject(
+            "Usage %from .. %to on %host (100%%)",
+            0,
+            3600,
+            "gw",
+            &Zone::UTC,
+        );
         assert_eq!(
             s,
             "Usage 1970-01-01 00:00:00 UTC .. 1970-01-01 01:00:00 UTC on gw (100%)"
         );
-        assert_eq!(expand_subject("50% off", 0, 0, "h"), "50% off");
+        assert_eq!(expand_subject("50% off", 0, 0, "h", &Zone::UTC), "50% off");
         assert_eq!(bad_placeholder("a %to b %% %host"), None);
         assert_eq!(bad_placeholder("a %tox"), None, "prefix %to matches");
         assert_eq!(bad_placeholder("usage %date here"), Some("%date"));

@@ -270,13 +270,14 @@ pub fn rfc5322_date(now: i64) -> String {
     let mon = MONTHS
         .get(usize::from(c.month).wrapping_sub(1))
         .unwrap_or(&"Jan");
-    // `HH:MM:SS` as the reports write it (`YYYY-MM-DD HH:MM:SS UTC`).
-    let mut human = Buf::new();
-    let _ = crate::time::write_human(&mut human, now);
-    let h = human.as_str();
-    let hms = h.find(' ').and_then(|i| h.get(i + 1..i + 9)).unwrap_or("");
     let mut b = Buf::new();
-    let _ = ufmt::uwrite!(b, "{}, {} {} {} {} +0000", *wd, c.day, *mon, c.year, hms);
+    let _ = ufmt::uwrite!(b, "{}, {} {} {} ", *wd, c.day, *mon, c.year);
+    for (i, v) in [c.hour, c.min, c.sec].into_iter().enumerate() {
+        b.push_bytes(if i > 0 { b":" } else { b"" });
+        b.push_bytes(if v < 10 { b"0" } else { b"" });
+        let _ = ufmt::uwrite!(b, "{}", v);
+    }
+    b.push_bytes(b" +0000");
     b.as_str().into()
 }
 
@@ -313,8 +314,9 @@ pub fn build_report_message(
     to: i64,
     hostname: &str,
     now: i64,
+    zone: &crate::tz::Zone,
 ) -> Result<Vec<u8>> {
-    let subject = cfg.subject(from, to, hostname);
+    let subject = cfg.subject(from, to, hostname, zone);
     build(
         cfg,
         &subject,

@@ -13,7 +13,7 @@
 
 use super::{Report, Row};
 use crate::text::Buf;
-use crate::time::{write_date, write_human as when};
+use crate::time::write_date;
 use crate::units::write_human as size;
 
 /// Days drawn in the chart (the newest ones if more are given).
@@ -86,9 +86,9 @@ pub fn render(r: &Report<'_>, days: &[(i64, Vec<u64>)], names: &[&str], b: &mut 
         "<h2 style=\"margin:0 0 4px 0;\">Network usage</h2>\n<p>Between ",
     );
     b.push_bytes(head.as_bytes());
-    let _ = when(b, r.from);
+    let _ = r.zone.write_human(b, r.from);
     b.push_bytes(b" and ");
-    let _ = when(b, r.to);
+    let _ = r.zone.write_human(b, r.to);
     b.push_bytes(b"</p>\n");
     if r.reset_detected {
         b.push_bytes(
@@ -100,7 +100,7 @@ pub fn render(r: &Report<'_>, days: &[(i64, Vec<u64>)], names: &[&str], b: &mut 
         meter_table(row, b);
     }
     b.push_bytes(b"<p>Total since ");
-    let _ = when(b, r.total_since);
+    let _ = r.zone.write_human(b, r.total_since);
     b.push_bytes(b"</p>\n");
     chart(days, names, b);
     b.push_bytes(b"</body>\n</html>\n");
@@ -109,6 +109,9 @@ pub fn render(r: &Report<'_>, days: &[(i64, Vec<u64>)], names: &[&str], b: &mut 
 fn meter_table(row: &Row<'_>, b: &mut Buf) {
     b.push_bytes(b"<h3 style=\"margin:16px 0 4px 0;\">");
     escape(b, row.name);
+    if row.retired {
+        b.push_bytes(b" (retired)");
+    }
     b.push_bytes(b"</h3>\n<table style=\"border-collapse:collapse;\">\n");
     let _ = ufmt::uwrite!(
         b,
@@ -307,9 +310,11 @@ mod tests {
                     name: n,
                     period: Count::new(10 + i as u64, 1536 * (i as u64 + 1)),
                     total: Count::new(99, 3 << 30),
+                    retired: false,
                 })
                 .collect(),
             table: None,
+            zone: crate::tz::Zone::UTC,
         }
     }
 

@@ -1,7 +1,8 @@
 //! JSON report, a fixed shape scripts can rely on:
 //! `{"from","to","reset_detected","meters":[{"name","period_bytes",
 //! "period_packets","total_bytes","total_packets","total_since"}]}`,
-//! times in RFC 3339 UTC, counts as exact integers.
+//! times in RFC 3339 UTC, counts as exact integers. A meter no longer in
+//! the config carries `"retired":true` after its name.
 
 use super::Report;
 use crate::text::Buf;
@@ -56,6 +57,9 @@ pub fn render(r: &Report<'_>, b: &mut Buf) {
         }
         b.push_bytes(b"{\"name\":");
         write_string(b, row.name);
+        if row.retired {
+            b.push_bytes(b",\"retired\":true");
+        }
         let _ = ufmt::uwrite!(
             b,
             ",\"period_bytes\":{},\"period_packets\":{},\"total_bytes\":{},\"total_packets\":{},\"total_since\":",
@@ -117,18 +121,28 @@ mod tests {
             to: 120,
             total_since: 0,
             reset_detected: false,
-            rows: vec![Row {
-                name: "offnet",
-                period: Count::new(1, 2),
-                total: Count::new(3, u64::MAX),
-            }],
+            rows: vec![
+                Row {
+                    name: "offnet",
+                    period: Count::new(1, 2),
+                    total: Count::new(3, u64::MAX),
+                    retired: false,
+                },
+                Row {
+                    name: "old",
+                    period: Count::default(),
+                    total: Count::new(1, 10),
+                    retired: true,
+                },
+            ],
             table: None,
+            zone: crate::tz::Zone::UTC,
         };
         let mut b = Buf::new();
         render(&r, &mut b);
         assert_eq!(
             b.as_str(),
-            "{\"from\":\"1970-01-01T00:01:00Z\",\"to\":\"1970-01-01T00:02:00Z\",\"reset_detected\":false,\"meters\":[{\"name\":\"offnet\",\"period_bytes\":2,\"period_packets\":1,\"total_bytes\":18446744073709551615,\"total_packets\":3,\"total_since\":\"1970-01-01T00:00:00Z\"}]}\n"
+            "{\"from\":\"1970-01-01T00:01:00Z\",\"to\":\"1970-01-01T00:02:00Z\",\"reset_detected\":false,\"meters\":[{\"name\":\"offnet\",\"period_bytes\":2,\"period_packets\":1,\"total_bytes\":18446744073709551615,\"total_packets\":3,\"total_since\":\"1970-01-01T00:00:00Z\"},{\"name\":\"old\",\"retired\":true,\"period_bytes\":0,\"period_packets\":0,\"total_bytes\":10,\"total_packets\":1,\"total_since\":\"1970-01-01T00:00:00Z\"}]}\n"
         );
     }
 
@@ -143,11 +157,13 @@ mod tests {
                 name: "a",
                 period: Count::default(),
                 total: Count::default(),
+                retired: false,
             }],
             table: Some(crate::report::Table {
                 months: true,
                 rows: vec![(0, vec![7])],
             }),
+            zone: crate::tz::Zone::UTC,
         };
         let mut b = Buf::new();
         render(&r, &mut b);

@@ -2,6 +2,12 @@
 //! number, a version, the length and a CRC-32, so a torn, truncated,
 //! padded or foreign file is refused rather than misread, and a file
 //! moves between big- and little-endian routers unchanged.
+//!
+//! Version 3 (written): the flags byte after `reset_pending` holds
+//! `expect_restart` (bit 0), `stopped` (bit 1) and `stop_noted` (bit 2);
+//! up to `MAX_STATE_METERS` meters. Version 2 (read): the same layout with
+//! that byte 0 or 1 (`expect_restart`, then named `stopped`), at most
+//! `MAX_METERS` meters.
 
 use super::*;
 
@@ -20,7 +26,10 @@ impl State {
         w.u64(self.generation.handle);
         w.fixed(self.generation.boot_id.as_bytes(), 40);
         w.u8(u8::from(self.reset_pending));
-        w.u8(u8::from(self.stopped));
+        let flags = u8::from(self.expect_restart)
+            | u8::from(self.stopped) << 1
+            | u8::from(self.stop_noted) << 2;
+        w.u8(flags);
         for m in &self.meters {
             w.fixed(m.name.as_bytes(), MAX_NAME);
             for c in [m.last, m.total, m.at_report, m.carry] {
@@ -45,12 +54,14 @@ impl State {
         // length is checked first, so plain reads cannot run out).
         let mut r = Reader { b, i: 4, bad: None };
         let version = r.u16();
-        if version != VERSION {
-            return Err(DecodeError::Version(version));
-        }
+        let (max_meters, max_flags) = match version {
+            2 => (MAX_METERS, 1),
+            VERSION => (MAX_STATE_METERS, 7),
+            v => return Err(DecodeError::Version(v)),
+        };
         let n = usize::from(r.u16());
         let len = r.u32() as usize;
-        if n > MAX_METERS || len != HEADER + n * METER_BYTES + 4 || b.len() != len {
+        if n > max_meters || len != HEADER + n * METER_BYTES + 4 || b.len() != len {
             return Err(DecodeError::Length);
         }
         let (body, tail) = b.split_at(len - 4);
@@ -68,7 +79,13 @@ impl State {
             Err(_) => r.fail(DecodeError::Field),
         }
         st.reset_pending = r.flag();
-        st.stopped = r.flag();
+        let [flags] = r.take::<1>();
+        if flags > max_flags {
+            r.fail(DecodeError::Field);
+        }
+        st.expect_restart = flags & 1 != 0;
+        st.stopped = flags & 2 != 0;
+        st.stop_noted = flags & 4 != 0;
         for _ in 0..n {
             st.meters.push(decode_meter(&mut r));
         }

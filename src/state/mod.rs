@@ -4,11 +4,15 @@
 //! layout with a magic number, a version and a CRC-32.
 //!
 //! Invariants: totals never decrease; a counter that went down, rules that
-//! netmon (re)created unexpectedly, a new boot id or a new nft table handle
-//! is a reset, after which the delta is the counter's new value (never
-//! negative). Traffic read while the clock is not sane (before the build
-//! date, or before the previous reading) goes into the totals at once and
-//! into the buckets of the next sane reading's day (`carry`).
+//! netmon (re)created, a new boot id or a new nft table handle restart the
+//! counters, after which the delta is the counter's new value (never
+//! negative). A restart netmon did not plan (a stop, a shutdown, its own
+//! reinstall right after a reading) is a reset, reported as such; a
+//! planned one, and a meter's first reading, are not. A meter that leaves
+//! the config keeps its totals and buckets (retired) until `forget`, and
+//! continues where it was when it comes back. Traffic read while the clock
+//! is not sane (see `clock`) goes into the totals at once and into the
+//! buckets of the next sane reading's day (`carry`).
 
 mod codec;
 
@@ -17,7 +21,16 @@ use crate::meter::{Name, MAX_METERS, MAX_NAME};
 pub use codec::{crc32, DecodeError};
 
 pub const MAGIC: [u8; 4] = *b"NMST";
-pub const VERSION: u16 = 2;
+/// Version 3 added the sticky stop and retired meters; version 2 files
+/// are read (and written back as version 3 at the next save).
+pub const VERSION: u16 = 3;
+/// Most meters the state keeps: the configured ones (`MAX_METERS`) and as
+/// many retired ones. A new meter that finds no room is not added (its
+/// counter keeps counting in the kernel) until a retired one is forgotten.
+pub const MAX_STATE_METERS: usize = 2 * MAX_METERS;
+/// How long after a boot a clock that is behind the last reading is given
+/// to be set right (NTP) before netmon trusts it (see `State::clock`).
+pub const CLOCK_GRACE: i64 = 3600;
 /// Day buckets per meter (two months and a bit).
 pub const DAYS: usize = 62;
 /// Month (billing period) buckets per meter.
@@ -29,9 +42,9 @@ const HEADER: usize = 4 + 2 + 2 + 4 + 8 * 5 + 1 + 40 + 2;
 /// Size of one encoded meter.
 pub const METER_BYTES: usize = 1 + MAX_NAME + 16 * 4 + 4 + (DAYS + MONTHS) * 20;
 /// Largest state file: the bound documented in the README.
-pub const MAX_BYTES: usize = HEADER + MAX_METERS * METER_BYTES + 4;
+pub const MAX_BYTES: usize = HEADER + MAX_STATE_METERS * METER_BYTES + 4;
 // The whole state, even with every meter, stays a small file on flash.
-const _: () = assert!(MAX_BYTES < 64 * 1024);
+const _: () = assert!(MAX_BYTES < 128 * 1024);
 
 /// A packet and byte count.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -91,6 +104,23 @@ fn add_bucket(ring: &mut [Bucket], key: i32, c: Count) {
     }
 }
 
+/// Moves the counts of buckets later than `key` into the bucket of `key`
+/// (which is emptied first if it held an older key): time went back.
+/// Whether there were any.
+fn pull_back(ring: &mut [Bucket], key: i32) -> bool {
+    let mut later = Count::default();
+    let mut any = false;
+    for b in ring.iter_mut().filter(|b| b.key != EMPTY && b.key > key) {
+        later = later.saturating_add(b.count);
+        *b = Bucket::EMPTY;
+        any = true;
+    }
+    if any {
+        add_bucket(ring, key, later);
+    }
+    any
+}
+
 fn get_bucket(ring: &[Bucket], key: i32) -> Count {
     let len = ring.len() as i64;
     match ring.get(i64::from(key).rem_euclid(len) as usize) {
@@ -127,6 +157,33 @@ impl MeterState {
         }
     }
 
+    /// Takes counter `cur`: returns whether it is a reset. After a restart,
+    /// or when the counter went back, the delta is `cur` itself; that is a
+    /// reset unless `expected`.
+    fn count(&mut self, cur: Count, restarted: bool, expected: bool) -> bool {
+        let (delta, reset) = match cur.checked_sub(self.last) {
+            Some(d) if !restarted => (d, false),
+            _ => (cur, !expected),
+        };
+        if reset {
+            self.resets = self.resets.saturating_add(1);
+        }
+        self.total = self.total.saturating_add(delta);
+        self.last = cur;
+        self.carry = self.carry.saturating_add(delta);
+        reset
+    }
+
+    /// Puts what is carried into the buckets of `day` and `period` when the
+    /// clock is `sane`.
+    fn bucket(&mut self, sane: bool, day: i32, period: i32) {
+        if sane {
+            add_bucket(&mut self.days, day, self.carry);
+            add_bucket(&mut self.months, period, self.carry);
+            self.carry = Count::default();
+        }
+    }
+
     pub fn day(&self, day: i64) -> Count {
         i32::try_from(day).map_or(Count::default(), |d| get_bucket(&self.days, d))
     }
@@ -154,14 +211,66 @@ impl Generation {
     }
 }
 
-/// One reading of every configured meter, in config order.
+/// One reading: every counter of netmon's found in the firewall, by
+/// meter name (configured or not), with the time it was taken.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Reading {
+    /// Wall clock, Unix seconds.
     pub time: i64,
-    pub counts: heapless::Vec<Count, MAX_METERS>,
+    /// Seconds since the kernel booted (steps of the wall clock do not
+    /// move it).
+    pub uptime: i64,
+    pub counts: Counts,
     pub generation: Generation,
     /// netmon (re)created its rules just before this reading.
     pub reinstalled: bool,
+}
+
+/// Counters by meter name, each name once.
+pub type Counts = heapless::Vec<(Name, Count), MAX_STATE_METERS>;
+
+/// The counter of meter `name` in `counts`.
+pub fn count_of(counts: &Counts, name: &str) -> Option<Count> {
+    counts.iter().find(|(n, _)| n == name).map(|&(_, c)| c)
+}
+
+/// Adds `c` to meter `name`'s counter in `counts` (a meter's rules on
+/// several hooks or families add up); a name past the capacity is left
+/// out.
+pub fn add_count(counts: &mut Counts, name: &str, c: Count) {
+    match counts.iter_mut().find(|(n, _)| n == name) {
+        Some((_, have)) => *have = have.saturating_add(c),
+        None => {
+            if let Ok(n) = Name::try_from(name) {
+                let _ = counts.push((n, c));
+            }
+        }
+    }
+}
+
+/// How the time of a reading is taken (see `State::clock`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Clock {
+    /// The time is right: buckets by it.
+    Sane,
+    /// Not yet set (before the build date, or behind the last reading
+    /// just after a boot): the totals count now, the buckets wait.
+    Carry,
+    /// Behind the last reading, and trusted: the earlier readings were in
+    /// the future. Buckets by it, and what went to future buckets moves
+    /// to its day.
+    Recover,
+}
+
+/// What `State::fold` saw.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Folded {
+    /// Counters went back that netmon did not expect to.
+    pub reset: bool,
+    /// A meter with no room in the state (`MAX_STATE_METERS`) was left out.
+    pub full: bool,
+    /// The clock was behind the last reading and netmon took it as right.
+    pub recovered: bool,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -177,10 +286,17 @@ pub struct State {
     pub generation: Generation,
     /// A reset happened since the last report.
     pub reset_pending: bool,
-    /// `stop` removed the rules in an orderly way: the next install starts
-    /// every counter from zero as expected, which is not a reset.
+    /// The counters are expected to start again (netmon stopped, shut
+    /// down or is about to reinstall its rules right after a reading): the
+    /// next restart is no reset.
+    pub expect_restart: bool,
+    /// The admin stopped netmon: `update` leaves the rules out until
+    /// `start`.
     pub stopped: bool,
-    /// At most `MAX_METERS`, in config order.
+    /// An update already said that netmon is stopped (it says so once).
+    pub stop_noted: bool,
+    /// The configured meters in config order, then the retired ones; at
+    /// most `MAX_STATE_METERS`.
     pub meters: Vec<MeterState>,
 }
 
@@ -193,7 +309,9 @@ impl State {
             synced: 0,
             generation: Generation::default(),
             reset_pending: false,
+            expect_restart: false,
             stopped: false,
+            stop_noted: false,
             meters: Vec::new(),
         }
     }
@@ -202,41 +320,56 @@ impl State {
         self.meters.iter().find(|m| m.name == name)
     }
 
-    /// Folds a reading of `names` (config order) into the state and returns
-    /// whether a reset was detected. Meters no longer configured are dropped;
-    /// a meter seen for the first time counts its whole counter (netmon's
+    /// Folds a reading into the state. `names` are the configured meters
+    /// in config order: each gets its counter from the reading (0 when the
+    /// counter is missing), is added if new, and comes first in `meters`;
+    /// the retired meters follow, and fold their counter only when the
+    /// reading still has it (the last minutes before their rules went;
+    /// once it is gone, their last counter is zero).
+    /// A meter seen for the first time counts its whole counter (netmon's
     /// own rules counted it) and is never a reset.
-    pub fn fold(&mut self, names: &[&str], r: &Reading, cal: &Calendar) -> bool {
-        let gen_reset =
-            (r.reinstalled && !self.stopped) || r.generation.changed_from(&self.generation);
-        let sane = r.time >= cal.min_sane && r.time >= self.updated;
+    pub fn fold(&mut self, names: &[&str], r: &Reading, cal: &Calendar) -> Folded {
+        let restarted = r.reinstalled || r.generation.changed_from(&self.generation);
+        let planned = restarted && self.expect_restart;
+        let clock = self.clock(r, cal);
         let day = cal.day(r.time);
         let period = cal.period(day);
         let day = i32::try_from(day).unwrap_or(EMPTY);
-        let mut any = false;
-        let mut next = Vec::with_capacity(names.len().min(MAX_METERS));
-        for (name, cur) in names.iter().zip(r.counts.iter()).take(MAX_METERS) {
-            let seen = self.meters.iter().position(|m| m.name == *name);
-            let first = seen.is_none();
-            let mut m = match seen {
-                Some(i) => self.meters.swap_remove(i),
-                None => MeterState::new(name),
-            };
-            let delta = match cur.checked_sub(m.last) {
-                Some(d) if !gen_reset || first => d,
-                _ => {
-                    any = true;
-                    m.resets = m.resets.saturating_add(1);
-                    *cur
+        let mut out = Folded::default();
+        if clock == Clock::Recover {
+            // Worth a word when usage moved, or the clock went far back.
+            let far = self.updated.saturating_sub(r.time) > CLOCK_GRACE;
+            out.recovered = self.recover(day, period, r.time) || far;
+        }
+        let sane = clock != Clock::Carry && day != EMPTY;
+        let mut next = Vec::with_capacity(self.meters.len().max(names.len()));
+        for name in names.iter().take(MAX_METERS) {
+            let cur = count_of(&r.counts, name).unwrap_or_default();
+            let m = match self.meters.iter().position(|m| m.name == *name) {
+                Some(i) => Some(self.meters.remove(i)),
+                None if next.len() + self.meters.len() < MAX_STATE_METERS => {
+                    Some(MeterState::new(name))
                 }
+                None => None,
             };
-            m.total = m.total.saturating_add(delta);
-            m.last = *cur;
-            m.carry = m.carry.saturating_add(delta);
-            if sane && day != EMPTY {
-                add_bucket(&mut m.days, day, m.carry);
-                add_bucket(&mut m.months, period, m.carry);
-                m.carry = Count::default();
+            let Some(mut m) = m else {
+                out.full = true;
+                continue;
+            };
+            let first = m.last == Count::default() && m.total == Count::default();
+            out.reset |= m.count(cur, restarted, planned || first);
+            m.bucket(sane, day, period);
+            next.push(m);
+        }
+        for mut m in core::mem::take(&mut self.meters) {
+            match count_of(&r.counts, &m.name) {
+                Some(cur) => {
+                    out.reset |= m.count(cur, restarted, planned);
+                    m.bucket(sane, day, period);
+                }
+                // Its rules are gone: should it come back, its new counter
+                // starts at zero (and a missing one reads as zero, no reset).
+                None => m.last = Count::default(),
             }
             next.push(m);
         }
@@ -245,18 +378,93 @@ impl State {
         if sane {
             self.updated = r.time;
         }
-        self.reset_pending |= any;
-        self.stopped = false;
-        any
+        self.reset_pending |= out.reset;
+        self.expect_restart = false;
+        out
     }
 
-    /// After `stop` removed the rules: the next counters start at zero.
-    pub fn mark_stopped(&mut self) {
-        for m in self.meters.iter_mut() {
-            m.last = Count::default();
+    /// How the time of `r` is taken. Before the build date the clock is
+    /// not set yet: carry. At or after the last reading: sane. Behind the
+    /// last reading (but after the build date), one of the two clocks was
+    /// wrong: in the same boot as the last reading the clock was stepped
+    /// back while netmon watched, so the new time is the corrected one
+    /// (recover); just after a boot the clock may still be the one the
+    /// router restored from its files, not yet set by NTP, so carry, and
+    /// trust it once the router has been up `CLOCK_GRACE` (a last
+    /// reading from a clock that ran ahead would otherwise stop the day
+    /// buckets until the clock caught up with it).
+    pub fn clock(&self, r: &Reading, cal: &Calendar) -> Clock {
+        if r.time < cal.min_sane {
+            return Clock::Carry;
         }
-        self.generation.handle = 0;
+        if r.time >= self.updated {
+            return Clock::Sane;
+        }
+        let (now, last) = (&r.generation.boot_id, &self.generation.boot_id);
+        let same_boot = !now.is_empty() && now == last;
+        if same_boot || r.uptime >= CLOCK_GRACE {
+            Clock::Recover
+        } else {
+            Clock::Carry
+        }
+    }
+
+    /// The clock came back from the future to `now` (local day `day`,
+    /// period `period`): what went into later buckets moves to today's,
+    /// and the times the state keeps are not left in the future. Whether
+    /// any usage moved.
+    fn recover(&mut self, day: i32, period: i32, now: i64) -> bool {
+        let mut moved = false;
+        for m in self.meters.iter_mut() {
+            if day != EMPTY {
+                moved |= pull_back(&mut m.days, day);
+            }
+            if period != EMPTY {
+                moved |= pull_back(&mut m.months, period);
+            }
+        }
+        self.updated = now;
+        self.reported = self.reported.min(now);
+        self.created = self.created.min(now);
+        moved
+    }
+
+    /// Meters in the state that `names` (the configured ones) lacks.
+    pub fn retired<'a>(&'a self, names: &'a [&str]) -> impl Iterator<Item = &'a MeterState> {
+        self.meters
+            .iter()
+            .filter(move |m| !names.contains(&m.name.as_str()))
+    }
+
+    /// Drops meter `name` with its totals and history; whether it was there.
+    pub fn forget(&mut self, name: &str) -> bool {
+        let before = self.meters.len();
+        self.meters.retain(|m| m.name != name);
+        self.meters.len() != before
+    }
+
+    /// The counters are about to start again in an orderly way (`stop`,
+    /// `shutdown`, or a reinstall right after a reading): the next restart
+    /// (reinstalled rules, a new boot) is no reset. `last` stays: should
+    /// the rules survive after all, the counters simply go on.
+    pub fn expect_restart(&mut self) {
+        self.expect_restart = true;
+    }
+
+    /// The admin stopped netmon: counting resumes at `start`.
+    pub fn mark_stopped(&mut self) {
+        self.expect_restart = true;
         self.stopped = true;
+        self.stop_noted = false;
+    }
+
+    /// `start`: counting resumes (the next install is expected).
+    pub fn mark_started(&mut self) {
+        if self.stopped {
+            self.stopped = false;
+            self.stop_noted = false;
+            self.expect_restart = true;
+        }
     }
 
     /// Usage of a meter since the last report.

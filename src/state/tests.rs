@@ -1,11 +1,24 @@
 use super::*;
 use crate::calendar::days_in_month;
+use crate::meter::Name;
 use crate::time::{days_from_civil, Civil};
 
+/// A reading at `t` of the meters `NAMES`, one count each, in order.
 fn reading(t: i64, counts: &[(u64, u64)]) -> Reading {
+    let named: Vec<(&str, (u64, u64))> =
+        NAMES.iter().copied().zip(counts.iter().copied()).collect();
+    reading_of(t, &named)
+}
+
+/// A reading at `t` of the meters named.
+fn reading_of(t: i64, counts: &[(&str, (u64, u64))]) -> Reading {
     Reading {
         time: t,
-        counts: counts.iter().map(|&(p, b)| Count::new(p, b)).collect(),
+        uptime: 0,
+        counts: counts
+            .iter()
+            .map(|&(n, (p, b))| (Name::try_from(n).unwrap(), Count::new(p, b)))
+            .collect(),
         generation: Generation::default(),
         reinstalled: false,
     }
@@ -29,12 +42,21 @@ fn utc(y: i64, mo: u8, d: u8, h: u8) -> i64 {
 #[test]
 fn deltas_accumulate_and_period_resets_at_report() {
     let mut s = State::new(100);
-    assert!(!s.fold(&NAMES, &reading(100, &[(1, 100), (2, 200)]), &CAL));
-    assert!(!s.fold(&NAMES, &reading(200, &[(3, 300), (2, 250)]), &CAL));
+    assert!(
+        !s.fold(&NAMES, &reading(100, &[(1, 100), (2, 200)]), &CAL)
+            .reset
+    );
+    assert!(
+        !s.fold(&NAMES, &reading(200, &[(3, 300), (2, 250)]), &CAL)
+            .reset
+    );
     assert_eq!(s.meters[0].total, Count::new(3, 300));
     assert_eq!(s.meters[1].total, Count::new(2, 250));
     s.mark_reported(200);
-    assert!(!s.fold(&NAMES, &reading(300, &[(4, 1300), (2, 250)]), &CAL));
+    assert!(
+        !s.fold(&NAMES, &reading(300, &[(4, 1300), (2, 250)]), &CAL)
+            .reset
+    );
     assert_eq!(s.period(&s.meters[0]), Count::new(1, 1000));
     assert_eq!(s.period(&s.meters[1]), Count::default());
 }
@@ -44,7 +66,10 @@ fn counter_going_down_is_a_reset_counted_from_new_value() {
     let mut s = State::new(0);
     s.fold(&NAMES, &reading(1, &[(10, 5000), (1, 10)]), &CAL);
     // Only the byte count of one meter went down: still a reset for it.
-    assert!(s.fold(&NAMES, &reading(2, &[(11, 40), (2, 20)]), &CAL));
+    assert!(
+        s.fold(&NAMES, &reading(2, &[(11, 40), (2, 20)]), &CAL)
+            .reset
+    );
     assert_eq!(s.meters[0].total, Count::new(21, 5040));
     assert_eq!(s.meters[0].resets, 1);
     assert_eq!(s.meters[1].total, Count::new(2, 20));
@@ -60,13 +85,13 @@ fn reset_followed_by_more_traffic_than_before_is_caught_by_generation() {
     // New table handle, and the counter already passed its old value.
     let mut r = reading(2, &[(20, 3000), (0, 0)]);
     r.generation.handle = 9;
-    assert!(s.fold(&NAMES, &r, &CAL));
+    assert!(s.fold(&NAMES, &r, &CAL).reset);
     assert_eq!(s.meters[0].total, Count::new(30, 4000));
     // Reinstall flag alone.
     let mut r = reading(3, &[(25, 3500), (0, 0)]);
     r.generation.handle = 9;
     r.reinstalled = true;
-    assert!(s.fold(&NAMES, &r, &CAL));
+    assert!(s.fold(&NAMES, &r, &CAL).reset);
     assert_eq!(s.meters[0].total, Count::new(55, 7500));
 }
 
@@ -75,12 +100,12 @@ fn first_reading_and_orderly_stop_start_are_not_resets() {
     let mut s = State::new(0);
     let mut r = reading(1, &[(1, 100), (0, 0)]);
     r.reinstalled = true;
-    assert!(!s.fold(&NAMES, &r, &CAL));
+    assert!(!s.fold(&NAMES, &r, &CAL).reset);
     s.fold(&NAMES, &reading(2, &[(5, 900), (0, 0)]), &CAL);
     s.mark_stopped();
     let mut r = reading(3, &[(9, 1000), (0, 0)]);
     r.reinstalled = true;
-    assert!(!s.fold(&NAMES, &r, &CAL));
+    assert!(!s.fold(&NAMES, &r, &CAL).reset);
     assert_eq!(s.meters[0].total, Count::new(14, 1900));
     assert!(!s.reset_pending);
 }
@@ -92,8 +117,8 @@ fn boot_id_change_alone_is_a_reset() {
     r.generation.boot_id = heapless::String::try_from("aaa").unwrap();
     s.fold(&NAMES, &r, &CAL);
     r.generation.boot_id = heapless::String::try_from("bbb").unwrap();
-    r.counts[0] = Count::new(5, 500);
-    assert!(s.fold(&NAMES, &r, &CAL));
+    r.counts[0].1 = Count::new(5, 500);
+    assert!(s.fold(&NAMES, &r, &CAL).reset);
     assert_eq!(s.meters[0].total, Count::new(6, 600));
 }
 
@@ -114,13 +139,18 @@ fn counters_past_2_32_and_near_2_64_fold_exactly_and_saturate() {
 }
 
 #[test]
-fn new_meter_counts_its_whole_counter_and_removed_meter_is_dropped() {
+fn new_meter_counts_its_whole_counter_and_a_removed_meter_is_kept_retired() {
     let mut s = State::new(0);
-    s.fold(&["proxy"], &reading(1, &[(1, 100)]), &CAL);
-    s.fold(&["offnet"], &reading(2, &[(3, 300)]), &CAL);
-    assert_eq!(s.meters.len(), 1);
+    s.fold(&["proxy"], &reading_of(1, &[("proxy", (1, 100))]), &CAL);
+    s.fold(&["offnet"], &reading_of(2, &[("offnet", (3, 300))]), &CAL);
+    assert_eq!(s.meters.len(), 2);
     assert_eq!(s.meters[0].name, "offnet");
     assert_eq!(s.meters[0].total, Count::new(3, 300));
+    // proxy left the config: kept, after the configured ones, untouched.
+    assert_eq!(s.meters[1].name, "proxy");
+    assert_eq!(s.meters[1].total, Count::new(1, 100));
+    let names: Vec<&str> = s.retired(&["offnet"]).map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["proxy"]);
 }
 
 #[test]
@@ -288,7 +318,7 @@ fn report_tables_of_days_and_months() {
     s.fold(&NAMES, &reading(t0, &[(1, 100), (0, 0)]), &CAL);
     s.fold(&NAMES, &reading(t0 + 7200, &[(2, 300), (1, 5)]), &CAL);
     let jan31 = days_from_civil(2026, 1, 31);
-    let t = crate::report::day_rows(&s, &CAL, t0 + 7200, 3);
+    let t = crate::report::day_rows(&s, &NAMES, &CAL, t0 + 7200, 3);
     assert!(!t.months);
     let want = [
         (jan31 - 1, vec![0, 0]),
@@ -296,8 +326,10 @@ fn report_tables_of_days_and_months() {
         (jan31 + 1, vec![200, 5]),
     ];
     assert_eq!(t.rows, want);
-    assert!(crate::report::day_rows(&s, &CAL, t0, 0).rows.is_empty());
-    let t = crate::report::month_rows(&s, &CAL, t0 + 7200);
+    assert!(crate::report::day_rows(&s, &NAMES, &CAL, t0, 0)
+        .rows
+        .is_empty());
+    let t = crate::report::month_rows(&s, &NAMES, &CAL, t0 + 7200);
     assert!(t.months);
     assert_eq!(t.rows.len(), MONTHS);
     let first = days_from_civil(2024, 3, 1);
@@ -315,14 +347,273 @@ fn report_tables_of_days_and_months() {
 fn encoding_is_little_endian_on_every_target() {
     let b = sample().encode();
     assert_eq!(&b[..4], &MAGIC);
-    // Version 2, 2 meters, length 3,725: u16 u16 u32, least significant first.
-    assert_eq!(VERSION, 2);
-    assert_eq!(&b[4..12], &[2, 0, 2, 0, 0x8D, 0x0E, 0, 0]);
+    // Version 3, 2 meters, length 3,725: u16 u16 u32, least significant first.
+    assert_eq!(VERSION, 3);
+    assert_eq!(&b[4..12], &[3, 0, 2, 0, 0x8D, 0x0E, 0, 0]);
     // created = 1_700_000_000 = 0x6553_F100.
     assert_eq!(&b[12..20], &[0x00, 0xF1, 0x53, 0x65, 0, 0, 0, 0]);
     // The nft table handle, 42.
     assert_eq!(&b[44..52], &[42, 0, 0, 0, 0, 0, 0, 0]);
-    // Every other field, the counters and buckets among them.
-    assert_eq!(crc32(&b), GOLDEN_CRC, "encoding changed");
+    // Every other field, the counters and buckets among them: the CRC of
+    // everything before the stored CRC. (The CRC of a whole file, its own
+    // CRC included, is the same constant for every file: it pins nothing.)
+    let body = &b[..b.len() - 4];
+    assert_eq!(crc32(body), GOLDEN_CRC, "encoding changed");
+    assert_eq!(crc32(&b), 0x2144_DF1C, "the CRC-32 residue");
 }
-const GOLDEN_CRC: u32 = 0x2144_DF1C;
+const GOLDEN_CRC: u32 = 0x7714_DA17;
+
+/// A version-2 file as a7d9b2e wrote it (tests/fixtures/state-v2.bin, see
+/// the README there): read without losing a field, and written back as
+/// version 3 with the same content.
+#[test]
+fn version_2_file_upgrades_without_loss() {
+    let v2 = include_bytes!("../../tests/fixtures/state-v2.bin");
+    assert_eq!(&v2[4..6], &[2, 0], "the fixture is a version-2 file");
+    let st = State::decode(v2).expect("a version-2 file decodes");
+    assert_eq!(
+        (st.created, st.updated, st.reported, st.synced),
+        (1_790_000_000, 1_790_100_000, 1_790_090_001, 1_790_090_002)
+    );
+    assert_eq!(
+        st.generation.boot_id,
+        "5f0e1b2c-0000-4000-8000-000000000000"
+    );
+    assert_eq!(st.generation.handle, 0);
+    // Version 2's `stopped` meant "the next restart is expected"; no
+    // version-2 netmon ever stayed stopped.
+    assert!(st.reset_pending && st.expect_restart);
+    assert!(!st.stopped && !st.stop_noted);
+    let [proxy, offnet] = st.meters.as_slice() else {
+        panic!("{:?}", st.meters)
+    };
+    assert_eq!(proxy.name, "proxy");
+    assert_eq!(proxy.total, Count::new(25, (1 << 33) + 1000));
+    assert_eq!(proxy.at_report, Count::new(20, 1 << 33));
+    assert_eq!(offnet.total, Count::new(4, 700));
+    assert_eq!(offnet.carry, Count::new(1, 11));
+    let day = CAL.day(1_790_090_000);
+    assert_eq!(proxy.day(day), Count::new(15, (1 << 33) - 4_000));
+    assert_eq!(proxy.month(CAL.period(day)), proxy.total);
+    // Written back: version 3, and every field reads back the same.
+    let v3 = st.encode();
+    assert_eq!(&v3[4..6], &[3, 0]);
+    assert_eq!(v3.len(), v2.len());
+    assert_eq!(State::decode(&v3), Ok(st.clone()));
+    // Only the version and the checksum differ.
+    let differ: Vec<usize> = (0..v2.len()).filter(|&i| v2[i] != v3[i]).collect();
+    assert!(
+        differ.iter().all(|&i| i == 4 || i >= v2.len() - 4),
+        "{differ:?}"
+    );
+}
+
+#[test]
+fn version_2_refuses_version_3_flags_and_more_meters() {
+    let mut v2 = include_bytes!("../../tests/fixtures/state-v2.bin").to_vec();
+    // The flags byte after reset_pending: version 2 knew only 0 and 1.
+    let flags = 4 + 2 + 2 + 4 + 8 * 5 + 41 + 1;
+    v2[flags] = 2;
+    let n = v2.len() - 4;
+    let crc = crc32(&v2[..n]).to_le_bytes();
+    v2[n..].copy_from_slice(&crc);
+    assert_eq!(State::decode(&v2), Err(DecodeError::Field));
+    v2[4] = 3;
+    let crc = crc32(&v2[..n]).to_le_bytes();
+    v2[n..].copy_from_slice(&crc);
+    assert!(State::decode(&v2).unwrap().stopped);
+}
+
+/// Issue 10, defect 2: a meter that leaves the config keeps its totals
+/// and history, folds the last counts its rules still had, and continues
+/// where it was when it comes back.
+#[test]
+fn a_retired_meter_keeps_its_history_and_continues_when_it_returns() {
+    let mut s = State::new(0);
+    let t0 = utc(2026, 5, 1, 10);
+    s.fold(&NAMES, &reading(t0, &[(1, 100), (2, 3_000)]), &CAL);
+    s.fold(&NAMES, &reading(t0 + 300, &[(2, 200), (4, 3_684)]), &CAL);
+    // offnet leaves the config; its rule is still there at the next read.
+    let r = reading(t0 + 600, &[(3, 300), (5, 3_700)]);
+    s.fold(&["proxy"], &r, &CAL);
+    assert_eq!(s.meter("offnet").unwrap().total, Count::new(5, 3_700));
+    // The rules are rebuilt without it (a planned restart): later readings
+    // lack it, and it keeps its totals and day bucket.
+    s.expect_restart();
+    let mut r = reading_of(t0 + 900, &[("proxy", (0, 0))]);
+    r.reinstalled = true;
+    assert!(!s.fold(&["proxy"], &r, &CAL).reset);
+    s.fold(
+        &["proxy"],
+        &reading_of(t0 + 86_400, &[("proxy", (1, 50))]),
+        &CAL,
+    );
+    let offnet = s.meter("offnet").unwrap();
+    assert_eq!(offnet.total, Count::new(5, 3_700));
+    assert_eq!(offnet.day(CAL.day(t0)), Count::new(5, 3_700));
+    assert_eq!(s.retired(&["proxy"]).count(), 1);
+    // Back in the config: new rules start at zero, and it continues.
+    s.expect_restart();
+    let mut r = reading_of(t0 + 86_700, &[("proxy", (0, 0)), ("offnet", (1, 16))]);
+    r.reinstalled = true;
+    assert!(!s.fold(&NAMES, &r, &CAL).reset);
+    let offnet = s.meter("offnet").unwrap();
+    assert_eq!(offnet.total, Count::new(6, 3_716));
+    assert_eq!(s.meters[1].name, "offnet", "config order again");
+    assert_eq!(s.retired(&NAMES).count(), 0);
+    // Forget drops it for good.
+    assert!(s.forget("offnet"));
+    assert!(!s.forget("offnet"));
+    assert_eq!(s.meter("offnet"), None);
+}
+
+#[test]
+fn the_state_keeps_at_most_max_state_meters() {
+    let mut s = State::new(0);
+    let names: Vec<String> = (0..MAX_STATE_METERS + 1).map(|i| format!("m{i}")).collect();
+    for chunk in names.chunks(MAX_METERS) {
+        let n: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let counts: Vec<(&str, (u64, u64))> = n.iter().map(|&m| (m, (1, 1))).collect();
+        let f = s.fold(&n, &reading_of(1, &counts), &CAL);
+        // 33 meters in a 32-meter config are refused by the config; here
+        // the third chunk is the 65th meter and finds no room.
+        assert_eq!(f.full, s.meters.len() == MAX_STATE_METERS && n.len() == 1);
+    }
+    assert_eq!(s.meters.len(), MAX_STATE_METERS);
+    assert!(s.meter(&format!("m{MAX_STATE_METERS}")).is_none());
+    // Encodes within the documented bound and reads back.
+    let b = s.encode();
+    assert!(b.len() <= MAX_BYTES);
+    assert_eq!(State::decode(&b).unwrap().meters.len(), MAX_STATE_METERS);
+}
+
+/// Issue 10, defect 6: a fresh state on a router where an earlier
+/// install's (or config's) table is present: the reading of the stale
+/// table, then netmon's own reinstall, is no reset.
+#[test]
+fn a_fresh_state_over_a_stale_table_is_no_reset() {
+    let mut s = State::new(1_000);
+    let mut stale = reading(1_000, &[(50, 70_000), (9, 900)]);
+    stale.generation.handle = 7;
+    let f = s.fold(&NAMES, &stale, &CAL);
+    assert!(!f.reset);
+    s.expect_restart();
+    let mut fresh = reading(1_001, &[(0, 0), (0, 0)]);
+    fresh.generation.handle = 8;
+    fresh.reinstalled = true;
+    assert!(!s.fold(&NAMES, &fresh, &CAL).reset);
+    assert!(!s.reset_pending);
+    assert_eq!(s.meters[0].total, Count::new(50, 70_000));
+    // A later flush behind netmon's back is still a reset.
+    s.fold(&NAMES, &reading(1_300, &[(5, 500), (0, 0)]), &CAL);
+    let mut flushed = reading(1_600, &[(1, 60), (0, 0)]);
+    flushed.reinstalled = true;
+    assert!(s.fold(&NAMES, &flushed, &CAL).reset);
+}
+
+/// Issue 10, defect 6: a clean reboot (shutdown, new boot id, new rules)
+/// and stop then start are no alarms; a reboot without a shutdown is.
+#[test]
+fn planned_restarts_are_no_alarm_and_unplanned_ones_are() {
+    let boot = |id: &str| heapless::String::try_from(id).unwrap();
+    let mut s = State::new(0);
+    let mut r = reading(10, &[(10, 1_000), (1, 10)]);
+    r.generation.boot_id = boot("a");
+    s.fold(&NAMES, &r, &CAL);
+    // netmon shutdown: counters stay; the new boot starts them again.
+    s.expect_restart();
+    let mut r = reading(20, &[(2, 200), (1, 10)]);
+    r.generation.boot_id = boot("b");
+    r.reinstalled = true;
+    assert!(!s.fold(&NAMES, &r, &CAL).reset);
+    assert_eq!(s.meters[0].total, Count::new(12, 1_200));
+    // stop, then start.
+    s.mark_stopped();
+    s.mark_started();
+    let mut r = reading(30, &[(3, 300), (0, 0)]);
+    r.generation.boot_id = boot("b");
+    r.reinstalled = true;
+    assert!(!s.fold(&NAMES, &r, &CAL).reset);
+    assert_eq!(s.meters[0].total, Count::new(15, 1_500));
+    // A power cut: new boot, nothing planned.
+    let mut r = reading(40, &[(1, 50), (0, 0)]);
+    r.generation.boot_id = boot("c");
+    r.reinstalled = true;
+    assert!(s.fold(&NAMES, &r, &CAL).reset);
+    assert!(s.reset_pending);
+    // A shutdown that is not followed by a reboot: counters go on.
+    s.expect_restart();
+    let mut r = reading(50, &[(4, 90), (0, 0)]);
+    r.generation.boot_id = boot("c");
+    assert!(!s.fold(&NAMES, &r, &CAL).reset);
+    assert_eq!(s.meters[0].total, Count::new(19, 1_590));
+}
+
+/// Issue 10, defect 7: one reading with a clock in the future must not
+/// freeze the calendar. In the same boot the corrected clock is trusted at
+/// once; after a reboot once the router has been up `CLOCK_GRACE`. No
+/// byte leaves the totals or the buckets either way.
+#[test]
+fn a_clock_back_from_the_future_recovers() {
+    let boot = |id: &str| heapless::String::try_from(id).unwrap();
+    let cal = Calendar {
+        min_sane: utc(2026, 1, 1, 0),
+        ..CAL
+    };
+    let now = utc(2026, 12, 3, 10);
+    let future = utc(2031, 6, 1, 12);
+    let mut s = State::new(now - 600);
+    let mut r = reading(now - 600, &[(1, 100), (0, 0)]);
+    r.generation.boot_id = boot("a");
+    s.fold(&NAMES, &r, &cal);
+    // A bad RTC reading, 2031.
+    let mut r = reading(future, &[(2, 300), (0, 0)]);
+    r.generation.boot_id = boot("a");
+    assert_eq!(s.clock(&r, &cal), Clock::Sane);
+    s.fold(&NAMES, &r, &cal);
+    assert_eq!(s.meters[0].day(cal.day(future)), Count::new(1, 200));
+    // NTP corrected it: same boot, trusted at once.
+    let mut r = reading(now, &[(3, 600), (0, 0)]);
+    r.generation.boot_id = boot("a");
+    assert_eq!(s.clock(&r, &cal), Clock::Recover);
+    let f = s.fold(&NAMES, &r, &cal);
+    assert!(f.recovered && !f.reset);
+    let today = cal.day(now);
+    assert_eq!(s.meters[0].day(today), Count::new(3, 600), "all of today");
+    assert_eq!(s.meters[0].day(cal.day(future)), Count::default());
+    assert_eq!(s.meters[0].month(cal.period(today)), Count::new(3, 600));
+    assert_eq!(s.meters[0].total, Count::new(3, 600));
+    assert_eq!(s.updated, now);
+    // The next day buckets normally.
+    let mut r = reading(now + 86_400, &[(4, 700), (0, 0)]);
+    r.generation.boot_id = boot("a");
+    s.fold(&NAMES, &r, &cal);
+    assert_eq!(s.meters[0].day(today + 1), Count::new(1, 100));
+
+    // After a reboot: the clock may be the restored one, not yet NTP's.
+    let mut s = State::new(now);
+    let mut r = reading(future, &[(1, 100), (0, 0)]);
+    r.generation.boot_id = boot("a");
+    s.fold(&NAMES, &r, &cal);
+    let mut r = reading(now, &[(2, 200), (0, 0)]);
+    r.generation.boot_id = boot("b");
+    r.uptime = 120;
+    r.reinstalled = true;
+    assert_eq!(s.clock(&r, &cal), Clock::Carry);
+    s.fold(&NAMES, &r, &cal);
+    assert_eq!(s.meters[0].carry, Count::new(2, 200));
+    // An hour later the clock is still behind: it is the right one.
+    let mut r = reading(now + 3_600, &[(3, 250), (0, 0)]);
+    r.generation.boot_id = boot("b");
+    r.uptime = 120 + 3_600;
+    assert_eq!(s.clock(&r, &cal), Clock::Recover);
+    s.fold(&NAMES, &r, &cal);
+    let day = cal.day(now + 3_600);
+    assert_eq!(s.meters[0].day(day), Count::new(4, 350));
+    assert_eq!(s.meters[0].carry, Count::default());
+    assert_eq!(s.meters[0].total, Count::new(4, 350));
+    // Before the build date nothing is trusted, whatever the uptime.
+    let mut r = reading(600, &[(3, 250), (0, 0)]);
+    r.uptime = 1_000_000;
+    assert_eq!(s.clock(&r, &cal), Clock::Carry);
+}

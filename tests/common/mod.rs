@@ -44,6 +44,9 @@ pub const TCP_HDR: u64 = 20;
 /// once timestamps, SACK and window scaling are off.
 pub const TCP_MSS_OPT: u64 = 4;
 
+/// Where netmon looks for its config without `--config`.
+pub const DEFAULT_CONFIG: &str = "/etc/config/netmon";
+
 /// Path of the binary under test.
 pub const NETMON: &str = env!("CARGO_BIN_EXE_netmon");
 /// The traffic generator the tests run inside namespaces.
@@ -946,12 +949,18 @@ pub struct Netmon {
 }
 
 impl Netmon {
-    /// `config`: file contents, or None for "no config file" (embedded default).
+    /// `config`: file contents, or None for "no config file" (embedded
+    /// default: netmon runs without `--config`, as only the default path
+    /// may be missing, so the machine must not have /etc/config/netmon).
     pub fn new(ns: &Netns, backend: Backend, config: Option<&str>) -> Netmon {
         let dir = TempDir::new("nmt-cfg");
         let cfg = dir.path().join("netmon.conf");
-        if let Some(text) = config {
-            std::fs::write(&cfg, text).expect("write config");
+        match config {
+            Some(text) => std::fs::write(&cfg, text).expect("write config"),
+            None => assert!(
+                !Path::new(DEFAULT_CONFIG).exists(),
+                "a test without a config file needs a machine without {DEFAULT_CONFIG}"
+            ),
         }
         let mut path_env = std::env::var("PATH").unwrap_or_default();
         if let Some(multi) = backend.multi() {
@@ -975,13 +984,14 @@ impl Netmon {
     }
 
     /// Runs `netmon --config C --state-dir S --persist-dir P --backend B ARGS`
-    /// in the router namespace.
+    /// in the router namespace (`--config` only while the file exists).
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(ip());
-        cmd.args(["netns", "exec", &self.ns, NETMON])
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--state-dir")
+        cmd.args(["netns", "exec", &self.ns, NETMON]);
+        if self.config.exists() {
+            cmd.arg("--config").arg(&self.config);
+        }
+        cmd.arg("--state-dir")
             .arg(self.state.path())
             .arg("--persist-dir")
             .arg(self.persist.path())
@@ -1015,6 +1025,33 @@ impl Netmon {
     /// Any command in the router namespace, checked; returns stdout.
     pub fn ok_ns(&self, argv: &[&str]) -> String {
         ns_ok(&self.ns, argv)
+    }
+
+    /// Everything gone (as `fw4 flush` / a full fw3 restart does).
+    pub fn flush_firewall(&self) {
+        match self.backend {
+            Backend::Nft => {
+                self.ok_ns(&["nft", "flush", "ruleset"]);
+            }
+            _ => {
+                for tool in ["iptables", "ip6tables"] {
+                    self.ipt(tool, &["-w", "-F"]);
+                    self.ipt(tool, &["-w", "-X"]);
+                }
+            }
+        }
+    }
+
+    /// Whether netmon's rules are in the firewall.
+    pub fn rules_present(&self) -> bool {
+        match self.backend {
+            Backend::Nft => ns_run(&self.ns, &["nft", "list", "table", "inet", "netmon"], None)
+                .status
+                .success(),
+            _ => self
+                .ipt("iptables", &["-w", "-S", "INPUT"])
+                .contains("-j netmon_in"),
+        }
     }
 
     /// Runs an iptables-family tool of this backend's flavour in the router namespace.
