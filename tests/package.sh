@@ -7,8 +7,9 @@
 # Checks: outer format (gzipped tar of exactly ./debian-binary,
 # ./data.tar.gz, ./control.tar.gz; not Debian's ar), debian-binary, control
 # fields, Installed-Size, conffiles, the exact file list with modes and owner,
-# the binary's ELF type, shellcheck on every script as packed, the package
-# scripts against a temporary root (IPKG_INSTROOT), byte-identical repacking.
+# the binary's ELF type, shellcheck on every script as packed, the init
+# script as packed (tests/initscript.sh), the package scripts against a
+# temporary root (IPKG_INSTROOT), byte-identical repacking.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=SCRIPTDIR/../cross/lib.sh
@@ -123,6 +124,12 @@ check "init script is procd style (rc.common, USE_PROCD=1, START after the firew
 check "shellcheck: init script, crontab helper, package scripts (as packed)" \
 	shellcheck -s sh "$w/data/etc/init.d/netmon" "$w/data/usr/libexec/netmon-crontab" \
 	"$w/control/postinst" "$w/control/prerm" "$w/control/postinst-pkg" "$w/control/prerm-pkg"
+if bash tests/initscript.sh "$w/data/etc/init.d/netmon" >"$w/initscript.out"; then
+	ok "tests/initscript.sh: init script (as packed)"
+else
+	bad "tests/initscript.sh: init script (as packed)"
+	grep '^FAIL\|^     ' "$w/initscript.out" || true
+fi
 
 # --- the feed recipe agrees -----------------------------------------------------
 check "openwrt/Makefile PKG_VERSION-rPKG_RELEASE is $version" \
