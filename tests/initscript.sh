@@ -1,11 +1,11 @@
 #!/bin/bash
-# Checks the OpenWrt init script by sourcing it the way OpenWrt does, under
-# small stand-ins:
-#   tests/initscript.sh [INIT_SCRIPT]
-# (default openwrt/files/netmon.init; tests/package.sh passes the copy
-# packed in the ipk).
+# Checks the OpenWrt init script and the sysupgrade hook by sourcing them the
+# way OpenWrt does, under small stand-ins:
+#   tests/initscript.sh [INIT_SCRIPT [SYSUPGRADE_HOOK]]
+# (default openwrt/files/netmon.init and openwrt/files/netmon.sysupgrade;
+# tests/package.sh passes the copies packed in the ipk).
 #
-# procd and ubus cannot run here (no OpenWrt, no Docker),
+# procd, ubus and /sbin/sysupgrade cannot run here (no OpenWrt, no Docker),
 # so the stand-ins keep only what the checks rely on, as read in
 # openwrt/openwrt:
 # - package/base-files/files/etc/rc.common defines start, stop, restart,
@@ -17,11 +17,16 @@
 #   K scripts with `shutdown` at reboot.
 # - package/system/procd/files/procd.sh: the procd_* functions build JSON for
 #   `ubus call service set`; here each records its name and arguments.
-# The script runs under sh (dash here; busybox ash on the router), with a
+# - package/base-files/files/sbin/sysupgrade sets the hook list
+#   sysupgrade_init_conffiles, sources /lib/upgrade/*.sh, then calls
+#   run_hooks "$CONFFILES" $sysupgrade_init_conffiles (lib/upgrade/common.sh)
+#   before it writes the backup.
+# The scripts run under sh (dash here; busybox ash on the router), with a
 # stand-in netmon that records its argv, one [arg] per argument.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 init=$(realpath -m "${1:-openwrt/files/netmon.init}")
+hook=$(realpath -m "${2:-openwrt/files/netmon.sysupgrade}")
 [ -f "$init" ] || {
 	echo "FAIL init script $init exists"
 	exit 1
@@ -184,6 +189,73 @@ same "restart runs netmon --syslog stop, then start" "netmon [--syslog] [stop]
 netmon [--syslog] [start]" "$(netmon_calls restart)"
 check "start registers the triggers with the service (procd_close_service calls service_triggers)" \
 	grep -q '^procd_add_raw_trigger \[interface\.\*\]' <(rc start)
+
+# --- sysupgrade hook ----------------------------------------------------------------
+# sysupgrade.sh HOOK MODE: sources HOOK as /sbin/sysupgrade's `include
+# /lib/upgrade` does, then (MODE run) runs the hooks as do_save_conffiles /
+# create_backup_archive does. stdout is kept: with `sysupgrade -b -` it is
+# the archive.
+cat >"$w/sysupgrade.sh" <<'EOF'
+CONFFILES=$W/sysupgrade.conffiles
+sysupgrade_init_conffiles="add_uci_conffiles"
+add_uci_conffiles() {
+	echo "add_uci_conffiles [$1]" >>"$CALLS"
+	: >"$1"
+}
+run_hooks() {
+	local arg="$1"
+	shift
+	for func in "$@"; do
+		eval "$func $arg"
+	done
+}
+. "$1"
+[ "$2" = twice ] && . "$1"
+echo "netmon_prog=$netmon_prog" >"$CALLS.vars"
+echo "hooks [$sysupgrade_init_conffiles]" >>"$CALLS"
+[ "$2" = missing ] && netmon_prog=$W/absent || netmon_prog=$FAKE
+[ "$2" = source ] && exit 0
+run_hooks "$CONFFILES" $sysupgrade_init_conffiles
+echo "run_hooks returned $?" >>"$CALLS"
+EOF
+sysupgrade() { # MODE [VAR=VALUE...]: the calls made
+	local mode=$1
+	shift
+	: >"$CALLS"
+	env "$@" W="$w" FAKE="$w/netmon" sh "$w/sysupgrade.sh" "$hook" "$mode" \
+		>"$w/stdout" 2>"$w/stderr" || echo "sysupgrade.sh exited $?" >>"$CALLS"
+	cat "$CALLS"
+}
+if [ ! -f "$hook" ]; then
+	bad "sysupgrade hook $hook exists"
+else
+	same "sourcing the hook runs nothing and puts netmon's function first in the hook list" \
+		"hooks [netmon_sysupgrade_sync add_uci_conffiles]" "$(sysupgrade source)"
+	same "the hook calls /usr/sbin/netmon" "netmon_prog=/usr/sbin/netmon" "$(cat "$CALLS.vars")"
+	same "sysupgrade with kept settings / -b: netmon --syslog sync, before the keep list is made" \
+		"hooks [netmon_sysupgrade_sync add_uci_conffiles]
+netmon [--syslog] [sync]
+add_uci_conffiles [$w/sysupgrade.conffiles]
+run_hooks returned 0" "$(sysupgrade run)"
+	check "nothing on sysupgrade's stdout (the archive with -b -)" test ! -s "$w/stdout"
+	same "netmon sync failing: the keep list is still made, the upgrade goes on" \
+		"hooks [netmon_sysupgrade_sync add_uci_conffiles]
+netmon [--syslog] [sync]
+add_uci_conffiles [$w/sysupgrade.conffiles]
+run_hooks returned 0" "$(sysupgrade run FAKE_EXIT=1)"
+	check "netmon sync failing: one line on stderr says so" grep -q '^netmon: ' "$w/stderr"
+	same "sysupgrade -l (CONF_BACKUP_LIST=1) only lists: no sync" \
+		"hooks [netmon_sysupgrade_sync add_uci_conffiles]
+add_uci_conffiles [$w/sysupgrade.conffiles]
+run_hooks returned 0" "$(sysupgrade run CONF_BACKUP_LIST=1)"
+	same "sourced twice: netmon's function listed once" \
+		"hooks [netmon_sysupgrade_sync add_uci_conffiles]" "$(sysupgrade twice | head -n 1)"
+	same "netmon binary gone: nothing run, the keep list made" \
+		"hooks [netmon_sysupgrade_sync add_uci_conffiles]
+add_uci_conffiles [$w/sysupgrade.conffiles]
+run_hooks returned 0" "$(sysupgrade missing)"
+	check "shellcheck -s sh: sysupgrade hook" shellcheck -s sh "$hook"
+fi
 
 if [ $fails -ne 0 ]; then
 	echo "tests/initscript.sh: $fails check(s) failed"
