@@ -36,12 +36,17 @@ pack() { # DIR > FILE.tar.gz
 
 stage_data() { # TARGET DIR
 	local d=$2
-	install -d -m 0755 "$d/usr/sbin" "$d/usr/libexec" "$d/etc/init.d" "$d/etc/config"
+	install -d -m 0755 "$d/usr/sbin" "$d/usr/libexec" "$d/etc/init.d" "$d/etc/config" \
+		"$d/lib/upgrade/keep.d"
 	install -m 0755 "target/$1/release/netmon" "$d/usr/sbin/netmon"
 	install -m 0755 "$OW/files/netmon-crontab" "$d/usr/libexec/netmon-crontab"
 	install -m 0755 "$OW/files/netmon.init" "$d/etc/init.d/netmon"
 	# 0600 as OpenWrt's INSTALL_CONF: the file may hold mail credentials.
 	install -m 0600 "$OW/files/netmon.config" "$d/etc/config/netmon"
+	# sysupgrade keeps what keep.d lists and sources /lib/upgrade/*.sh (0644
+	# as INSTALL_DATA: sourced, not run).
+	install -m 0644 "$OW/files/netmon.keep" "$d/lib/upgrade/keep.d/netmon"
+	install -m 0644 "$OW/files/netmon.sysupgrade" "$d/lib/upgrade/netmon.sh"
 }
 
 stage_control() { # ARCH INSTALLED_SIZE DIR

@@ -7,8 +7,11 @@
 # Checks: outer format (gzipped tar of exactly ./debian-binary,
 # ./data.tar.gz, ./control.tar.gz; not Debian's ar), debian-binary, control
 # fields, Installed-Size, conffiles, the exact file list with modes and owner,
-# the binary's ELF type, shellcheck on every script as packed, the package
-# scripts against a temporary root (IPKG_INSTROOT), byte-identical repacking.
+# the binary's ELF type, the sysupgrade keep list, shellcheck on every script
+# as packed, the init script and sysupgrade hook as packed
+# (tests/initscript.sh), the feed Makefile installing the same files, the
+# package scripts against a temporary root (IPKG_INSTROOT), byte-identical
+# repacking.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=SCRIPTDIR/../cross/lib.sh
@@ -97,6 +100,11 @@ drwxr-xr-x 0/0 ./etc/config/
 -rw------- 0/0 ./etc/config/netmon
 drwxr-xr-x 0/0 ./etc/init.d/
 -rwxr-xr-x 0/0 ./etc/init.d/netmon
+drwxr-xr-x 0/0 ./lib/
+drwxr-xr-x 0/0 ./lib/upgrade/
+drwxr-xr-x 0/0 ./lib/upgrade/keep.d/
+-rw-r--r-- 0/0 ./lib/upgrade/keep.d/netmon
+-rw-r--r-- 0/0 ./lib/upgrade/netmon.sh
 drwxr-xr-x 0/0 ./usr/
 drwxr-xr-x 0/0 ./usr/libexec/
 -rwxr-xr-x 0/0 ./usr/libexec/netmon-crontab
@@ -104,7 +112,7 @@ drwxr-xr-x 0/0 ./usr/sbin/
 -rwxr-xr-x 0/0 ./usr/sbin/netmon
 EOF
 if cmp -s "$w/data-list" "$w/want-data-list"; then
-	ok "data.tar.gz: files, modes (0755 binary/init, 0600 conffile), owner 0:0"
+	ok "data.tar.gz: files, modes (0755 binary/init, 0600 conffile, 0644 sysupgrade files), owner 0:0"
 else
 	bad "data.tar.gz: files, modes, owner"
 	diff "$w/want-data-list" "$w/data-list" || true
@@ -120,9 +128,20 @@ init_is_procd() {
 }
 check "init script is procd style (rc.common, USE_PROCD=1, START after the firewall's 19)" \
 	init_is_procd
-check "shellcheck: init script, crontab helper, package scripts (as packed)" \
+printf '/etc/netmon/\n' >"$w/want-keep"
+check "sysupgrade keeps persist_dir: /lib/upgrade/keep.d/netmon is exactly /etc/netmon/" \
+	cmp -s "$w/data/lib/upgrade/keep.d/netmon" "$w/want-keep"
+check "shellcheck: init script, crontab helper, sysupgrade hook, package scripts (as packed)" \
 	shellcheck -s sh "$w/data/etc/init.d/netmon" "$w/data/usr/libexec/netmon-crontab" \
+	"$w/data/lib/upgrade/netmon.sh" \
 	"$w/control/postinst" "$w/control/prerm" "$w/control/postinst-pkg" "$w/control/prerm-pkg"
+if bash tests/initscript.sh "$w/data/etc/init.d/netmon" "$w/data/lib/upgrade/netmon.sh" \
+	>"$w/initscript.out"; then
+	ok "tests/initscript.sh: init script and sysupgrade hook (as packed)"
+else
+	bad "tests/initscript.sh: init script and sysupgrade hook (as packed)"
+	grep '^FAIL\|^     ' "$w/initscript.out" || true
+fi
 
 # --- the feed recipe agrees -----------------------------------------------------
 check "openwrt/Makefile PKG_VERSION-rPKG_RELEASE is $version" \
@@ -137,6 +156,26 @@ for s in postinst prerm; do
 	check "openwrt/Makefile Package/netmon/$s runs what the ipk's $s-pkg runs" \
 		test "$(make_block "$s")" = "$(commands "openwrt/control/$s-pkg")"
 done
+# Package/netmon/install: the files the ipk holds, with its modes, and for
+# files from openwrt/files/ the same bytes.
+make_files() {
+	# shellcheck disable=SC2016 # Make's $(...), not the shell's
+	make_block install | sed -n 's/^\t$(INSTALL_\(BIN\|CONF\|DATA\)) \([^ ]*\) $(1)\(\/[^ ]*\)$/\1 \2 \3/p' |
+		while read -r how src dest; do
+			case $how in BIN) mode=-rwxr-xr-x ;; CONF) mode=-rw------- ;; DATA) mode=-rw-r--r-- ;; esac
+			echo "$mode 0/0 .$dest"
+			case $src in ./files/*)
+				cmp -s "openwrt/${src#./}" "$w/data$dest" || echo "differs: $src $dest"
+				;;
+			esac
+		done | sort
+}
+if [ "$(make_files)" = "$(grep -v '^d' "$w/data-list" | sort)" ]; then
+	ok "openwrt/Makefile Package/netmon/install: the ipk's files, modes and contents"
+else
+	bad "openwrt/Makefile Package/netmon/install: the ipk's files, modes and contents"
+	diff <(grep -v '^d' "$w/data-list" | sort) <(make_files) | sed 's/^/     /' || true
+fi
 
 # --- package scripts against a temporary root --------------------------------
 # Lay the package out as opkg does (data unpacked, control files as
