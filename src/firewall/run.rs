@@ -1,5 +1,6 @@
 //! Running firewall tools: argv only (never a shell), stdout streamed to a
-//! parser through a [`Stdout`] reader, stderr and the exit status checked after.
+//! parser through a [`Stdout`] reader that drains stderr as it goes, the
+//! exit status checked after.
 //! In dry-run mode every command is printed, one argv per line, and none runs.
 
 use crate::error::{Error, Result};
@@ -9,10 +10,75 @@ use crate::text::Buf;
 use std::io::{self, BufReader, Read};
 
 /// A read command's stdout as the parsers see it.
-pub type Stdout = BufReader<sys::Fd>;
+pub type Stdout = BufReader<ToolOutput>;
 
 /// Most stderr text kept for an error message; the rest is drained.
 pub const MAX_STDERR: usize = 1024;
+
+/// A child's stdout, read while its stderr is drained: every `read`
+/// polls both pipes, keeps the first `MAX_STDERR` bytes of stderr (the
+/// rest is read and dropped) and returns stdout data once there is some.
+/// A tool that writes more than a pipe holds to stderr before it ends
+/// its stdout therefore never blocks, and all of stdout is not buffered
+/// either: the parser streams it.
+pub struct ToolOutput {
+    out: Option<sys::Fd>,
+    err: Option<sys::Fd>,
+    stderr: Vec<u8>,
+}
+
+impl ToolOutput {
+    fn new(out: Option<sys::Fd>, err: Option<sys::Fd>) -> ToolOutput {
+        ToolOutput {
+            out,
+            err,
+            stderr: Vec::new(),
+        }
+    }
+
+    /// Waits until stdout or stderr can be read and takes what stderr
+    /// has; true when stdout is ready.
+    fn wait_stdout(&mut self) -> io::Result<bool> {
+        let [out, err] = sys::readable([self.out.as_ref(), self.err.as_ref()], -1)?;
+        if err {
+            sys::take(&mut self.err, &mut self.stderr, MAX_STDERR);
+        }
+        Ok(out)
+    }
+
+    /// Reads both pipes to their end (or a poll error), dropping what is
+    /// left of stdout, so the child can finish; returns the stderr kept.
+    fn drain(mut self) -> Vec<u8> {
+        while self.out.is_some() || self.err.is_some() {
+            match self.wait_stdout() {
+                Ok(true) => sys::take(&mut self.out, &mut Vec::new(), 0),
+                Ok(false) => {}
+                Err(_) => break,
+            }
+        }
+        self.stderr
+    }
+}
+
+impl Read for ToolOutput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.out.is_some() {
+            if !self.wait_stdout()? {
+                continue;
+            }
+            let Some(out) = self.out.as_mut() else { break };
+            let n = out.read(buf)?;
+            if n == 0 {
+                self.out = None;
+            }
+            return Ok(n);
+        }
+        Ok(0)
+    }
+}
 
 /// How a read command ended (when it ran).
 pub struct Ended {
@@ -142,22 +208,27 @@ impl Runner {
             return Ok(None);
         }
         let mut child = spawn(argv)?;
-        let parsed = match child.stdout.take() {
-            Some(out) => {
-                let mut r = BufReader::with_capacity(8192, out);
-                let v = parse(&mut r);
-                // Drain so the child never blocks on a full pipe (what
-                // the parser left buffered is dropped with `r`).
-                read_capped(r.get_mut(), 0);
-                v
-            }
+        let out = ToolOutput::new(child.stdout.take(), child.stderr.take());
+        let mut r = BufReader::with_capacity(8192, out);
+        let parsed = if r.get_ref().out.is_some() {
+            parse(&mut r)
+        } else {
             // Text-less: only the kind is ever shown (`sys::write_io_error`), and
             // a boxed message would link its `Debug` impl (core::fmt, unicode
             // tables).
-            None => Err(io::Error::from(io::ErrorKind::Other).into()),
+            Err(io::Error::from(io::ErrorKind::Other).into())
         };
-        let ended = finish(argv[0], &mut child)?;
-        Ok(Some((parsed, ended)))
+        // Drain so the child never blocks on a full pipe (what the parser
+        // left buffered is dropped with `r`).
+        let stderr = r.into_inner().drain();
+        let ok = wait(argv[0], &mut child)?.success();
+        Ok(Some((
+            parsed,
+            Ended {
+                ok,
+                stderr: crate::text::lossy(&stderr),
+            },
+        )))
     }
 }
 
@@ -180,28 +251,6 @@ fn spawn(argv: &[&str]) -> Result<Child> {
 
 fn wait(tool: &str, child: &mut Child) -> Result<sys::Status> {
     child.wait().map_err(|e| Error::io("wait for", tool, &e))
-}
-
-fn finish(tool: &str, child: &mut Child) -> Result<Ended> {
-    let stderr = match child.stderr.as_mut() {
-        Some(e) => read_capped(e, MAX_STDERR),
-        None => Vec::new(),
-    };
-    Ok(Ended {
-        ok: wait(tool, child)?.success(),
-        stderr: crate::text::lossy(&stderr),
-    })
-}
-
-/// Reads `r` to its end (or a read error), keeping the first `cap` bytes.
-fn read_capped(r: &mut sys::Fd, cap: usize) -> Vec<u8> {
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 512];
-    while let Ok(k @ 1..) = r.read(&mut buf) {
-        let room = cap.saturating_sub(kept.len());
-        kept.extend_from_slice(buf.get(..k.min(room)).unwrap_or_default());
-    }
-    kept
 }
 
 fn floor_char(s: &str, max: usize) -> usize {
@@ -352,6 +401,31 @@ mod tests {
         });
         assert_eq!(parsed.unwrap(), "1\n");
         assert!(ended.ok, "{}", ended.stderr);
+    }
+
+    #[test]
+    fn read_drains_stderr_while_the_parser_streams_stdout() {
+        // More than a pipe holds on stderr before any stdout: reading
+        // stdout to its end before stderr would deadlock (defect 11).
+        let script = "yes e | head -c 200000 >&2; yes line | head -c 200000; exit 3";
+        let (parsed, ended) = bounded(move || {
+            let mut r = Runner::new(false);
+            r.read(&["sh", "-c", script], |rd| {
+                let (mut lines, mut bytes, mut line) = (0u64, 0u64, String::new());
+                while rd.read_line(&mut line).map_err(ParseError::from)? > 0 {
+                    assert_eq!(line, "line\n");
+                    lines += 1;
+                    bytes += line.len() as u64;
+                    line.clear();
+                }
+                Ok((lines, bytes))
+            })
+            .unwrap()
+            .unwrap()
+        });
+        assert_eq!(parsed.unwrap(), (40_000, 200_000));
+        assert!(!ended.ok, "exit 3 must be seen");
+        assert_eq!(ended.stderr, "e\n".repeat(MAX_STDERR / 2));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use fs::{
 };
 pub use lock::{lock, Lock};
 pub use net::{connect_tcp, resolve};
-pub use process::{getenv, pid, spawn, Child, Pump, Status};
+pub use process::{getenv, pid, readable, spawn, take, Child, Pump, Status};
 
 use std::io;
 

@@ -420,7 +420,7 @@ impl Pump {
 
 /// One read from a ready pipe into `kept` (up to `cap` bytes in all);
 /// at EOF or on an error the pipe is closed.
-fn take(src: &mut Option<Fd>, kept: &mut Vec<u8>, cap: usize) {
+pub fn take(src: &mut Option<Fd>, kept: &mut Vec<u8>, cap: usize) {
     use std::io::Read;
     let mut buf = [0u8; 512];
     let Some(f) = src.as_mut() else { return };
@@ -433,6 +433,27 @@ fn take(src: &mut Option<Fd>, kept: &mut Vec<u8>, cap: usize) {
     }
 }
 
+/// poll(2) for input: which of `fds` can be read without blocking (data,
+/// EOF or an error), waiting up to `ms` (-1: until one can). `None`
+/// entries are not watched. A signal ends the wait with none ready.
+pub fn readable<const N: usize>(fds: [Option<&Fd>; N], ms: i32) -> io::Result<[bool; N]> {
+    let mut p = fds.map(|f| libc::pollfd {
+        fd: f.map_or(-1, |f| f.0),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    // SAFETY: `p` is a valid array of p.len() pollfd; a negative fd is
+    // ignored by poll.
+    let n = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+        return Ok([false; N]);
+    }
+    Ok(p.map(|p| p.revents != 0))
+}
 #[cfg(test)]
 mod tests {
     use super::*;
