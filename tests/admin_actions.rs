@@ -472,3 +472,83 @@ fn a_reading_from_the_future_does_not_freeze_the_days() {
     );
     nm.ok(&["stop"]);
 }
+
+// ---------------------------------------------------------------------------
+// Defect 12: times a person reads are local.
+
+/// `report` and `status` show the router's local time (TZ, as OpenWrt
+/// sets it from /etc/TZ) with the zone's abbreviation; JSON stays UTC.
+#[test]
+fn report_and_status_times_are_local() {
+    let test = "report_and_status_times_are_local";
+    if !require_root_tools(test, Backend::Nft.tools()) {
+        return;
+    }
+    let lab = Lab::new(false);
+    let nm = Netmon::new(&lab.r, Backend::Nft, Some(PROXY_ONLY));
+    nm.ok(&["start"]);
+    // A zone without DST and a non-round offset: the local time is the UTC
+    // time shifted by exactly 5:30, whatever the date.
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(ip());
+        cmd.args(["netns", "exec", &nm.ns, NETMON, "--config"])
+            .arg(&nm.config)
+            .arg("--state-dir")
+            .arg(nm.state.path())
+            .arg("--persist-dir")
+            .arg(nm.persist.path())
+            .args(["--backend", "nft"])
+            .args(args)
+            .env("PATH", &nm.path_env)
+            .env("TZ", "<+0530>-5:30");
+        let out = run_timeout(cmd);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = Report::parse(&run(&["report", "--format", "json", "--days", "1"]));
+    let text = run(&["report"]);
+    // The JSON's `to` (UTC) is the previous report; this report's `from`.
+    let from = local(&json.to, 5 * 3600 + 1800);
+    assert!(
+        text.starts_with(&format!("Network usage between {from} +0530 and ")),
+        "{text}"
+    );
+    assert!(text.contains(" +0530\n"), "{text}");
+    assert!(!text.contains("UTC"), "{text}");
+    let st = run(&["status"]);
+    assert!(
+        st.contains("\nupdated:  ") && st.contains(" +0530\n"),
+        "{st}"
+    );
+    nm.ok(&["stop"]);
+}
+
+/// `2026-11-21T19:00:00Z` shifted by `offset` seconds, as
+/// `2026-11-21 HH:MM:SS` (days from Howard Hinnant's algorithm).
+fn local(rfc3339: &str, offset: i64) -> String {
+    let n = |r: std::ops::Range<usize>| rfc3339[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let secs = n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let t = days * 86_400 + secs + offset;
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}

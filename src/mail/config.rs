@@ -197,4 +197,17 @@ mod tests {
         assert_eq!(bad_placeholder("usage %date here"), Some("%date"));
         assert_eq!(bad_placeholder("100%"), Some("%"));
     }
+
+    /// Issue 10, defect 12: the subject's times are the router's local
+    /// time, as every other time a person reads, with the zone's name.
+    #[test]
+    fn subject_times_are_local() {
+        let zone = Zone::parse("CET-1CEST,M3.5.0,M10.5.0/3").unwrap();
+        // 2026-07-01 10:00 UTC (summer) and 2026-12-01 10:00 UTC (winter).
+        let s = expand_subject("%from .. %to", 1_782_900_000, 1_796_119_200, "gw", &zone);
+        assert_eq!(s, "2026-07-01 12:00:00 CEST .. 2026-12-01 11:00:00 CET");
+        let india = Zone::parse("<+0530>-5:30").unwrap();
+        let s = expand_subject("%to", 0, 0, "gw", &india);
+        assert_eq!(s, "1970-01-01 05:30:00 +0530");
+    }
 }
