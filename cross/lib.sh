@@ -129,11 +129,6 @@ setup_toolchain() {
 		# relocating, and a static musl binary has none (the kernel ignores
 		# PT_GNU_RELRO), so it only cost a segment header and alignment.
 		'-Clink-arg=-Wl,-z,norelro'
-		# No MIR optimisations: with opt-level z, LTO and one codegen unit,
-		# LLVM does that work and the code comes out 1.4 KB smaller on mips
-		# (level 1: 1.0 KB; 2 is the release default). Semantics do not
-		# depend on the level (debug builds use 0 too).
-		-Zmir-opt-level=0
 	)
 	if [ "$PANIC" = immediate-abort ]; then
 		# `{:?}` prints nothing and derived Debug impls are empty. netmon's
@@ -162,8 +157,8 @@ ipk_version() {
 
 # Router builds abort on a panic without unwinding, formatting or printing
 # anything (panic = "immediate-abort", set on cargo's command line because the
-# profile value is unstable): 100 KB less on mips than "abort", i.e. no
-# core::fmt, panic hook or libunwind. Panics are bugs (no input may cause
+# profile value is unstable): no core::fmt, panic hook or libunwind in the
+# binary, the largest structural choice in its size. Panics are bugs (no input may cause
 # one); a crash shows as SIGILL/SIGTRAP, and NETMON_PANIC=abort builds the
 # variant that prints the panic message and location, into a target dir of its
 # own (cross/README.md: "Diagnosing a crash").
