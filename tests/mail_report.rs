@@ -849,3 +849,84 @@ fn report_that_cannot_be_spooled_fails_and_keeps_its_period() {
     );
     run.assert_no_password();
 }
+
+// ---------------------------------------------------------------------------
+// The router's host name.
+
+/// `run` with the kernel host name set to `host` (bytes: the kernel takes
+/// any) in a UTS namespace of its own.
+fn run_with_hostname(run: &Run, host: &'static [u8], args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = run.nm.command(args);
+    // SAFETY: between fork and exec only async-signal-safe calls
+    // (unshare, sethostname) on memory the child owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::unshare(libc::CLONE_NEWUTS) != 0
+                || libc::sethostname(host.as_ptr().cast(), host.len()) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    common::run_timeout(cmd)
+}
+
+/// Issue 10, item 10e. The kernel's host name with a line break (or
+/// bytes that are not UTF-8): the warning names the host name, the mail
+/// goes out with `?` in its place, HELO is `netmon` (never empty), the
+/// Message-ID domain `netmon.invalid`, and no line break reaches a header.
+#[test]
+fn a_broken_host_name_is_named_and_never_reaches_a_header() {
+    let Some(py) = setup("a_broken_host_name_is_named_and_never_reaches_a_header") else {
+        return;
+    };
+    let ns = netns();
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    let cases: [(&[u8], &str, &str); 2] = [
+        (
+            b"gw\r\nBcc: evil@x.test",
+            "gw??Bcc: evil@x.test",
+            "contains a line break",
+        ),
+        (b"gw\xff.lan", "gw?.lan", "is not UTF-8 text"),
+    ];
+    for (i, (raw, shown, why)) in cases.into_iter().enumerate() {
+        let out = run_with_hostname(&run, raw, &["report", "--mail", "--format", "json"]);
+        let se = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{se}");
+        assert_eq!(
+            se,
+            format!(
+                "netmon: warning: the router's host name '{shown}' {why}, so mail uses \
+                 '{shown}' for it and says HELO netmon: set a plain host name in \
+                 /etc/config/system (option hostname)\n"
+            )
+        );
+        let rep = Report::parse(&String::from_utf8_lossy(&out.stdout));
+        assert_eq!(srv.count(), i + 1);
+        let eml = &srv.messages()[i];
+        let m = srv.parse(eml);
+        assert_eq!(
+            m.one("Subject"),
+            format!(
+                "Usage {} .. {} on {shown}",
+                human(&rep.from),
+                human(&rep.to)
+            )
+        );
+        assert!(m.header("Bcc").is_empty(), "{}", m.headers);
+        assert!(m.one("Message-ID").ends_with("@netmon.invalid>"));
+        assert_eq!(
+            std::fs::read_to_string(eml.with_extension("helo")).unwrap(),
+            "netmon\n"
+        );
+        let env = std::fs::read_to_string(eml.with_extension("env")).unwrap();
+        assert!(!env.contains("evil"), "{env}");
+    }
+    run.assert_no_password();
+}

@@ -148,8 +148,8 @@ impl Ctx {
     /// Retries spooled reports, oldest first; each event is one warning line.
     pub fn retry_mail(&self, warn: &mut Buf) {
         let Some(m) = self.mail() else { return };
-        let (host, spool) = (sys::hostname(), self.spool_dir());
-        for ev in Mailer::new(m, &host, &spool).retry_spool(self.now) {
+        let (host, spool) = (m.host_name(&sys::hostname()), self.spool_dir());
+        for ev in Mailer::new(m, &host.text, &spool).retry_spool(self.now) {
             warn.push_bytes(ev.as_bytes());
             warn.push_bytes(b"\n");
         }

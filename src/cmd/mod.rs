@@ -31,7 +31,7 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         }
         Action::Status => status::run(&mut cx, &mut out)?,
         Action::Daily(d) => daily::run(&cx, d, &mut out)?,
-        Action::MailTest => mail_test::run(&cx, &mut out)?,
+        Action::MailTest => mail_test::run(&cx, &mut out, warn)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));

@@ -56,7 +56,10 @@ pub fn run(
 /// spools it; only a spool that cannot be written is an error.
 fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<()> {
     let Some(m) = cx.mail() else { return Ok(()) };
-    let (host, spool) = (sys::hostname(), cx.spool_dir());
+    let (host, spool) = (m.host_name(&sys::hostname()), cx.spool_dir());
+    if let Some(p) = &host.problem {
+        warn.fill("{}\n", &[p]);
+    }
     let mut text = Buf::new();
     report::text::render(r, &mut text);
     let mut html = Buf::new();
@@ -66,8 +69,8 @@ fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<(
         report::html::render(r, &days.rows, &names, &mut html);
     }
     let html = m.html.then(|| html.as_str());
-    let msg = build_report_message(m, text.as_str(), html, r.from, r.to, &host, cx.now)?;
-    let mailer = Mailer::new(m, &host, &spool);
+    let msg = build_report_message(m, text.as_str(), html, r.from, r.to, &host.text, cx.now)?;
+    let mailer = Mailer::new(m, &host.text, &spool);
     match mailer.send_or_spool(&msg, &mailer.envelope()?, cx.now)? {
         Delivery::Sent { rejected } => {
             for x in rejected {

@@ -52,7 +52,7 @@ pub enum Delivery {
 /// supplies (host name for HELO and Message-ID, sendmail's path).
 pub struct Mailer<'a> {
     pub cfg: &'a MailConfig,
-    /// The router's host name (/proc/sys/kernel/hostname).
+    /// The router's host name, made safe (`MailConfig::host_name`).
     pub hostname: &'a str,
     /// `<state_dir>/spool`.
     pub spool_dir: &'a str,
@@ -384,6 +384,41 @@ mod tests {
         assert_eq!(id_domain("OpenWrt"), "OpenWrt");
         assert_eq!(id_domain("my router"), "netmon.invalid");
         assert_eq!(id_domain(""), "netmon.invalid");
+    }
+
+    /// The kernel's host name with a line break: the subject, the
+    /// Message-ID and HELO get a safe name, the message is built (the
+    /// problem is the host name's, not the subject's), and no header
+    /// line holds anything but what it should.
+    #[test]
+    fn host_name_with_a_line_break_never_reaches_a_header() {
+        let text = "config meter 'p'\n\toption hook 'input'\n\nconfig mail 'mail'\n\
+            \toption server '127.0.0.1'\n\toption from 'n@gw.lan'\n\tlist to 'me@example.org'\n\
+            \toption subject 'Usage on %host'\n";
+        let cfg = crate::config::parse(text, "t").unwrap().mail.unwrap();
+        for raw in [
+            &b"gw\r\nBcc: evil@x.test"[..],
+            b"gw\nBcc: evil@x.test\r",
+            b"\xff\n",
+            b"",
+        ] {
+            let host = cfg.host_name(raw.trim_ascii());
+            assert!(host.problem.is_some(), "{raw:?}");
+            for msg in [
+                build_report_message(&cfg, "t", None, 0, 60, &host.text, 0).unwrap(),
+                build_test_message(&cfg, &host.text, 0).unwrap(),
+            ] {
+                let m = String::from_utf8(msg).unwrap();
+                let (head, _) = m.split_once("\r\n\r\n").unwrap();
+                assert!(!head.replace("\r\n", "").contains(['\r', '\n']), "{m}");
+                assert!(!head.contains("\r\nBcc:"), "{head}");
+                assert!(head.contains("@netmon.invalid>\r\n"), "{head}");
+            }
+            let env = Mailer::new(&cfg, &host.text, "/nonexistent")
+                .envelope()
+                .unwrap();
+            assert_eq!(env.helo(), "netmon");
+        }
     }
 
     /// A message and a stderr both larger than a pipe's buffer, the

@@ -28,10 +28,13 @@ pub fn stderr_is_tty() -> bool {
     unsafe { libc::isatty(2) == 1 }
 }
 
-/// The router's host name (for HELO, Message-ID and subjects).
-pub fn hostname() -> String {
-    read_text("/proc/sys/kernel/hostname")
-        .map(|s| s.trim_ascii().into())
+/// The router's host name (for HELO, Message-ID and subjects) as the
+/// kernel holds it, ASCII blanks at the ends trimmed (the file ends with
+/// a newline); empty when it cannot be read. Bytes, not text: the kernel
+/// takes any, and the caller says what is wrong with them.
+pub fn hostname() -> Vec<u8> {
+    read_file("/proc/sys/kernel/hostname")
+        .map(|b| b.trim_ascii().to_vec())
         .unwrap_or_default()
 }
 

@@ -7,8 +7,9 @@ serve (default):
            [--log-connections]
   Listens on 127.0.0.1 (never another address), prints the chosen port on
   stdout, saves each message as DIR/NNN.eml (the unstuffed DATA bytes) plus
-  DIR/NNN.env (MAIL FROM, then one RCPT per line), appends AUTH attempts
-  to DIR/auth.log as "MECHANISM ok|fail", appends each refused recipient
+  DIR/NNN.env (MAIL FROM, then one RCPT per line) and DIR/NNN.helo (the
+  client's EHLO/HELO name), appends AUTH attempts to DIR/auth.log as
+  "MECHANISM ok|fail", appends each refused recipient
   (--reject-rcpt) to DIR/rejected.log, answers the first N messages'
   end of data with 451 without saving them (--tempfail-data N), appends
   "connect" to DIR/connections.log for every TCP connection accepted
@@ -38,6 +39,8 @@ def parse(path):
     with open(path + ".headers", "w", encoding="utf-8") as out:
         for name, value in msg.items():
             decoded = str(email.header.make_header(email.header.decode_header(value)))
+            # Unfolding (RFC 5322 2.2.3): a folded value is one line.
+            decoded = decoded.replace("\r\n", "").replace("\n", "")
             out.write(name + ": " + decoded + "\n")
     leaves = [p for p in msg.walk() if not p.is_multipart()]
     with open(path + ".parts", "w", encoding="utf-8") as out:
@@ -78,6 +81,8 @@ class Handler:
             for r in envelope.rcpt_tos:
                 f.write(r + "\n")
         os.rename(base + ".env.tmp", base + ".env")
+        with open(base + ".helo", "w") as f:
+            f.write(str(session.host_name) + "\n")
         with open(base + ".eml.tmp", "wb") as f:
             f.write(envelope.original_content)
         os.rename(base + ".eml.tmp", base + ".eml")
