@@ -216,19 +216,27 @@ pub fn sync_state(flash: &str, st: &State, now: i64, warn: &mut Buf) -> Result<(
 /// Makes directory `to` hold exactly the regular files of `from` (the mail
 /// spool: at most a few dozen small files), each copied atomically. Used to
 /// keep the spool with the persistent state, and to bring it back after a
-/// reboot. A missing `from` means an empty one.
+/// reboot. A missing `from` means an empty one; a file that vanishes from
+/// `from` while this runs (delivered by a netmon that holds the spool's
+/// lock, not the state lock) is left out.
 pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
     let want = file_names(from);
     if want.is_empty() && fs::metadata(to).is_err() {
         return Ok(());
     }
     sys::create_dirs(to).map_err(|e| Error::io("create", to, &e))?;
-    for n in &want {
-        let src = join(from, n);
-        let bytes = sys::read_file(&src).map_err(|e| Error::io("read", &src, &e))?;
-        replace_file(to, n, &bytes)?;
+    let mut copied = Vec::new();
+    for n in want {
+        let src = join(from, &n);
+        let bytes = match sys::read_file(&src) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("read", &src, &e)),
+        };
+        replace_file(to, &n, &bytes)?;
+        copied.push(n);
     }
-    prune_dir(&want, to)
+    prune_dir(&copied, to)
 }
 
 /// Regular, non-hidden files of a directory (none when it does not exist).
@@ -248,7 +256,8 @@ fn prune_dir(keep: &[String], dir: &str) -> Result<()> {
 
 /// Removes from `to` the files no longer in `from`: a spooled report
 /// delivered since the last sync must not come back after a reboot.
-/// Only deletions, so no flash write between syncs.
+/// Only deletions, so no flash write between syncs. `from` must be there
+/// (after a reboot, restored first): a missing one would empty `to`.
 pub fn forget_removed(from: &str, to: &str) -> Result<()> {
     if fs::metadata(to).is_err() {
         return Ok(());

@@ -59,20 +59,29 @@ pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
             out.push_bytes(b"\n");
         }
     }
-    if let Ok(entries) = mail::spool::list(&cx.spool_dir()) {
+    mail_lines(&cx.spool_dir(), out);
+    if offloading_enabled() {
+        out.push_bytes(b"warning:  flow offloading is on in /etc/config/firewall: offloaded connections bypass the firewall and are not counted\n");
+    }
+    Ok(())
+}
+
+/// What waits in the mail spool.
+fn mail_lines(dir: &str, out: &mut Buf) {
+    if let Ok(entries) = mail::spool::list(dir) {
         if let Some(first) = entries.first() {
             out.fill(
                 "mail:     {} report(s) waiting in the spool; oldest from ",
                 &[num(entries.len() as u64).as_str()],
             );
             let _ = time::write_human(out, first.first);
-            out.fill(" (last error: {})\n", &[&first.reason]);
+            if first.attempts == 0 {
+                out.push_bytes(b" (not tried yet)\n");
+            } else {
+                out.fill(" (last error: {})\n", &[&first.reason]);
+            }
         }
     }
-    if offloading_enabled() {
-        out.push_bytes(b"warning:  flow offloading is on in /etc/config/firewall: offloaded connections bypass the firewall and are not counted\n");
-    }
-    Ok(())
 }
 
 /// OpenWrt's `option flow_offloading '1'` in the firewall defaults.
