@@ -46,6 +46,7 @@ pub enum Sub {
     Daily(DailyArgs),
     Sync(SyncArgs),
     MailTest(MailTestArgs),
+    MailRequeue(MailRequeueArgs),
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -87,6 +88,18 @@ pub struct ReportArgs {
 pub struct MailTestArgs {}
 
 #[derive(FromArgs, PartialEq, Debug)]
+/// Move report mail given up after repeated refusals (spool/failed, see status) back into the spool, counters reset, and deliver the spool now.
+#[argh(subcommand, name = "mail-requeue")]
+pub struct MailRequeueArgs {
+    /// the message to requeue: its file name in spool/failed (the .msg suffix may be left out)
+    #[argh(positional, arg_name = "entry")]
+    pub entry: Option<String>,
+    /// requeue every given-up message
+    #[argh(switch)]
+    pub all: bool,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
 /// Show the backend, whether the rules are in place, the meters and the state.
 #[argh(subcommand, name = "status")]
 pub struct StatusArgs {}
@@ -121,6 +134,8 @@ pub enum Action {
     Update,
     Report(ReportFormat, History, bool),
     MailTest,
+    /// One given-up message by name, or all (None).
+    MailRequeue(Option<String>),
     Status,
     Daily(Daily),
     Sync,
@@ -176,7 +191,7 @@ pub enum Parsed {
 
 /// Every command and alias, for suggestions; the blog's command names,
 /// kept as aliases, come last (`canonical`).
-const COMMANDS: [&str; 14] = [
+const COMMANDS: [&str; 15] = [
     "start",
     "stop",
     "update",
@@ -185,6 +200,7 @@ const COMMANDS: [&str; 14] = [
     "daily",
     "sync",
     "mail-test",
+    "mail-requeue",
     "help",
     "initiate",
     "initialise",
@@ -197,8 +213,8 @@ const COMMANDS: [&str; 14] = [
 /// `initialise`, `initialize` are `start`, `clear` and `flush` are `stop`.
 fn canonical(i: usize) -> Option<&'static str> {
     match i {
-        9..=11 => Some("start"),
-        12.. => Some("stop"),
+        10..=12 => Some("start"),
+        13.. => Some("stop"),
         _ => COMMANDS.get(i).copied(),
     }
 }
@@ -268,6 +284,7 @@ fn validate(a: Args) -> Result<Box<Command>> {
         Some(Sub::Report(r)) => report(r)?,
         Some(Sub::Sync(_)) => Action::Sync,
         Some(Sub::MailTest(_)) => Action::MailTest,
+        Some(Sub::MailRequeue(r)) => requeue(r)?,
         Some(Sub::Daily(d)) => Action::Daily(daily(d)?),
     };
     let backend = match a.backend.as_deref() {
@@ -311,6 +328,17 @@ fn report(r: ReportArgs) -> Result<Action> {
         (Some(_), true) => return Err(Error::usage("--days and --months cannot be combined")),
     };
     Ok(Action::Report(fmt, hist, r.mail))
+}
+
+/// One entry or `--all`, not both, not neither.
+fn requeue(r: MailRequeueArgs) -> Result<Action> {
+    match (r.entry, r.all) {
+        (Some(e), false) => Ok(Action::MailRequeue(Some(e))),
+        (None, true) => Ok(Action::MailRequeue(None)),
+        _ => Err(Error::usage(
+            "mail-requeue needs either the name of a given-up message (see netmon status) or --all",
+        )),
+    }
 }
 
 /// 1-62 in decimal; a `+` sign is allowed, as `str::parse` took it.
@@ -429,6 +457,14 @@ mod tests {
         );
         assert_eq!(run(&["--force", "sync"]).action, Action::Sync);
         assert_eq!(run(&["mail-test"]).action, Action::MailTest);
+        assert_eq!(
+            run(&["mail-requeue", "000000000100-0000.msg"]).action,
+            Action::MailRequeue(Some("000000000100-0000.msg".into()))
+        );
+        assert_eq!(
+            run(&["mail-requeue", "--all"]).action,
+            Action::MailRequeue(None)
+        );
         let m = Action::Report(ReportFormat::Text, History::None, true);
         assert_eq!(run(&["report", "--mail"]).action, m);
         assert!(run(&["--force", "sync"]).force);
@@ -451,6 +487,9 @@ mod tests {
             &["daily", "--days", "0"],
             &["daily", "--months", "--days", "3"],
             &["--state-dir", ""],
+            &["mail-requeue"],
+            &["mail-requeue", "x.msg", "--all"],
+            &["mail-requeue", "x.msg", "y.msg"],
         ] {
             let e = parse(bad).err().expect("error");
             assert_eq!(e.exit_code(), 2, "{bad:?}");
@@ -491,6 +530,13 @@ mod tests {
         assert!(
             derived.ends_with("\n  --help, help      display usage information\n"),
             "argh's own help layout changed: {derived}"
+        );
+        let requeue = help(&["mail-requeue", "--help"]);
+        assert!(
+            requeue.starts_with(
+                "Usage: netmon mail-requeue [--all] [--] [<entry>]\n\nMove report mail"
+            ),
+            "{requeue}"
         );
         for cmd in ["stop", "update", "status", "sync", "mail-test"] {
             let h = help(&[cmd, "help"]);

@@ -1201,6 +1201,115 @@ fn a_wrong_password_costs_one_failed_login_per_run() {
     run.assert_no_password();
 }
 
+/// Issue 10, item 10c. A report refused five times goes to
+/// `spool/failed/`: `status` says so, `sync` keeps it on flash, and
+/// `mail-requeue` sends it again (a bad name is a usage error), after
+/// which neither copy keeps it and a reboot does not bring it back.
+#[test]
+fn mail_given_up_is_shown_synced_and_requeued() {
+    let Some(py) = setup("mail_given_up_is_shown_synced_and_requeued") else {
+        return;
+    };
+    let ns = netns();
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start_with(&py, &ns.name, tmp.path(), &["--reject-rcpt", "@"]);
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    let (rep, se) = report_mail(&run);
+    assert_spooled_warning(&se);
+    let names = entry_names(run.state());
+    let name = names[0].clone();
+    let refused = format!(
+        "RCPT TO: every recipient refused: {a}: 550 5.1.1 <{a}>: no such user; \
+         {b}: 550 5.1.1 <{b}>: no such user",
+        a = TO[0],
+        b = TO[1]
+    );
+    for attempt in 2..5 {
+        let (_, se) = run.ok(&["update"]);
+        assert_eq!(
+            se,
+            warnings(&[format!(
+                "spooled mail {name}: refused by the server, refusal {attempt} of 5 \
+                 (attempt {attempt}): {refused}"
+            )])
+        );
+    }
+    let failed = run.state().join("spool/failed");
+    let (_, se) = run.ok(&["update"]);
+    assert_eq!(
+        se,
+        warnings(&[format!(
+            "spooled mail {name}: refused too often, given up (attempt 5): {refused} \
+             (kept in {}/{name}; netmon mail-requeue sends it again)",
+            failed.display()
+        )])
+    );
+    let (status, _) = run.ok(&["status"]);
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("failed:"))
+        .unwrap_or_else(|| panic!("no failed: line in\n{status}"));
+    assert!(
+        line.starts_with(&format!(
+            "failed:   1 report(s) given up after repeated refusals, in {}; oldest {name} from ",
+            failed.display()
+        )) && line.ends_with(&format!(
+            "; last error: {refused}; netmon mail-requeue NAME or --all sends them again"
+        )),
+        "{line}"
+    );
+    assert!(!status.contains("waiting in the spool"), "{status}");
+    run.ok(&["sync"]);
+    let flash = run.persist().join("spool/failed").join(&name);
+    assert_eq!(
+        spooled_message(&flash),
+        spooled_message(&failed.join(&name)),
+        "sync keeps failed/ on flash"
+    );
+
+    let (so, se) = run.expect(2, &["mail-requeue", "nope"]);
+    assert_eq!(so, "");
+    assert_eq!(
+        se,
+        format!(
+            "netmon: no message 'nope' in {} (netmon status counts them; the names are the files there)\n",
+            failed.display()
+        )
+    );
+    let (_, se) = run.expect(2, &["mail-requeue"]);
+    assert_eq!(se.lines().count(), 1, "{se}");
+
+    drop(srv);
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    let stem = name.strip_suffix(".msg").unwrap();
+    let (so, se) = run.ok(&["mail-requeue", stem]);
+    assert_eq!(so, format!("netmon: requeued {name}\n"));
+    assert_eq!(
+        se,
+        warnings(&[format!("spooled mail {name}: delivered (attempt 1)")])
+    );
+    assert_eq!(srv.count(), 1);
+    assert_report_message(&srv, &srv.messages()[0], &rep);
+    let (status, _) = run.ok(&["status"]);
+    assert!(
+        !status.contains("failed:") && !status.contains("waiting"),
+        "{status}"
+    );
+    assert!(!flash.exists(), "the flash copy is gone with the delivery");
+    // Reboot before the next sync: nothing comes back.
+    std::fs::remove_dir_all(run.state()).unwrap();
+    run.ok(&["update"]);
+    let (so, _) = run.ok(&["mail-requeue", "--all"]);
+    assert_eq!(
+        so,
+        format!("netmon: no given-up mail in {}\n", failed.display())
+    );
+    assert_eq!(srv.count(), 1);
+    run.assert_no_password();
+}
+
 /// Issue 10, item 10d. A recipient refused at a retry used to read
 /// `recipient refused:  (attempt 2)nobody@...`: every retry warning is one
 /// clean sentence.

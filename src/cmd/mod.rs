@@ -3,6 +3,7 @@
 
 pub mod ctx;
 mod daily;
+mod mail_requeue;
 mod mail_test;
 mod report;
 mod start;
@@ -32,6 +33,7 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Status => status::run(&mut cx, &mut out)?,
         Action::Daily(d) => daily::run(&cx, d, &mut out)?,
         Action::MailTest => mail_test::run(&cx, &mut out, warn)?,
+        Action::MailRequeue(e) => mail_requeue::run(&cx, e.as_deref(), &mut out, warn)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));

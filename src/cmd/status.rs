@@ -1,5 +1,6 @@
 //! `netmon status`: the backend, whether the rules are in place, where
-//! the meters come from, the state's times, and waiting mail.
+//! the meters come from, the state's times, waiting mail and mail given
+//! up.
 
 use super::ctx::Ctx;
 use crate::config::Source;
@@ -66,7 +67,7 @@ pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
     Ok(())
 }
 
-/// What waits in the mail spool.
+/// What waits in the mail spool, and what was given up (`failed/`).
 fn mail_lines(dir: &str, out: &mut Buf) {
     if let Ok(entries) = mail::spool::list(dir) {
         if let Some(first) = entries.first() {
@@ -82,6 +83,23 @@ fn mail_lines(dir: &str, out: &mut Buf) {
             }
         }
     }
+    let failed = mail::spool::failed_dir(dir);
+    let Ok(given_up) = mail::spool::list(&failed) else {
+        return;
+    };
+    let (Some(oldest), Some(latest)) = (given_up.first(), given_up.iter().max_by_key(|e| e.last))
+    else {
+        return;
+    };
+    out.fill(
+        "failed:   {} report(s) given up after repeated refusals, in {}; oldest {} from ",
+        &[num(given_up.len() as u64).as_str(), &failed, &oldest.name],
+    );
+    let _ = time::write_human(out, oldest.first);
+    out.fill(
+        "; last error: {}; netmon mail-requeue NAME or --all sends them again\n",
+        &[&latest.reason],
+    );
 }
 
 /// OpenWrt's `option flow_offloading '1'` in the firewall defaults.

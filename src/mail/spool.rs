@@ -44,8 +44,8 @@
 //! which nobody waits for: while another netmon delivers, `retry` returns
 //! that netmon's pid and does nothing (the next run delivers). Whatever
 //! moves entries between the spool and `failed/` holds that lock: `retry`,
-//! and `queue` when it makes room in a full spool (only if the lock is
-//! free: otherwise the spool exceeds `MAX_SPOOL` until the next
+//! `requeue`, and `queue` when it makes room in a full spool (only if the
+//! lock is free: otherwise the spool exceeds `MAX_SPOOL` until the next
 //! report, by the reports queued during one delivery run). `queue` only
 //! creates new names, and `retry` only rewrites or removes names it
 //! listed under the lock, so the two never write the same file.
@@ -353,6 +353,74 @@ fn give_up(dir: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Moves messages given up in `failed/` back into the spool with their
+/// counters reset (attempts and refusals 0, as if just queued): the one
+/// named `name` (with or without `.msg`), or all of them. Waits up to
+/// `wait_ms` for a delivery under way. Returns the names moved, oldest
+/// first; a name not in `failed/` is a usage error.
+pub fn requeue(dir: &str, name: Option<&str>, wait_ms: u32) -> Result<Vec<String>> {
+    let failed = failed_dir(dir);
+    let pick = |all: Vec<String>| -> Result<Vec<String>> {
+        let Some(n) = name else { return Ok(all) };
+        let full = if n.ends_with(SUFFIX) {
+            n.into()
+        } else {
+            cat(&[n, SUFFIX])
+        };
+        match all.into_iter().find(|x| *x == full) {
+            Some(x) => Ok(vec![x]),
+            None => Err(no_such(n, &failed)),
+        }
+    };
+    if pick(names(&failed)?)?.is_empty() {
+        return Ok(Vec::new());
+    }
+    let _lock = match lock(dir, wait_ms)? {
+        Ok(l) => l,
+        Err(pid) => return Err(busy(dir, pid)),
+    };
+    let want = pick(names(&failed)?)?;
+    for n in &want {
+        let mut e = Entry::blank(n.clone());
+        let msg = read_entry(&failed, &mut e)?;
+        let dst = path(dir, n);
+        if crate::sys::lexists(&dst) {
+            return Err(Error::runtime(cat(&[
+                "cannot requeue ",
+                n,
+                ": ",
+                &dst,
+                " exists",
+            ])));
+        }
+        (e.attempts, e.refusals) = (0, 0);
+        e.reason.clear();
+        crate::store::replace_file(dir, n, &e.encode(&msg))?;
+        let src = path(&failed, n);
+        fs::remove_file(&src).map_err(|err| Error::io("remove", &src, &err))?;
+    }
+    crate::store::sync_dir(&failed)?;
+    Ok(want)
+}
+
+fn no_such(name: &str, failed: &str) -> Error {
+    let shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+    Error::usage(cat(&[
+        "no message '",
+        &shown,
+        "' in ",
+        failed,
+        " (netmon status counts them; the names are the files there)",
+    ]))
+}
+
+fn busy(dir: &str, pid: u32) -> Error {
+    Error::runtime(crate::text::fill(
+        "another netmon (pid {}) is delivering the mail spool and holds {}; try again later",
+        &[num(u64::from(pid)).as_str(), &path(dir, LOCK_FILE)],
+    ))
+}
+
 /// Delivers every entry, oldest first, through `deliver` (one attempt
 /// each), under the spool's lock; Err(pid) when another netmon holds it
 /// (nothing is done). Returns one sentence per event for stderr/syslog:
@@ -564,7 +632,11 @@ fn refused(dir: &str, entry: &Entry, msg: &[u8], first: bool, events: &mut Vec<S
     let r = crate::store::replace_file(dir, &entry.name, &entry.encode(msg))
         .and_then(|_| give_up(dir, &entry.name));
     let tail = match &r {
-        Ok(()) => cat(&[" (kept in ", &path(&failed_dir(dir), &entry.name), ")"]),
+        Ok(()) => cat(&[
+            " (kept in ",
+            &path(&failed_dir(dir), &entry.name),
+            "; netmon mail-requeue sends it again)",
+        ]),
         Err(e) => cat(&[" (", e.message(), ")"]),
     };
     let mut s = sentence(entry, "refused too often, given up", &entry.reason);
@@ -832,7 +904,7 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason \n\n";
         });
         let failed = failed_dir(&d);
         check(ev.unwrap(), vec![
-            format!("spooled mail {c}: refused too often, given up (attempt 5): RCPT TO: no (kept in {failed}/{c})"),
+            format!("spooled mail {c}: refused too often, given up (attempt 5): RCPT TO: no (kept in {failed}/{c}; netmon mail-requeue sends it again)"),
             format!("spooled mail {f}: delivered (attempt 3)"),
             format!("spooled mail {g}: delivered (attempt 1)"),
         ]);
@@ -969,7 +1041,7 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason \n\n";
     }
 
     #[test]
-    fn refused_five_times_is_given_up() {
+    fn refused_five_times_is_given_up_and_can_be_requeued() {
         let d = tmp("perm");
         let name = q(&d, b"A", 1);
         let mut tries = 0;
@@ -985,6 +1057,52 @@ from n@r.lan\nto a@example.org\nto b@example.org\nreason \n\n";
         let failed = failed_dir(&d);
         let e = header(&failed, &name);
         assert_eq!((e.attempts, e.refusals), (5, 5));
+        // A name that is not there: a usage error naming the directory.
+        for bad in ["nope", "../x.msg", "a\nb"] {
+            let err = requeue(&d, Some(bad), 0).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(!err.message().contains('\n'));
+            assert!(err.message().starts_with("no message '"), "{err:?}");
+            assert!(err.message().contains(&failed));
+        }
+        // By name without the suffix; counters reset; delivered once more.
+        let stem = name.strip_suffix(".msg").unwrap();
+        assert_eq!(
+            requeue(&d, Some(stem), 0).unwrap(),
+            std::slice::from_ref(&name)
+        );
+        assert!(list(&failed).unwrap().is_empty());
+        let back = header(&d, &name);
+        assert_eq!(
+            (back.attempts, back.refusals, back.reason.as_str()),
+            (0, 0, "")
+        );
+        assert_eq!((back.first, back.to), (1, to()));
+        let again = format!("spooled mail {name}: delivered (attempt 1)");
+        assert_eq!(retry(&d, 200, None, |_, _| ok()), Ok(vec![again]));
+        assert!(list(&d).unwrap().is_empty());
+        assert_eq!(requeue(&d, None, 0).unwrap(), Vec::<String>::new());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn requeue_all_moves_every_given_up_message_and_waits_for_no_one_forever() {
+        let d = tmp("requeue-all");
+        let (a, b) = (q(&d, b"A", 1), q(&d, b"B", 2));
+        give_up(&d, &a).unwrap();
+        give_up(&d, &b).unwrap();
+        let held = lock(&d, 0).unwrap().unwrap();
+        let err = requeue(&d, None, 100).unwrap_err();
+        assert_eq!(
+            err.message(),
+            format!(
+                "another netmon (pid {}) is delivering the mail spool and holds {d}/.lock; try again later",
+                std::process::id()
+            )
+        );
+        drop(held);
+        assert_eq!(requeue(&d, None, 100).unwrap(), [a, b]);
+        assert_eq!(list(&d).unwrap().len(), 2);
         let _ = fs::remove_dir_all(&d);
     }
 
