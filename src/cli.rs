@@ -49,6 +49,7 @@ pub enum Sub {
     Daily(DailyArgs),
     Sync(SyncArgs),
     MailTest(MailTestArgs),
+    MailRequeue(MailRequeueArgs),
     Shutdown(ShutdownArgs),
     Forget(ForgetArgs),
 }
@@ -106,6 +107,18 @@ pub struct ReportArgs {
 pub struct MailTestArgs {}
 
 #[derive(FromArgs, PartialEq, Debug)]
+/// Move report mail given up after repeated refusals (spool/failed, see status) back into the spool, counters reset, and deliver the spool now.
+#[argh(subcommand, name = "mail-requeue")]
+pub struct MailRequeueArgs {
+    /// the message to requeue: its file name in spool/failed (the .msg suffix may be left out)
+    #[argh(positional, arg_name = "entry")]
+    pub entry: Option<String>,
+    /// requeue every given-up message
+    #[argh(switch)]
+    pub all: bool,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
 /// Show the backend, whether the rules are in place, the meters and the state.
 #[argh(subcommand, name = "status")]
 pub struct StatusArgs {}
@@ -140,6 +153,8 @@ pub enum Action {
     Update,
     Report(ReportFormat, History, bool),
     MailTest,
+    /// One given-up message by name, or all (None).
+    MailRequeue(Option<String>),
     Status,
     Daily(Daily),
     Sync,
@@ -201,7 +216,7 @@ pub enum Parsed {
 /// for suggestions. The blog's command names are kept as aliases:
 /// `initiate`, `initialise` (and `initialize`) start, `clear` and `flush`
 /// stop.
-const COMMANDS: [(&str, &str); 16] = [
+const COMMANDS: [(&str, &str); 17] = [
     ("start", "start"),
     ("stop", "stop"),
     ("update", "update"),
@@ -210,6 +225,7 @@ const COMMANDS: [(&str, &str); 16] = [
     ("daily", "daily"),
     ("sync", "sync"),
     ("mail-test", "mail-test"),
+    ("mail-requeue", "mail-requeue"),
     ("shutdown", "shutdown"),
     ("forget", "forget"),
     ("help", "help"),
@@ -284,6 +300,7 @@ fn validate(a: Args) -> Result<Box<Command>> {
         Some(Sub::Report(r)) => report(r)?,
         Some(Sub::Sync(_)) => Action::Sync,
         Some(Sub::MailTest(_)) => Action::MailTest,
+        Some(Sub::MailRequeue(r)) => requeue(r)?,
         Some(Sub::Daily(d)) => Action::Daily(daily(d)?),
         Some(Sub::Shutdown(_)) => Action::Shutdown,
         Some(Sub::Forget(f)) => Action::Forget(forget(f)?),
@@ -343,6 +360,17 @@ fn report(r: ReportArgs) -> Result<Action> {
         (Some(_), true) => return Err(Error::usage("--days and --months cannot be combined")),
     };
     Ok(Action::Report(fmt, hist, r.mail))
+}
+
+/// One entry or `--all`, not both, not neither.
+fn requeue(r: MailRequeueArgs) -> Result<Action> {
+    match (r.entry, r.all) {
+        (Some(e), false) => Ok(Action::MailRequeue(Some(e))),
+        (None, true) => Ok(Action::MailRequeue(None)),
+        _ => Err(Error::usage(
+            "mail-requeue needs either the name of a given-up message (see netmon status) or --all",
+        )),
+    }
 }
 
 /// 1-62 in decimal; a `+` sign is allowed, as `str::parse` took it.
@@ -461,6 +489,14 @@ mod tests {
         );
         assert_eq!(run(&["--force", "sync"]).action, Action::Sync);
         assert_eq!(run(&["mail-test"]).action, Action::MailTest);
+        assert_eq!(
+            run(&["mail-requeue", "000000000100-0000.msg"]).action,
+            Action::MailRequeue(Some("000000000100-0000.msg".into()))
+        );
+        assert_eq!(
+            run(&["mail-requeue", "--all"]).action,
+            Action::MailRequeue(None)
+        );
         let m = Action::Report(ReportFormat::Text, History::None, true);
         assert_eq!(run(&["report", "--mail"]).action, m);
         assert!(run(&["--force", "sync"]).force);
@@ -483,6 +519,9 @@ mod tests {
             &["daily", "--days", "0"],
             &["daily", "--months", "--days", "3"],
             &["--state-dir", ""],
+            &["mail-requeue"],
+            &["mail-requeue", "x.msg", "--all"],
+            &["mail-requeue", "x.msg", "y.msg"],
         ] {
             let e = parse(bad).err().expect("error");
             assert_eq!(e.exit_code(), 2, "{bad:?}");
@@ -523,6 +562,13 @@ mod tests {
         assert!(
             derived.ends_with("\n  --help, help      display usage information\n"),
             "argh's own help layout changed: {derived}"
+        );
+        let requeue = help(&["mail-requeue", "--help"]);
+        assert!(
+            requeue.starts_with(
+                "Usage: netmon mail-requeue [--all] [--] [<entry>]\n\nMove report mail"
+            ),
+            "{requeue}"
         );
         for cmd in ["stop", "update", "status", "sync", "mail-test"] {
             let h = help(&[cmd, "help"]);

@@ -213,28 +213,59 @@ pub fn sync_state(flash: &str, st: &State, now: i64, warn: &mut Buf) -> Result<(
     replace_file(flash, STATE_FILE, &st.encode())
 }
 
-/// Makes directory `to` hold exactly the regular files of `from` (the mail
-/// spool: at most a few dozen small files), each copied atomically. Used to
-/// keep the spool with the persistent state, and to bring it back after a
-/// reboot. A missing `from` means an empty one.
+/// Makes directory `to` hold exactly the regular files of `from` and of
+/// its sub-directories, one level down (the mail spool and its `failed/`:
+/// at most a few dozen small files). Used to keep the spool with the
+/// persistent state, and to bring it back after a reboot. Each file is
+/// copied atomically, and only when `to` lacks it or holds other bytes
+/// (flash is written for what changed). A missing `from` means an empty
+/// one; a file that vanishes from `from` while this runs (delivered by
+/// a netmon that holds the spool's lock, not the state lock) is left out.
 pub fn mirror_dir(from: &str, to: &str) -> Result<()> {
+    mirror(from, to, true)
+}
+
+fn mirror(from: &str, to: &str, subs: bool) -> Result<()> {
     let want = file_names(from);
-    if want.is_empty() && fs::metadata(to).is_err() {
+    let dirs = if subs { sub_dirs(from) } else { Vec::new() };
+    if want.is_empty() && dirs.is_empty() && fs::metadata(to).is_err() {
         return Ok(());
     }
     sys::create_dirs(to).map_err(|e| Error::io("create", to, &e))?;
-    for n in &want {
-        let src = join(from, n);
-        let bytes = sys::read_file(&src).map_err(|e| Error::io("read", &src, &e))?;
-        replace_file(to, n, &bytes)?;
+    let mut copied = Vec::new();
+    for n in want {
+        let src = join(from, &n);
+        let bytes = match sys::read_file(&src) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("read", &src, &e)),
+        };
+        if sys::read_file(&join(to, &n)).ok().as_deref() != Some(&bytes[..]) {
+            replace_file(to, &n, &bytes)?;
+        }
+        copied.push(n);
     }
-    prune_dir(&want, to)
+    prune_dir(&copied, to)?;
+    for d in sub_dirs(to).iter().filter(|d| !dirs.contains(d)) {
+        prune_dir(&[], &join(to, d))?;
+    }
+    for d in &dirs {
+        mirror(&join(from, d), &join(to, d), false)?;
+    }
+    Ok(())
 }
 
 /// Regular, non-hidden files of a directory (none when it does not exist).
 fn file_names(dir: &str) -> Vec<String> {
     let mut names = sys::read_dir(dir, true).unwrap_or_default();
     names.retain(|n| !n.starts_with('.'));
+    names
+}
+
+/// Non-hidden sub-directories of a directory (not through symlinks).
+fn sub_dirs(dir: &str) -> Vec<String> {
+    let mut names = sys::read_dir(dir, false).unwrap_or_default();
+    names.retain(|n| !n.starts_with('.') && sys::is_dir(&join(dir, n)));
     names
 }
 
@@ -246,14 +277,20 @@ fn prune_dir(keep: &[String], dir: &str) -> Result<()> {
     Ok(())
 }
 
-/// Removes from `to` the files no longer in `from`: a spooled report
-/// delivered since the last sync must not come back after a reboot.
-/// Only deletions, so no flash write between syncs.
+/// Removes from `to` (and its sub-directories, one level down) the files
+/// no longer in `from`: a spooled report delivered, or given up, since
+/// the last sync must not come back after a reboot. Only deletions, so
+/// no flash write between syncs. `from` must be there (after a reboot,
+/// restored first): a missing one would empty `to`.
 pub fn forget_removed(from: &str, to: &str) -> Result<()> {
     if fs::metadata(to).is_err() {
         return Ok(());
     }
-    prune_dir(&file_names(from), to)
+    prune_dir(&file_names(from), to)?;
+    for d in sub_dirs(to) {
+        prune_dir(&file_names(&join(from, &d)), &join(to, &d))?;
+    }
+    Ok(())
 }
 
 /// Size at which the log is moved to `log.tsv.1` (replacing the previous
@@ -337,4 +374,64 @@ pub fn log_path(dir: &str) -> String {
 
 pub fn lock_path(dir: &str) -> String {
     join(dir, LOCK_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn tmp(name: &str) -> String {
+        let d = std::env::temp_dir().join(format!("netmon-store-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d.to_string_lossy().into_owned()
+    }
+
+    fn ino(p: &str) -> u64 {
+        fs::metadata(p).unwrap().ino()
+    }
+
+    /// The spool and its `failed/` reach flash; an unchanged file is not
+    /// written again; deletions follow, one level down; hidden files
+    /// (the lock) and symlinked directories stay behind.
+    #[test]
+    fn mirror_covers_one_level_of_sub_directories() {
+        let (ram, flash) = (tmp("ram"), tmp("flash"));
+        let j = |d: &str, n: &str| join(d, n);
+        fs::create_dir_all(j(&ram, "failed")).unwrap();
+        fs::write(j(&ram, "a.msg"), "A").unwrap();
+        fs::write(j(&ram, ".lock"), "1").unwrap();
+        fs::write(j(&ram, "failed/f.msg"), "F").unwrap();
+        let elsewhere = tmp("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::write(j(&elsewhere, "x"), "X").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, j(&ram, "link")).unwrap();
+        mirror_dir(&ram, &flash).unwrap();
+        assert_eq!(fs::read(j(&flash, "a.msg")).unwrap(), b"A");
+        assert_eq!(fs::read(j(&flash, "failed/f.msg")).unwrap(), b"F");
+        assert!(!sys::lexists(&j(&flash, ".lock")) && !sys::lexists(&j(&flash, "link")));
+        let before = (ino(&j(&flash, "a.msg")), ino(&j(&flash, "failed/f.msg")));
+        fs::write(j(&ram, "b.msg"), "B").unwrap();
+        mirror_dir(&ram, &flash).unwrap();
+        let after = (ino(&j(&flash, "a.msg")), ino(&j(&flash, "failed/f.msg")));
+        assert_eq!(before, after, "unchanged files are not rewritten");
+        assert_eq!(fs::read(j(&flash, "b.msg")).unwrap(), b"B");
+        fs::remove_file(j(&ram, "failed/f.msg")).unwrap();
+        fs::remove_file(j(&ram, "a.msg")).unwrap();
+        forget_removed(&ram, &flash).unwrap();
+        assert!(!sys::lexists(&j(&flash, "a.msg")) && !sys::lexists(&j(&flash, "failed/f.msg")));
+        assert!(sys::lexists(&j(&flash, "b.msg")));
+        // Back after a reboot: failed/ comes back too.
+        fs::write(j(&flash, "failed/g.msg"), "G").unwrap();
+        let ram2 = tmp("ram2");
+        mirror_dir(&flash, &ram2).unwrap();
+        assert_eq!(fs::read(j(&ram2, "failed/g.msg")).unwrap(), b"G");
+        // A sub-directory gone from `from` is emptied in `to`.
+        fs::remove_dir_all(j(&ram, "failed")).unwrap();
+        mirror_dir(&ram, &flash).unwrap();
+        assert!(!sys::lexists(&j(&flash, "failed/g.msg")));
+        for d in [ram, flash, ram2, elsewhere] {
+            let _ = fs::remove_dir_all(d);
+        }
+    }
 }

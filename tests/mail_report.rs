@@ -33,7 +33,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{
     ip, require_root_tools, unique, Backend, Host, Lab, Netmon, Netns, Report, TempDir, BLOG_CONFIG,
@@ -569,10 +569,14 @@ fn synced_spool_survives_a_reboot_and_is_delivered_once() {
     let flash = Run::spooled(run.persist());
     assert_eq!(flash.len(), 1, "sync copies the spool");
     assert_eq!(ram[0].file_name(), flash[0].file_name());
-    assert_eq!(
-        std::fs::read(&ram[0]).unwrap(),
-        std::fs::read(&flash[0]).unwrap()
-    );
+    // The same message. The header's counters may differ: the sync is
+    // written under the state lock, the delivery attempt comes after it.
+    let message = |p: &Path| {
+        let b = std::fs::read(p).unwrap();
+        let at = b.windows(2).position(|w| w == b"\n\n").unwrap();
+        b[at..].to_vec()
+    };
+    assert_eq!(message(&ram[0]), message(&flash[0]));
 
     // Reboot: /tmp is gone. The server is up now.
     std::fs::remove_dir_all(run.state()).unwrap();
@@ -836,8 +840,14 @@ fn report_that_cannot_be_spooled_fails_and_keeps_its_period() {
     let (so, se) = run.expect(1, &["report", "--mail", "--format", "json"]);
     assert_eq!(so, "", "no report printed for a run that failed");
     let last = se.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("netmon: mail not delivered (") && last.contains("not spooled either"),
+    let spool = run.state().join("spool");
+    assert_eq!(
+        last,
+        format!(
+            "netmon: report mail not sent: cannot create {}: Not a directory \
+             (the next report covers this period again)",
+            spool.display()
+        ),
         "{se}"
     );
     std::fs::remove_file(run.state().join("spool")).unwrap();
@@ -847,5 +857,581 @@ fn report_that_cannot_be_spooled_fails_and_keeps_its_period() {
         again.from, first.to,
         "the failed report's period is reported again"
     );
+    run.assert_no_password();
+}
+
+// ---------------------------------------------------------------------------
+// Delivery outside the state lock; the spool against a real server.
+
+/// The mail section with recipients `to` and a `timeout` of its own
+/// (AUTH PLAIN with the right password).
+fn config_to(to: &[&str], timeout: u32) -> String {
+    let mut c = format!(
+        "{BLOG_CONFIG}
+config mail 'mail'
+\toption server '127.0.0.1'
+\toption port '{PORT}'
+\toption from '{FROM}'
+\toption subject '{SUBJECT}'
+\toption auth 'plain'
+\toption username '{USER}'
+\toption password '{PASSWORD}'
+\toption timeout '{timeout}'
+"
+    );
+    for t in to {
+        c.push_str(&format!("\tlist to '{t}'\n"));
+    }
+    c
+}
+
+/// The file names of the spooled entries in `<dir>/spool`, oldest first.
+fn entry_names(dir: &Path) -> Vec<String> {
+    Run::spooled(dir)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The message part of a spool entry (after its header).
+fn spooled_message(p: &Path) -> Vec<u8> {
+    let b = std::fs::read(p).unwrap();
+    let at = b.windows(2).position(|w| w == b"\n\n").unwrap();
+    b[at + 2..].to_vec()
+}
+
+/// A header line of a spool entry (`attempts 2`), by key.
+fn spool_header(p: &Path, key: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    let head = text.split("\n\n").next().unwrap().to_string();
+    head.lines()
+        .filter_map(|l| l.strip_prefix(&format!("{key} ")))
+        .map(String::from)
+        .collect()
+}
+
+/// Each line prefixed as netmon prints warnings.
+fn warnings(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("netmon: warning: {l}\n"))
+        .collect()
+}
+
+/// Issue 10, item 8. A server that takes the connection and never
+/// answers holds `update` for its timeout while it delivers; meanwhile a
+/// `report --mail` and a `status` finish at once, with the right totals,
+/// because the mail goes out after the state lock is released (and the
+/// spool's own lock is never waited for). Afterwards a working server
+/// gets each report exactly once.
+#[test]
+fn a_stuck_mail_server_holds_up_no_report() {
+    let Some(py) = setup("a_stuck_mail_server_holds_up_no_report") else {
+        return;
+    };
+    const TIMEOUT: u64 = 6;
+    let lab = Lab::new(false);
+    let run = Run::new(&lab.r, &config_to(&TO, TIMEOUT as u32));
+    run.ok(&["start"]);
+    // Server down: the first report waits in the spool.
+    let (first, se) = report_mail(&run);
+    assert_spooled_warning(&se);
+
+    let tmp = TempDir::new("nmt-mail-silent");
+    let silent = Smtpd::start_with(&py, &lab.r.name, tmp.path(), &["--silent"]);
+    lab.mark();
+    let proxy = lab.udp(
+        (Host::Proxy, "192.168.1.10"),
+        (Host::Router, "192.168.1.1"),
+        300,
+        7,
+    );
+    let mut update = run.nm.command(&["update"]);
+    update
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let update = update.spawn().expect("spawn netmon update");
+    while silent.connections() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(TIMEOUT),
+            "update never connected to the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let t = Instant::now();
+    let (so, se) = run.ok(&["report", "--mail", "--format", "json"]);
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_secs(TIMEOUT / 2),
+        "report took {took:?} while another netmon waited on the server (timeout {TIMEOUT} s)"
+    );
+    let rep = Report::parse(&so);
+    rep.assert_first("proxy", proxy.fwd);
+    let names = entry_names(run.state());
+    assert_eq!(names.len(), 2, "{names:?}");
+    let want = format!(
+        "netmon: warning: report mail kept as {}/spool/{}: another netmon (pid ",
+        run.state().display(),
+        names[1]
+    );
+    assert!(
+        se.starts_with(&want)
+            && se.ends_with(") is delivering the spool; it goes out at the next update\n")
+            && se.lines().count() == 1,
+        "{se}"
+    );
+    let t = Instant::now();
+    let (status, _) = run.ok(&["status"]);
+    assert!(t.elapsed() < Duration::from_secs(TIMEOUT / 2));
+    assert!(
+        status.contains("mail:     2 report(s) waiting in the spool"),
+        "{status}"
+    );
+
+    let out = update.wait_with_output().unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(TIMEOUT * 3), "{took:?}");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "netmon: warning: spooled mail {}: still waiting (attempt 2): \
+             greeting: timed out waiting for the server\n",
+            names[0]
+        )
+    );
+    drop(silent);
+
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &lab.r.name, tmp.path());
+    let (_, se) = run.ok(&["update"]);
+    assert_eq!(
+        se,
+        warnings(&[
+            format!("spooled mail {}: delivered (attempt 3)", names[0]),
+            // Queued while the other netmon delivered: not tried until now.
+            format!("spooled mail {}: delivered (attempt 1)", names[1]),
+        ])
+    );
+    assert_eq!(srv.count(), 2, "each report once");
+    assert_report_message(&srv, &srv.messages()[0], &first);
+    assert_report_message(&srv, &srv.messages()[1], &rep);
+    run.ok(&["update"]);
+    assert_eq!(srv.count(), 2, "a further update sends nothing");
+    assert!(Run::spooled(run.state()).is_empty());
+    run.assert_no_password();
+}
+
+/// Issue 10, item 9. Greylisting: the server answers 450 to RCPT for one
+/// of two recipients the first time. The other gets the report at once;
+/// the deferred one gets it at the next update, from the spool entry kept
+/// for it alone; nobody gets two copies.
+#[test]
+fn a_deferred_recipient_gets_the_report_at_the_next_update() {
+    let Some(py) = setup("a_deferred_recipient_gets_the_report_at_the_next_update") else {
+        return;
+    };
+    let ns = netns();
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start_with(&py, &ns.name, tmp.path(), &["--defer-rcpt-once", "bob"]);
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    let (rep, se) = report_mail(&run);
+    let names = entry_names(run.state());
+    assert_eq!(names.len(), 1, "kept for the deferred recipient");
+    assert_eq!(
+        se,
+        warnings(&[format!(
+            "report mail deferred for a recipient (bob@example.org: 450 4.2.0 \
+             <bob@example.org>: greylisted, try again later); kept as {}/spool/{} \
+             for that recipient and retried at the next update",
+            run.state().display(),
+            names[0]
+        )])
+    );
+    let entry = &Run::spooled(run.state())[0];
+    assert_eq!(spool_header(entry, "to"), ["bob@example.org"]);
+    assert_eq!(srv.count(), 1);
+    let env = |i: usize| std::fs::read_to_string(srv.messages()[i].with_extension("env")).unwrap();
+    assert_eq!(env(0), format!("{FROM}\n{}\n", TO[0]), "alice only");
+
+    let (_, se) = run.ok(&["update"]);
+    assert_eq!(
+        se,
+        warnings(&[format!("spooled mail {}: delivered (attempt 2)", names[0])])
+    );
+    assert_eq!(srv.count(), 2);
+    assert_eq!(env(1), format!("{FROM}\n{}\n", TO[1]), "bob only");
+    let bytes = |i: usize| std::fs::read(&srv.messages()[i]).unwrap();
+    assert_eq!(bytes(0), bytes(1), "the same message");
+    assert_report_message_text(&srv, &srv.messages()[1], &rep);
+    run.ok(&["update"]);
+    assert_eq!(srv.count(), 2, "nobody gets two copies");
+    assert_eq!(srv.file("deferred.log"), "bob@example.org\n");
+    assert!(Run::spooled(run.state()).is_empty());
+    run.assert_no_password();
+}
+
+/// The numbers of `rep` in the text part of `eml` (for a message whose
+/// envelope is not the usual two recipients).
+fn assert_report_message_text(srv: &Smtpd, eml: &Path, rep: &Report) {
+    let m = srv.parse(eml);
+    for meter in &rep.meters {
+        let (period, total) = text_numbers(&m.text, &meter.name);
+        assert_eq!(period, (meter.period_bytes, meter.period_packets));
+        assert_eq!(total, (meter.total_bytes, meter.total_packets));
+    }
+}
+
+/// Issue 10, item 10a. A message the server keeps refusing with a 4xx
+/// (every recipient greylisted, for ever) no longer holds back the
+/// newer ones: the run goes on after a failure of one message.
+#[test]
+fn a_message_the_server_keeps_deferring_holds_no_newer_one_back() {
+    let Some(py) = setup("a_message_the_server_keeps_deferring_holds_no_newer_one_back") else {
+        return;
+    };
+    let ns = netns();
+    let run = Run::new(&ns, &config_to(&["stuck@example.org"], 5));
+    run.ok(&["start"]);
+    // Server down: two reports wait, the older one for stuck@ only.
+    let (_, se) = report_mail(&run);
+    assert_spooled_warning(&se);
+    run.set_config(&config_to(&[TO[0]], 5));
+    let (rep, _) = report_mail(&run);
+    let names = entry_names(run.state());
+    assert_eq!(names.len(), 2);
+
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start_with(&py, &ns.name, tmp.path(), &["--defer-rcpt", "stuck"]);
+    let stuck = "RCPT TO: every recipient refused: stuck@example.org: 450 4.2.0 \
+                 <stuck@example.org>: greylisted, try again later";
+    let (_, se) = run.ok(&["update"]);
+    assert_eq!(
+        se,
+        warnings(&[
+            format!(
+                "spooled mail {}: still waiting (attempt 3): {stuck}",
+                names[0]
+            ),
+            // Not tried before: the server was down and the run stopped at
+            // the older one.
+            format!("spooled mail {}: delivered (attempt 1)", names[1]),
+        ])
+    );
+    assert_eq!(srv.count(), 1, "the newer report went out");
+    assert_report_message_text(&srv, &srv.messages()[0], &rep);
+    let (_, se) = run.ok(&["update"]);
+    assert_eq!(
+        se,
+        warnings(&[format!(
+            "spooled mail {}: still waiting (attempt 4): {stuck}",
+            names[0]
+        )])
+    );
+    assert_eq!(srv.count(), 1);
+    assert_eq!(entry_names(run.state()), names[..1]);
+    run.assert_no_password();
+}
+
+/// Issue 10, item 10b. With a wrong password each run makes one failed
+/// login, however many reports wait: the first AUTH failure stops the
+/// run, the others stay untouched (attempts unchanged), and an AUTH
+/// failure never counts as a refusal of the message. Fixed, every report
+/// goes out once, oldest first.
+#[test]
+fn a_wrong_password_costs_one_failed_login_per_run() {
+    let Some(py) = setup("a_wrong_password_costs_one_failed_login_per_run") else {
+        return;
+    };
+    let ns = netns();
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    let run = Run::new(&ns, &config("plain", WRONG_PASSWORD));
+    run.ok(&["start"]);
+    for _ in 0..3 {
+        let (_, se) = report_mail(&run);
+        assert!(se.contains("AUTH: 535"), "{se}");
+    }
+    assert_eq!(
+        srv.file("auth.log"),
+        "PLAIN fail\n".repeat(3),
+        "one login per run"
+    );
+    let names = entry_names(run.state());
+    assert_eq!(names.len(), 3);
+    let (_, se) = run.ok(&["update"]);
+    assert_eq!(
+        se,
+        warnings(&[format!(
+            "spooled mail {}: still waiting (attempt 4): AUTH: 535 5.7.8 Authentication credentials invalid",
+            names[0]
+        )])
+    );
+    assert_eq!(srv.file("auth.log"), "PLAIN fail\n".repeat(4));
+    let spooled = Run::spooled(run.state());
+    let counts: Vec<(Vec<String>, Vec<String>)> = spooled
+        .iter()
+        .map(|p| (spool_header(p, "attempts"), spool_header(p, "refusals")))
+        .collect();
+    let c = |a: &str| (vec![a.to_string()], vec!["0".to_string()]);
+    assert_eq!(counts, [c("4"), c("0"), c("0")]);
+    let messages: Vec<Vec<u8>> = spooled.iter().map(|p| spooled_message(p)).collect();
+
+    run.set_config(&config("plain", PASSWORD));
+    let (_, se) = run.ok(&["update"]);
+    assert_eq!(
+        se,
+        warnings(&[
+            format!("spooled mail {}: delivered (attempt 5)", names[0]),
+            format!("spooled mail {}: delivered (attempt 1)", names[1]),
+            format!("spooled mail {}: delivered (attempt 1)", names[2]),
+        ])
+    );
+    let got: Vec<Vec<u8>> = srv
+        .messages()
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert_eq!(got, messages, "each once, oldest first");
+    assert!(Run::spooled(run.state()).is_empty());
+    run.assert_no_password();
+}
+
+/// Issue 10, item 10c. A report refused five times goes to
+/// `spool/failed/`: `status` says so, `sync` keeps it on flash, and
+/// `mail-requeue` sends it again (a bad name is a usage error), after
+/// which neither copy keeps it and a reboot does not bring it back.
+#[test]
+fn mail_given_up_is_shown_synced_and_requeued() {
+    let Some(py) = setup("mail_given_up_is_shown_synced_and_requeued") else {
+        return;
+    };
+    let ns = netns();
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start_with(&py, &ns.name, tmp.path(), &["--reject-rcpt", "@"]);
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    let (rep, se) = report_mail(&run);
+    assert_spooled_warning(&se);
+    let names = entry_names(run.state());
+    let name = names[0].clone();
+    let refused = format!(
+        "RCPT TO: every recipient refused: {a}: 550 5.1.1 <{a}>: no such user; \
+         {b}: 550 5.1.1 <{b}>: no such user",
+        a = TO[0],
+        b = TO[1]
+    );
+    for attempt in 2..5 {
+        let (_, se) = run.ok(&["update"]);
+        assert_eq!(
+            se,
+            warnings(&[format!(
+                "spooled mail {name}: refused by the server, refusal {attempt} of 5 \
+                 (attempt {attempt}): {refused}"
+            )])
+        );
+    }
+    let failed = run.state().join("spool/failed");
+    let (_, se) = run.ok(&["update"]);
+    assert_eq!(
+        se,
+        warnings(&[format!(
+            "spooled mail {name}: refused too often, given up (attempt 5): {refused} \
+             (kept in {}/{name}; netmon mail-requeue sends it again)",
+            failed.display()
+        )])
+    );
+    let (status, _) = run.ok(&["status"]);
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("failed:"))
+        .unwrap_or_else(|| panic!("no failed: line in\n{status}"));
+    assert!(
+        line.starts_with(&format!(
+            "failed:   1 report(s) given up after repeated refusals, in {}; oldest {name} from ",
+            failed.display()
+        )) && line.ends_with(&format!(
+            "; last error: {refused}; netmon mail-requeue NAME or --all sends them again"
+        )),
+        "{line}"
+    );
+    assert!(!status.contains("waiting in the spool"), "{status}");
+    run.ok(&["sync"]);
+    let flash = run.persist().join("spool/failed").join(&name);
+    assert_eq!(
+        spooled_message(&flash),
+        spooled_message(&failed.join(&name)),
+        "sync keeps failed/ on flash"
+    );
+
+    let (so, se) = run.expect(2, &["mail-requeue", "nope"]);
+    assert_eq!(so, "");
+    assert_eq!(
+        se,
+        format!(
+            "netmon: no message 'nope' in {} (netmon status counts them; the names are the files there)\n",
+            failed.display()
+        )
+    );
+    let (_, se) = run.expect(2, &["mail-requeue"]);
+    assert_eq!(se.lines().count(), 1, "{se}");
+
+    drop(srv);
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    let stem = name.strip_suffix(".msg").unwrap();
+    let (so, se) = run.ok(&["mail-requeue", stem]);
+    assert_eq!(so, format!("netmon: requeued {name}\n"));
+    assert_eq!(
+        se,
+        warnings(&[format!("spooled mail {name}: delivered (attempt 1)")])
+    );
+    assert_eq!(srv.count(), 1);
+    assert_report_message(&srv, &srv.messages()[0], &rep);
+    let (status, _) = run.ok(&["status"]);
+    assert!(
+        !status.contains("failed:") && !status.contains("waiting"),
+        "{status}"
+    );
+    assert!(!flash.exists(), "the flash copy is gone with the delivery");
+    // Reboot before the next sync: nothing comes back.
+    std::fs::remove_dir_all(run.state()).unwrap();
+    run.ok(&["update"]);
+    let (so, _) = run.ok(&["mail-requeue", "--all"]);
+    assert_eq!(
+        so,
+        format!("netmon: no given-up mail in {}\n", failed.display())
+    );
+    assert_eq!(srv.count(), 1);
+    run.assert_no_password();
+}
+
+/// Issue 10, item 10d. A recipient refused at a retry used to read
+/// `recipient refused:  (attempt 2)nobody@...`: every retry warning is one
+/// clean sentence.
+#[test]
+fn a_recipient_refused_at_a_retry_is_one_clean_sentence() {
+    let Some(py) = setup("a_recipient_refused_at_a_retry_is_one_clean_sentence") else {
+        return;
+    };
+    let ns = netns();
+    let run = Run::new(
+        &ns,
+        &(config("plain", PASSWORD) + "\tlist to 'nobody@example.org'\n"),
+    );
+    run.ok(&["start"]);
+    let (_, se) = report_mail(&run);
+    let name = &entry_names(run.state())[0];
+    assert_eq!(
+        se,
+        warnings(&[format!(
+            "report mail not delivered (connect: 127.0.0.1:{PORT}: Connection refused); \
+             kept as {}/spool/{name} and retried at the next update",
+            run.state().display()
+        )])
+    );
+    let (_, se) = run.ok(&["update"]);
+    assert_eq!(
+        se,
+        warnings(&[format!(
+            "spooled mail {name}: still waiting (attempt 2): connect: 127.0.0.1:{PORT}: Connection refused"
+        )])
+    );
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start_with(&py, &ns.name, tmp.path(), &["--reject-rcpt", "nobody"]);
+    let (_, se) = run.ok(&["update"]);
+    assert_eq!(
+        se,
+        warnings(&[
+            format!("spooled mail {name}: delivered (attempt 3)"),
+            format!(
+                "spooled mail {name}: recipient refused (attempt 3): nobody@example.org: \
+                 550 5.1.1 <nobody@example.org>: no such user"
+            ),
+        ])
+    );
+    assert_eq!(srv.count(), 1);
+    run.assert_no_password();
+}
+
+/// `run` with the kernel host name set to `host` (bytes: the kernel takes
+/// any) in a UTS namespace of its own.
+fn run_with_hostname(run: &Run, host: &'static [u8], args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = run.nm.command(args);
+    // SAFETY: between fork and exec only async-signal-safe calls
+    // (unshare, sethostname) on memory the child owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::unshare(libc::CLONE_NEWUTS) != 0
+                || libc::sethostname(host.as_ptr().cast(), host.len()) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    common::run_timeout(cmd)
+}
+
+/// Issue 10, item 10e. The kernel's host name with a line break (or
+/// bytes that are not UTF-8): the warning names the host name, the mail
+/// goes out with `?` in its place, HELO is `netmon` (never empty), the
+/// Message-ID domain `netmon.invalid`, and no line break reaches a header.
+#[test]
+fn a_broken_host_name_is_named_and_never_reaches_a_header() {
+    let Some(py) = setup("a_broken_host_name_is_named_and_never_reaches_a_header") else {
+        return;
+    };
+    let ns = netns();
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    let cases: [(&[u8], &str, &str); 2] = [
+        (
+            b"gw\r\nBcc: evil@x.test",
+            "gw??Bcc: evil@x.test",
+            "contains a line break",
+        ),
+        (b"gw\xff.lan", "gw?.lan", "is not UTF-8 text"),
+    ];
+    for (i, (raw, shown, why)) in cases.into_iter().enumerate() {
+        let out = run_with_hostname(&run, raw, &["report", "--mail", "--format", "json"]);
+        let se = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{se}");
+        assert_eq!(
+            se,
+            format!(
+                "netmon: warning: the router's host name '{shown}' {why}, so mail uses \
+                 '{shown}' for it and says HELO netmon: set a plain host name in \
+                 /etc/config/system (option hostname)\n"
+            )
+        );
+        let rep = Report::parse(&String::from_utf8_lossy(&out.stdout));
+        assert_eq!(srv.count(), i + 1);
+        let eml = &srv.messages()[i];
+        let m = srv.parse(eml);
+        assert_eq!(
+            m.one("Subject"),
+            format!(
+                "Usage {} .. {} on {shown}",
+                human(&rep.from),
+                human(&rep.to)
+            )
+        );
+        assert!(m.header("Bcc").is_empty(), "{}", m.headers);
+        assert!(m.one("Message-ID").ends_with("@netmon.invalid>"));
+        assert_eq!(
+            std::fs::read_to_string(eml.with_extension("helo")).unwrap(),
+            "netmon\n"
+        );
+        let env = std::fs::read_to_string(eml.with_extension("env")).unwrap();
+        assert!(!env.contains("evil"), "{env}");
+    }
     run.assert_no_password();
 }

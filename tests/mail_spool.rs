@@ -1,10 +1,11 @@
 //! "Never lose a report", end to end on 127.0.0.1: the config is parsed
 //! from UCI text, the message is built by `build_report_message` from the
-//! real text and HTML renderers, delivered by `Mailer` over SMTP to a real
-//! aiosmtpd (tests/helpers/smtpd.py) or to a small fault server, and, when
-//! that fails, spooled on disk and delivered by a later `retry_spool` once
-//! the server behaves: exactly once (the server's saved messages are
-//! counted) with the spool empty afterwards. Plus the sendmail transport
+//! real text and HTML renderers, queued in the spool and delivered by
+//! `Mailer::deliver_spool` over SMTP to a real aiosmtpd
+//! (tests/helpers/smtpd.py) or to a small fault server, and, when that
+//! fails, kept on disk and delivered by a later run once the server
+//! behaves: exactly once (the server's saved messages are counted) with
+//! the spool empty afterwards. Plus the sendmail transport
 //! with a fake sendmail script that records its argv and stdin.
 //!
 //! Python: env NETMON_TEST_PYTHON, else $HOME/.cache/netmon-venv/bin/python
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use netmon::config;
 use netmon::mail::config::MailConfig;
-use netmon::mail::deliver::{build_report_message, Delivery, Mailer};
+use netmon::mail::deliver::{build_report_message, Mailer};
 use netmon::mail::spool::{self, MAX_PERMANENT_ATTEMPTS};
 use netmon::report::{html, text, Report, Row};
 use netmon::state::Count;
@@ -191,16 +192,23 @@ impl Run {
     fn mailer<'a>(&'a self, cfg: &'a MailConfig) -> Mailer<'a> {
         Mailer::new(cfg, HOST, self.dir())
     }
-    /// First attempt: must be spooled; returns the reason.
+    /// Queues `msg` and runs the first delivery: it must fail, with the
+    /// report's own warning; returns the reason and whether it counted as
+    /// a refusal of the message.
     fn spooled(&self, cfg: &MailConfig, msg: &[u8]) -> (String, bool) {
         let m = self.mailer(cfg);
-        let env = m.envelope().unwrap();
-        match m.send_or_spool(msg, &env, NOW).unwrap() {
-            Delivery::Spooled {
-                reason, permanent, ..
-            } => (reason, permanent),
-            d => panic!("expected spooled, got {d:?}"),
-        }
+        let (entry, full) = m.queue(msg, NOW).unwrap();
+        assert!(full.is_empty());
+        let ev = m.deliver_spool(NOW, Some(&entry)).unwrap();
+        let w = self.waiting();
+        assert_eq!(w.len(), 1, "{ev:?}");
+        let reason = w[0].reason.clone();
+        let want = format!(
+            "report mail not delivered ({reason}); kept as {}/{entry} and retried at the next update",
+            self.dir()
+        );
+        assert_eq!(ev, [want]);
+        (reason, w[0].refusals == 1)
     }
     fn waiting(&self) -> Vec<spool::Entry> {
         spool::list(self.dir()).unwrap()
@@ -219,12 +227,12 @@ impl Drop for Run {
 fn later_run_delivers_exactly_once(run: &Run, py: &str, port: u16, msg: &[u8]) {
     let cfg = mail_config(port, "");
     let s = Server::start(py, &format!("later-{port}"), port, &[]);
-    let ev = run.mailer(&cfg).retry_spool(NOW + 300);
+    let ev = run.mailer(&cfg).deliver_spool(NOW + 300, None).unwrap();
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert!(ev[0].ends_with(": delivered (attempt 2)"), "{ev:?}");
     assert!(run.waiting().is_empty());
     assert_eq!(
-        run.mailer(&cfg).retry_spool(NOW + 600),
+        run.mailer(&cfg).deliver_spool(NOW + 600, None).unwrap(),
         Vec::<String>::new()
     );
     let got = s.messages();
@@ -240,8 +248,12 @@ fn report_message_parses_back_with_every_header_and_both_parts() {
     let run = Run::new("parse");
     let m = run.mailer(&cfg);
     let msg = report_message(&cfg);
-    let d = m.send_or_spool(&msg, &m.envelope().unwrap(), NOW).unwrap();
-    assert_eq!(d, Delivery::Sent { rejected: vec![] });
+    let (entry, _) = m.queue(&msg, NOW).unwrap();
+    assert_eq!(
+        m.deliver_spool(NOW, Some(&entry)).unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(run.waiting().is_empty());
     let eml = s.dir.join("001.eml");
     assert!(Command::new(&py)
         .arg(concat!(
@@ -300,7 +312,7 @@ fn connection_refused_is_spooled_then_delivered_exactly_once() {
         format!("connect: 127.0.0.1:{port}: Connection refused")
     );
     // A run while the server is still down: kept, one more attempt.
-    let ev = run.mailer(&cfg).retry_spool(NOW + 60);
+    let ev = run.mailer(&cfg).deliver_spool(NOW + 60, None).unwrap();
     assert_eq!(ev.len(), 1);
     assert!(
         ev[0].contains(": still waiting (attempt 2): connect: "),
@@ -310,11 +322,15 @@ fn connection_refused_is_spooled_then_delivered_exactly_once() {
     assert_eq!((w.len(), w[0].attempts, w[0].last), (1, 2, NOW + 60));
     let cfg2 = mail_config(port, "");
     let s = Server::start(&py, "refused", port, &[]);
-    let ev = run.mailer(&cfg2).retry_spool(NOW + 300);
+    let ev = run.mailer(&cfg2).deliver_spool(NOW + 300, None).unwrap();
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert!(ev[0].ends_with(": delivered (attempt 3)"), "{ev:?}");
     assert!(run.waiting().is_empty());
-    assert!(run.mailer(&cfg2).retry_spool(NOW + 600).is_empty());
+    assert!(run
+        .mailer(&cfg2)
+        .deliver_spool(NOW + 600, None)
+        .unwrap()
+        .is_empty());
     assert_eq!(s.messages(), vec![msg]);
 }
 
@@ -349,10 +365,14 @@ fn reply_451_after_data_is_spooled_then_delivered_exactly_once() {
         ("end of data: 451 4.3.0 try again later", false)
     );
     assert!(s.messages().is_empty());
-    let ev = run.mailer(&cfg).retry_spool(NOW + 300);
+    let ev = run.mailer(&cfg).deliver_spool(NOW + 300, None).unwrap();
     assert!(ev[0].ends_with(": delivered (attempt 2)"), "{ev:?}");
     assert!(run.waiting().is_empty());
-    assert!(run.mailer(&cfg).retry_spool(NOW + 600).is_empty());
+    assert!(run
+        .mailer(&cfg)
+        .deliver_spool(NOW + 600, None)
+        .unwrap()
+        .is_empty());
     assert_eq!(s.messages(), vec![msg]);
 }
 
@@ -431,7 +451,11 @@ fn refused_recipient_is_kept_with_its_reason_and_retried_a_bounded_number_of_tim
     );
     let mut events = Vec::new();
     for i in 0..8 {
-        events.extend(run.mailer(&cfg).retry_spool(NOW + 60 * (i + 1)));
+        events.extend(
+            run.mailer(&cfg)
+                .deliver_spool(NOW + 60 * (i + 1), None)
+                .unwrap(),
+        );
     }
     // 1 first attempt + 4 retries = MAX_PERMANENT_ATTEMPTS tries in all,
     // as the server saw them.
@@ -478,10 +502,12 @@ fn sendmail_transport_pipes_the_message_and_spools_on_failure() {
     let bad = fake_sendmail(&dir, 75, "msmtp: cannot connect to smtp.example.org");
     let mut m = Mailer::new(&cfg, HOST, spool_dir.to_str().unwrap());
     m.sendmail = &bad;
-    let d = m.send_or_spool(&msg, &m.envelope().unwrap(), NOW).unwrap();
-    let Delivery::Spooled { reason, .. } = d else {
-        panic!("{d:?}")
-    };
+    let (entry, _) = m.queue(&msg, NOW).unwrap();
+    let ev = m.deliver_spool(NOW, Some(&entry)).unwrap();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    let reason = spool::list(spool_dir.to_str().unwrap()).unwrap()[0]
+        .reason
+        .clone();
     assert_eq!(
         reason,
         format!("sendmail {bad}: exit status 75: msmtp: cannot connect to smtp.example.org")
@@ -492,10 +518,10 @@ fn sendmail_transport_pipes_the_message_and_spools_on_failure() {
     std::fs::remove_file(dir.join("stdin")).unwrap();
     let good = fake_sendmail(&dir, 0, "");
     m.sendmail = &good;
-    let ev = m.retry_spool(NOW + 60);
+    let ev = m.deliver_spool(NOW + 60, None).unwrap();
     assert_eq!(ev.len(), 1);
     assert!(ev[0].ends_with(": delivered (attempt 2)"), "{ev:?}");
-    assert!(m.retry_spool(NOW + 120).is_empty());
+    assert!(m.deliver_spool(NOW + 120, None).unwrap().is_empty());
     assert_eq!(
         std::fs::read(dir.join("stdin")).unwrap(),
         lf,

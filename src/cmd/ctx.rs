@@ -146,16 +146,6 @@ impl Ctx {
         self.now >= next || st.synced > self.now.saturating_add(self.sync_interval)
     }
 
-    /// Retries spooled reports, oldest first; each event is one warning line.
-    pub fn retry_mail(&self, warn: &mut Buf) {
-        let Some(m) = self.mail() else { return };
-        let (host, spool) = (sys::hostname(), self.spool_dir());
-        for ev in Mailer::new(m, &host, &spool).retry_spool(self.now) {
-            warn.push_bytes(ev.as_bytes());
-            warn.push_bytes(b"\n");
-        }
-    }
-
     /// Takes the state lock and loads the state (RAM, else flash, else
     /// new). The clock is read again once the lock is held: a reading
     /// made under the lock is never older than the last one saved by
@@ -321,13 +311,50 @@ impl Locked {
 pub const STOPPED: &str =
     "netmon is stopped (netmon stop): its rules stay removed and nothing is counted until netmon start";
 
-/// The locked state with the current reading folded in, after retrying
-/// spooled mail.
+/// The locked state with the current reading folded in.
 pub fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Box<Locked>> {
     let mut s = cx.lock(warn)?;
     s.fold_current(cx, warn)?;
-    cx.retry_mail(warn);
     Ok(s)
+}
+
+/// Delivers the mail spool, oldest first; each event is one warning line.
+/// Called after the command dropped its `Locked`: network I/O never
+/// happens under the state lock (a stuck server would hold every other
+/// netmon up). The spool has its own lock, never waited for: while
+/// another netmon delivers, this does nothing (the next run delivers),
+/// and names `queued`, the entry a report just put into the spool. Then
+/// the copies of entries delivered or given up are removed from
+/// `persist_dir/spool` (deletions only, no flash write), so a reboot
+/// cannot send them again.
+pub fn deliver_mail(cx: &Ctx, queued: Option<&str>, warn: &mut Buf) {
+    let Some(m) = cx.mail() else { return };
+    let (ram, flash) = (spool_dir(&cx.state_dir), spool_dir(&cx.persist_dir));
+    // Until `lock` brought the spool back after a reboot, touch neither copy.
+    if !std::fs::metadata(&ram).is_ok_and(|d| d.is_dir()) {
+        return;
+    }
+    let host = m.host_name(&sys::hostname());
+    match Mailer::new(m, &host.text, &ram).deliver_spool(cx.now, queued) {
+        Ok(events) => {
+            for ev in events {
+                warn.push_bytes(ev.as_bytes());
+                warn.push_bytes(b"\n");
+            }
+        }
+        Err(pid) => {
+            if let Some(entry) = queued {
+                warn.fill(
+                    "report mail kept as {}/{}: another netmon (pid {}) is delivering the spool; it goes out at the next update\n",
+                    &[&ram, entry, num(u64::from(pid)).as_str()],
+                );
+            }
+        }
+    }
+    if let Err(e) = store::forget_removed(&ram, &flash) {
+        warn.push_bytes(e.message().as_bytes());
+        warn.push_bytes(b"\n");
+    }
 }
 
 fn spool_dir(dir: &str) -> String {

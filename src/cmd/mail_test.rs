@@ -8,16 +8,19 @@ use crate::mail::smtp::Outcome;
 use crate::sys;
 use crate::text::{fill, Buf};
 
-pub fn run(cx: &Ctx, out: &mut Buf) -> Result<()> {
+pub fn run(cx: &Ctx, out: &mut Buf, warn: &mut Buf) -> Result<()> {
     let Some(m) = cx.mail() else {
         return Err(Error::config(
             "mail-test needs an enabled config mail 'mail' section in the config file",
         ));
     };
-    let host = sys::hostname();
+    let host = m.host_name(&sys::hostname());
+    if let Some(p) = &host.problem {
+        warn.fill("{}\n", &[p]);
+    }
     let spool = cx.spool_dir();
-    let mailer = Mailer::new(m, &host, &spool);
-    let msg = build_test_message(m, &host, cx.now)?;
+    let mailer = Mailer::new(m, &host.text, &spool);
+    let msg = build_test_message(m, &host.text, cx.now)?;
     match mailer.attempt(&mailer.envelope()?, &msg) {
         Outcome::Delivered { rejected } if rejected.is_empty() => {
             out.push_bytes(b"netmon: test message accepted for ");

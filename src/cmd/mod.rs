@@ -4,6 +4,7 @@
 pub mod ctx;
 mod daily;
 mod forget;
+mod mail_requeue;
 mod mail_test;
 mod report;
 mod shutdown;
@@ -33,7 +34,8 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         }
         Action::Status => status::run(&mut cx, &mut out)?,
         Action::Daily(d) => daily::run(&cx, d, &mut out)?,
-        Action::MailTest => mail_test::run(&cx, &mut out)?,
+        Action::MailTest => mail_test::run(&cx, &mut out, warn)?,
+        Action::MailRequeue(e) => mail_requeue::run(&mut cx, e.as_deref(), &mut out, warn)?,
         Action::Shutdown => shutdown::run(&mut cx, &mut out, warn)?,
         Action::Forget(name) => forget::run(&mut cx, name, &mut out, warn)?,
     }

@@ -1,10 +1,16 @@
 //! `netmon report` (and bare `netmon`): update, then show usage since the
 //! last report and the running totals; `--mail` mails them too.
+//!
+//! Under the state lock the report is folded, rendered and, with
+//! `--mail`, built and put into the spool (a local write) before it is
+//! marked as made; the mail goes out after the lock is released, with
+//! whatever else waits in the spool, oldest first.
 
-use super::ctx::{current, Ctx};
+use super::ctx::{current, deliver_mail, Ctx};
 use crate::cli::{History, ReportFormat};
 use crate::error::{Error, Result};
-use crate::mail::deliver::{build_report_message, Delivery, Mailer};
+use crate::mail::config::MailConfig;
+use crate::mail::deliver::{build_report_message, Mailer};
 use crate::report::{self, Report};
 use crate::state::State;
 use crate::sys;
@@ -38,26 +44,40 @@ pub fn run(
         ReportFormat::Text => report::text::render(&r, out),
         ReportFormat::Json => report::json::render(&r, out),
     }
-    let mailed = if mail {
-        mail_report(cx, st, &r, warn)
-    } else {
-        Ok(())
+    let queued = match cx.mail().filter(|_| mail) {
+        Some(m) => queue_report(cx, m, st, &r, warn).map(Some),
+        None => Ok(None),
     };
     // A report that could not even be spooled is not marked as made: the
     // next report covers its period again.
     drop(r);
-    if mailed.is_ok() {
+    if queued.is_ok() {
         s.st.mark_reported(cx.now);
     }
-    s.commit(cx, false, warn)?;
-    mailed
+    let committed = s.commit(cx, false, warn);
+    drop(s);
+    let entry = queued.as_ref().ok().and_then(Option::as_deref);
+    deliver_mail(cx, entry, warn);
+    committed?;
+    queued.map(drop)
 }
 
-/// Mails the report (text, and HTML with a 30-day chart when enabled), or
-/// spools it; only a spool that cannot be written is an error.
-fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<()> {
-    let Some(m) = cx.mail() else { return Ok(()) };
-    let (host, spool) = (sys::hostname(), cx.spool_dir());
+/// Builds the report message (text, and HTML with a 30-day chart when
+/// enabled) and puts it into the spool: no network here. Returns the
+/// entry's name. Only a message that cannot be built or spooled is an
+/// error.
+fn queue_report(
+    cx: &Ctx,
+    m: &MailConfig,
+    st: &State,
+    r: &Report<'_>,
+    warn: &mut Buf,
+) -> Result<String> {
+    let host = m.host_name(&sys::hostname());
+    if let Some(p) = &host.problem {
+        warn.fill("{}\n", &[p]);
+    }
+    let spool = cx.spool_dir();
     let mut text = Buf::new();
     report::text::render(r, &mut text);
     let mut html = Buf::new();
@@ -73,33 +93,20 @@ fn mail_report(cx: &Ctx, st: &State, r: &Report<'_>, warn: &mut Buf) -> Result<(
         html,
         r.from,
         r.to,
-        &host,
+        &host.text,
         cx.now,
         &cx.cal.zone,
     )?;
-    let mailer = Mailer::new(m, &host, &spool);
-    match mailer.send_or_spool(&msg, &mailer.envelope()?, cx.now)? {
-        Delivery::Sent { rejected } => {
-            for x in rejected {
-                // The reason starts with the recipient already.
-                warn.fill("the server refused a recipient: {}\n", &[&x.reason]);
-            }
-        }
-        Delivery::Spooled {
-            entry,
-            reason,
-            warning,
-            ..
-        } => {
-            warn.fill(
-                "report mail not delivered ({}); kept as {}/{} and retried at the next update\n",
-                &[&reason, &spool, &entry],
-            );
-            if let Some(w) = warning {
-                warn.push_bytes(w.as_bytes());
-                warn.push_bytes(b"\n");
-            }
-        }
+    let (entry, warnings) = Mailer::new(m, &host.text, &spool)
+        .queue(&msg, cx.now)
+        .map_err(|e| {
+            Error::runtime(crate::text::fill(
+                "report mail not sent: {} (the next report covers this period again)",
+                &[e.message()],
+            ))
+        })?;
+    for w in warnings {
+        warn.fill("{}\n", &[&w]);
     }
-    Ok(())
+    Ok(entry)
 }

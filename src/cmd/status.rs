@@ -1,10 +1,12 @@
 //! `netmon status`: the backend, whether the rules are in place, where
-//! the meters come from, the state's times, and waiting mail.
+//! the meters come from, the state's times, waiting mail and mail given
+//! up.
 
 use super::ctx::Ctx;
 use crate::config::Source;
 use crate::error::Result;
 use crate::text::{num, Buf};
+use crate::tz::Zone;
 use crate::{mail, store, sys};
 
 pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
@@ -72,20 +74,46 @@ pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
             out.push_bytes(b"\n");
         }
     }
-    if let Ok(entries) = mail::spool::list(&cx.spool_dir()) {
+    mail_lines(&cx.spool_dir(), &cx.cal.zone, out);
+    if offloading_enabled() {
+        out.push_bytes(b"warning:  flow offloading is on in /etc/config/firewall: offloaded connections bypass the firewall and are not counted\n");
+    }
+    Ok(())
+}
+
+/// What waits in the mail spool, and what was given up (`failed/`).
+fn mail_lines(dir: &str, zone: &Zone, out: &mut Buf) {
+    if let Ok(entries) = mail::spool::list(dir) {
         if let Some(first) = entries.first() {
             out.fill(
                 "mail:     {} report(s) waiting in the spool; oldest from ",
                 &[num(entries.len() as u64).as_str()],
             );
-            let _ = cx.cal.zone.write_human(out, first.first);
-            out.fill(" (last error: {})\n", &[&first.reason]);
+            let _ = zone.write_human(out, first.first);
+            if first.attempts == 0 {
+                out.push_bytes(b" (not tried yet)\n");
+            } else {
+                out.fill(" (last error: {})\n", &[&first.reason]);
+            }
         }
     }
-    if offloading_enabled() {
-        out.push_bytes(b"warning:  flow offloading is on in /etc/config/firewall: offloaded connections bypass the firewall and are not counted\n");
-    }
-    Ok(())
+    let failed = mail::spool::failed_dir(dir);
+    let Ok(given_up) = mail::spool::list(&failed) else {
+        return;
+    };
+    let (Some(oldest), Some(latest)) = (given_up.first(), given_up.iter().max_by_key(|e| e.last))
+    else {
+        return;
+    };
+    out.fill(
+        "failed:   {} report(s) given up after repeated refusals, in {}; oldest {} from ",
+        &[num(given_up.len() as u64).as_str(), &failed, &oldest.name],
+    );
+    let _ = zone.write_human(out, oldest.first);
+    out.fill(
+        "; last error: {}; netmon mail-requeue NAME or --all sends them again\n",
+        &[&latest.reason],
+    );
 }
 
 /// OpenWrt's `option flow_offloading '1'` in the firewall defaults.

@@ -1,18 +1,23 @@
 //! `netmon update` (what cron runs) and `netmon sync`: read the counters,
 //! fold them into the totals, reinstall the rules if they vanished;
-//! `sync` also writes the persistent copy now.
+//! `sync` also writes the persistent copy now. Both deliver waiting mail
+//! afterwards, outside the state lock.
 
-use super::ctx::{current, Ctx};
+use super::ctx::{current, deliver_mail, Ctx};
 use crate::error::Result;
 use crate::text::Buf;
 
-/// Reads, repairs and folds; syncs when due (or when `sync`). In dry-run,
-/// only prints the commands.
+/// Reads, repairs and folds; syncs when due (or when `sync`); then, with
+/// the state lock released, delivers waiting mail. In dry-run, only
+/// prints the commands.
 pub fn run(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<()> {
     if cx.runner.dry_run {
         let _ = cx.observe()?;
         return cx.backend.install(&cx.cfg.meters, &mut cx.runner);
     }
     let mut s = current(cx, warn)?;
-    s.commit(cx, sync, warn)
+    let committed = s.commit(cx, sync, warn);
+    drop(s);
+    deliver_mail(cx, None, warn);
+    committed
 }

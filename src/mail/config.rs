@@ -30,6 +30,19 @@ pub const DEFAULT_SUBJECT: &str = "Network usage report %to";
 /// Placeholders of the subject template, expanded by `subject`.
 pub const PLACEHOLDERS: [&str; 4] = ["%from", "%to", "%host", "%%"];
 
+/// The router's host name as mail uses it (`MailConfig::host_name`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostName {
+    /// For the subject's `%host` and the test message, and, when it is a
+    /// domain, HELO and the Message-ID: the name with every control
+    /// character and every byte that is not UTF-8 shown as `?`, so a line
+    /// break in the kernel's host name can never reach a header.
+    pub text: String,
+    /// Why the name is not used as it is (empty, a line break, another
+    /// control character, not UTF-8), as one sentence for a warning.
+    pub problem: Option<String>,
+}
+
 /// How a message leaves the router.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Transport {
@@ -91,9 +104,9 @@ impl core::fmt::Debug for MailConfig {
 }
 
 impl MailConfig {
-    /// The HELO name: `option helo`, else `hostname` (the caller reads
-    /// /proc/sys/kernel/hostname) when it is a valid domain, else
-    /// `FALLBACK_HELO`. RFC 5321 4.1.1.1 wants the client's FQDN; a
+    /// The HELO name, never empty: `option helo`, else `hostname` (the
+    /// caller reads /proc/sys/kernel/hostname) when it is a valid domain,
+    /// else `FALLBACK_HELO`. RFC 5321 4.1.1.1 wants the client's FQDN; a
     /// router's bare name (`OpenWrt`) is what most servers accept from
     /// a LAN client, and `option helo` is there for strict ones.
     pub fn helo<'a>(&'a self, hostname: &'a str) -> &'a str {
@@ -101,6 +114,53 @@ impl MailConfig {
             Some(h) => h,
             None if valid_helo(hostname) => hostname,
             None => FALLBACK_HELO,
+        }
+    }
+
+    /// The router's host name `raw` as mail uses it (the caller reads
+    /// /proc/sys/kernel/hostname; the kernel takes any bytes): see
+    /// `HostName`. The problem sentence names the host name, what is
+    /// wrong with it, what mail uses instead, and what to do.
+    pub fn host_name(&self, raw: &[u8]) -> HostName {
+        let lossy = crate::text::lossy(raw);
+        let bad = |c: char| c.is_control() || c == char::REPLACEMENT_CHARACTER;
+        let text: String = lossy
+            .chars()
+            .map(|c| if bad(c) { '?' } else { c })
+            .collect();
+        let why = if raw.is_empty() {
+            "is empty"
+        } else if raw.contains(&b'\r') || raw.contains(&b'\n') {
+            "contains a line break"
+        } else if lossy.chars().any(char::is_control) {
+            "contains a control character"
+        } else if core::str::from_utf8(raw).is_err() {
+            "is not UTF-8 text"
+        } else {
+            return HostName {
+                text,
+                problem: None,
+            };
+        };
+        let (shown, uses) = if raw.is_empty() {
+            (String::new(), String::from(", so mail leaves %host empty"))
+        } else {
+            let q = crate::mail::cat(&["'", &text, "'"]);
+            let uses = crate::mail::cat(&[", so mail uses ", &q, " for it"]);
+            (q + " ", uses)
+        };
+        let problem = crate::mail::cat(&[
+            "the router's host name ",
+            &shown,
+            why,
+            &uses,
+            " and says HELO ",
+            self.helo(&text),
+            ": set a plain host name in /etc/config/system (option hostname)",
+        ]);
+        HostName {
+            text,
+            problem: Some(problem),
         }
     }
 
@@ -177,6 +237,77 @@ pub fn bad_placeholder(template: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cfg(helo: Option<&str>) -> MailConfig {
+        MailConfig {
+            enabled: true,
+            transport: Transport::Smtp,
+            server: "127.0.0.1".into(),
+            port: DEFAULT_PORT,
+            helo: helo.map(Into::into),
+            from: "n@gw.lan".into(),
+            to: vec!["me@example.org".into()],
+            subject: "Usage on %host".into(),
+            auth: Auth::None,
+            username: None,
+            password: None,
+            timeout: DEFAULT_TIMEOUT,
+            html: false,
+        }
+    }
+
+    /// The kernel takes any bytes as host name: a line break, another
+    /// control character or bytes that are not UTF-8 are named as the
+    /// host name's problem, shown as `?`, and never reach HELO.
+    #[test]
+    fn host_name_problems_name_the_host_name() {
+        let tail = ": set a plain host name in /etc/config/system (option hostname)";
+        let c = cfg(None);
+        let cases: [(&[u8], &str, &str); 4] = [
+            (
+                b"gw\r\nBcc: evil@x.test",
+                "gw??Bcc: evil@x.test",
+                "'gw??Bcc: evil@x.test' contains a line break, so mail uses 'gw??Bcc: evil@x.test' for it",
+            ),
+            (
+                b"gw\tlan",
+                "gw?lan",
+                "'gw?lan' contains a control character, so mail uses 'gw?lan' for it",
+            ),
+            (
+                b"gw\xff\xfe.lan",
+                "gw??.lan",
+                "'gw??.lan' is not UTF-8 text, so mail uses 'gw??.lan' for it",
+            ),
+            (b"", "", "is empty, so mail leaves %host empty"),
+        ];
+        for (raw, text, middle) in cases {
+            let h = c.host_name(raw);
+            assert_eq!(h.text, text, "{raw:?}");
+            let want = [
+                "the router's host name ",
+                middle,
+                " and says HELO netmon",
+                tail,
+            ]
+            .concat();
+            assert_eq!(h.problem.as_deref(), Some(want.as_str()), "{raw:?}");
+            assert_eq!(c.helo(&h.text), FALLBACK_HELO);
+            assert!(!h.text.chars().any(char::is_control));
+        }
+        let h = cfg(Some("gw.example.org")).host_name(b"gw\n");
+        assert!(h
+            .problem
+            .unwrap()
+            .contains(" and says HELO gw.example.org: "));
+        for plain in ["OpenWrt", "gw.lan", "Küche", "my router"] {
+            let h = c.host_name(plain.as_bytes());
+            assert_eq!((h.text.as_str(), h.problem), (plain, None));
+            assert!(!c.helo(&h.text).is_empty());
+        }
+        assert_eq!(c.helo("my router"), FALLBACK_HELO);
+        assert_eq!(c.helo("gw.lan"), "gw.lan");
+    }
 
     #[test]
     fn subject_placeholders() {

@@ -1,8 +1,9 @@
 //! What the app calls to mail: build the message (`build_report_message`,
-//! `build_test_message`), try it once over the configured transport, and
-//! spool it when that fails (`Mailer::send_or_spool`); retry the spool
-//! at each update/report (`Mailer::retry_spool`, before sending anything
-//! new, so messages arrive oldest first).
+//! `build_test_message`), put it into the spool (`Mailer::queue`: a
+//! local write, done under netmon's state lock), and deliver the spool
+//! oldest first (`Mailer::deliver_spool`, after the state lock is
+//! released, under the spool's own lock; see `spool`). `mail-test`
+//! tries its message once (`Mailer::attempt`) and spools nothing.
 //!
 //! Transports: `smtp` is netmon's own client (`smtp::send`); `sendmail`
 //! runs `/usr/sbin/sendmail -t -i` (argv only, no shell) with the message
@@ -16,10 +17,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::mail::config::{MailConfig, Transport};
 use crate::mail::message::{self, Message};
-use crate::mail::smtp::{self, Envelope, Failure, Outcome, Rejection, Stage};
+use crate::mail::smtp::{self, Envelope, Failure, Outcome, Stage};
 use crate::mail::spool;
 use crate::sys::{self, Child, Pump, Status};
 use crate::text::Buf;
@@ -32,27 +33,11 @@ const MAX_STDERR: usize = 1024;
 /// How long to wait for sendmail's stderr to end after it exited.
 const STDERR_GRACE: Duration = Duration::from_secs(1);
 
-/// What became of a new message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    /// Accepted; `rejected` recipients did not get it (and will not: the
-    /// others have it, so it is not spooled again).
-    Sent { rejected: Vec<Rejection> },
-    /// Not delivered now; waiting in the spool as `entry`. `warning` is
-    /// set when the spool was full and its oldest message was given up.
-    Spooled {
-        entry: String,
-        reason: String,
-        permanent: bool,
-        warning: Option<String>,
-    },
-}
-
 /// The configured way out, plus the bits of the environment the caller
 /// supplies (host name for HELO and Message-ID, sendmail's path).
 pub struct Mailer<'a> {
     pub cfg: &'a MailConfig,
-    /// The router's host name (/proc/sys/kernel/hostname).
+    /// The router's host name, made safe (`MailConfig::host_name`).
     pub hostname: &'a str,
     /// `<state_dir>/spool`.
     pub spool_dir: &'a str,
@@ -90,46 +75,33 @@ impl<'a> Mailer<'a> {
         }
     }
 
-    /// Tries `msg` once; on any failure it goes to the spool (a 5xx too:
-    /// it is retried up to `spool::MAX_PERMANENT_ATTEMPTS` times, since
-    /// a refused sender or mailbox is often a fixable config mistake).
-    /// Err only when the spool itself cannot be written: then the report
-    /// is lost, and the caller must say so loudly.
-    pub fn send_or_spool(&self, msg: &[u8], env: &Envelope, now: i64) -> Result<Delivery> {
-        let (f, permanent) = match self.attempt(env, msg) {
-            Outcome::Delivered { rejected } => return Ok(Delivery::Sent { rejected }),
-            Outcome::Transient(f) => (f, false),
-            Outcome::Permanent(f) => (f, true),
-        };
-        let to = env.to();
-        let (e, warning) = spool::add(
-            self.spool_dir,
-            env.from(),
-            to,
-            msg,
-            now,
-            &f.reason,
-            permanent,
-        )
-        .map_err(|e| lost(&f.reason, &e))?;
-        Ok(Delivery::Spooled {
-            entry: e,
-            reason: f.reason,
-            permanent,
-            warning,
-        })
+    /// Puts `msg`, to the configured recipients, into the spool for
+    /// `deliver_spool`: no network. Returns the entry's name and the
+    /// warnings about a full spool (see `spool::queue`).
+    pub fn queue(&self, msg: &[u8], now: i64) -> Result<(String, Vec<String>)> {
+        let env = self.envelope()?;
+        spool::queue(self.spool_dir, env.from(), env.to(), msg, now)
     }
 
-    /// Retries the spool, oldest first; one sentence per event (see
-    /// `spool::retry`). Entries keep their original sender and
-    /// recipients; server, AUTH and HELO are today's config.
-    pub fn retry_spool(&self, now: i64) -> Vec<String> {
-        spool::retry(self.spool_dir, now, |entry, msg| {
-            match Envelope::new(self.cfg.helo(self.hostname), &entry.from, &entry.to) {
+    /// Delivers the spool, oldest first; one sentence per event (see
+    /// `spool::retry`; `fresh`: the entry the caller just queued), or
+    /// Err(pid) when another netmon is delivering it. Entries keep their
+    /// own sender and recipients; server, AUTH and HELO are today's
+    /// config.
+    pub fn deliver_spool(
+        &self,
+        now: i64,
+        fresh: Option<&str>,
+    ) -> core::result::Result<Vec<String>, u32> {
+        spool::retry(
+            self.spool_dir,
+            now,
+            fresh,
+            |entry, msg| match Envelope::new(self.cfg.helo(self.hostname), &entry.from, &entry.to) {
                 Ok(env) => self.attempt(&env, msg),
                 Err(e) => Outcome::Permanent(failure(Stage::MailFrom, e.message().into())),
-            }
-        })
+            },
+        )
     }
 }
 
@@ -139,15 +111,6 @@ fn failure(stage: Stage, reason: String) -> Failure {
         code: None,
         reason,
     }
-}
-
-fn lost(reason: &str, e: &Error) -> Error {
-    Error::runtime(crate::mail::cat(&[
-        "mail not delivered (",
-        reason,
-        ") and not spooled either: ",
-        e.message(),
-    ]))
 }
 
 /// Runs `path -t -i` with `msg` (LF line ends) on stdin, waiting at most
@@ -386,6 +349,42 @@ mod tests {
         assert_eq!(id_domain("OpenWrt"), "OpenWrt");
         assert_eq!(id_domain("my router"), "netmon.invalid");
         assert_eq!(id_domain(""), "netmon.invalid");
+    }
+
+    /// The kernel's host name with a line break: the subject, the
+    /// Message-ID and HELO get a safe name, the message is built (the
+    /// problem is the host name's, not the subject's), and no header
+    /// line holds anything but what it should.
+    #[test]
+    fn host_name_with_a_line_break_never_reaches_a_header() {
+        let text = "config meter 'p'\n\toption hook 'input'\n\nconfig mail 'mail'\n\
+            \toption server '127.0.0.1'\n\toption from 'n@gw.lan'\n\tlist to 'me@example.org'\n\
+            \toption subject 'Usage on %host'\n";
+        let cfg = crate::config::parse(text, "t").unwrap().mail.unwrap();
+        for raw in [
+            &b"gw\r\nBcc: evil@x.test"[..],
+            b"gw\nBcc: evil@x.test\r",
+            b"\xff\n",
+            b"",
+        ] {
+            let host = cfg.host_name(raw.trim_ascii());
+            assert!(host.problem.is_some(), "{raw:?}");
+            for msg in [
+                build_report_message(&cfg, "t", None, 0, 60, &host.text, 0, &crate::tz::Zone::UTC)
+                    .unwrap(),
+                build_test_message(&cfg, &host.text, 0).unwrap(),
+            ] {
+                let m = String::from_utf8(msg).unwrap();
+                let (head, _) = m.split_once("\r\n\r\n").unwrap();
+                assert!(!head.replace("\r\n", "").contains(['\r', '\n']), "{m}");
+                assert!(!head.contains("\r\nBcc:"), "{head}");
+                assert!(head.contains("@netmon.invalid>\r\n"), "{head}");
+            }
+            let env = Mailer::new(&cfg, &host.text, "/nonexistent")
+                .envelope()
+                .unwrap();
+            assert_eq!(env.helo(), "netmon");
+        }
     }
 
     /// A message and a stderr both larger than a pipe's buffer, the

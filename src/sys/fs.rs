@@ -28,10 +28,13 @@ pub fn stderr_is_tty() -> bool {
     unsafe { libc::isatty(2) == 1 }
 }
 
-/// The router's host name (for HELO, Message-ID and subjects).
-pub fn hostname() -> String {
-    read_text("/proc/sys/kernel/hostname")
-        .map(|s| s.trim_ascii().into())
+/// The router's host name (for HELO, Message-ID and subjects) as the
+/// kernel holds it, ASCII blanks at the ends trimmed (the file ends with
+/// a newline); empty when it cannot be read. Bytes, not text: the kernel
+/// takes any, and the caller says what is wrong with them.
+pub fn hostname() -> Vec<u8> {
+    read_file("/proc/sys/kernel/hostname")
+        .map(|b| b.trim_ascii().to_vec())
         .unwrap_or_default()
 }
 
@@ -170,11 +173,21 @@ pub fn mkdir(path: &str) -> io::Result<()> {
 /// Whether anything (even a dangling symlink) is at `path`: lstat(2)
 /// succeeds.
 pub fn lexists(path: &str) -> bool {
-    let Ok(c) = cpath(path) else { return false };
+    lstat_mode(path).is_some()
+}
+
+/// Whether `path` is a directory itself (not a symlink to one).
+pub fn is_dir(path: &str) -> bool {
+    lstat_mode(path).is_some_and(|m| m & libc::S_IFMT == libc::S_IFDIR)
+}
+
+/// `st_mode` of `path` as lstat(2) gives it (symlinks not followed).
+fn lstat_mode(path: &str) -> Option<libc::mode_t> {
+    let c = cpath(path).ok()?;
     // SAFETY: an all-zero stat is a valid out-buffer.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: c is NUL-terminated, st a valid out-buffer.
-    unsafe { libc::lstat(c.as_ptr(), &mut st) == 0 }
+    (unsafe { libc::lstat(c.as_ptr(), &mut st) } == 0).then_some(st.st_mode)
 }
 
 /// The whole content of file `path`.

@@ -1,5 +1,5 @@
 //! One writer at a time: an exclusive flock(2) on a file that names its
-//! holder.
+//! holder (the state lock, and the mail spool's delivery lock).
 #![allow(unsafe_code)]
 
 use super::cvt;
@@ -12,9 +12,10 @@ pub struct Lock {
     _file: Fd,
 }
 
-/// Takes the exclusive lock on `path`, waiting at most `wait_ms`. On
-/// success the file holds our pid (so a waiting process can name the
-/// holder). On timeout returns the holder's pid as read from the file.
+/// Takes the exclusive lock on `path`, waiting at most `wait_ms` (0: one
+/// try, no wait). On success the file holds our pid (so a waiting process
+/// can name the holder). On timeout returns the holder's pid as read from
+/// the file.
 pub fn lock(path: &str, wait_ms: u32) -> io::Result<Result<Lock, u32>> {
     let mut f = open(path, libc::O_RDWR | libc::O_CREAT, 0o644)?;
     let mut waited = 0u32;

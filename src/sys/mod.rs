@@ -17,7 +17,7 @@ pub mod syslog;
 
 pub use clock::{boot_id, now, uptime};
 pub use fs::{
-    create_dirs, hostname, lexists, mkdir, open, open_as, read_dir, read_file, read_text,
+    create_dirs, hostname, is_dir, lexists, mkdir, open, open_as, read_dir, read_file, read_text,
     stderr_is_tty, write_fd, Fd,
 };
 pub use lock::{lock, Lock};

@@ -986,6 +986,12 @@ impl Netmon {
     /// Runs `netmon --config C --state-dir S --persist-dir P --backend B ARGS`
     /// in the router namespace (`--config` only while the file exists).
     pub fn run(&self, args: &[&str]) -> Output {
+        run_timeout(self.command(args))
+    }
+
+    /// The command `run` runs, for a test that starts it itself (in the
+    /// background, or with a tweak before exec).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(ip());
         cmd.args(["netns", "exec", &self.ns, NETMON]);
         if self.config.exists() {
@@ -998,7 +1004,7 @@ impl Netmon {
             .args(["--backend", self.backend.arg()])
             .args(args)
             .env("PATH", &self.path_env);
-        run_timeout(cmd)
+        cmd
     }
 
     /// Like `run`, but the command must succeed; returns stdout.

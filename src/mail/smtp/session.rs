@@ -92,6 +92,29 @@ pub enum Outcome {
     Permanent(Failure),
 }
 
+impl Outcome {
+    /// Whether the failure concerns the server as a whole rather than
+    /// this one message: connecting, the greeting, EHLO/HELO or AUTH
+    /// failed, the server is closing (421), or the connection broke
+    /// without a reply (a timeout, a reset, sendmail's exit). Another
+    /// message tried now would fail the same way, each after a timeout
+    /// (and, for AUTH, as one more failed login on the account). A 4xx
+    /// or 5xx reply to MAIL, RCPT or DATA, or after the data, concerns
+    /// the message only.
+    pub fn concerns_server(&self) -> bool {
+        let (f, transient) = match self {
+            Outcome::Delivered { .. } => return false,
+            Outcome::Transient(f) => (f, true),
+            Outcome::Permanent(f) => (f, false),
+        };
+        let server_stage = matches!(
+            f.stage,
+            Stage::Connect | Stage::Greeting | Stage::Hello | Stage::Auth
+        );
+        server_stage || f.code == Some(421) || (transient && f.code.is_none())
+    }
+}
+
 /// The dialogue stopped early; `Session::fail` recorded why. A unit
 /// error keeps every `?` a plain branch: the outcome is written once,
 /// where the failure happens, and not moved up through each step.
@@ -706,6 +729,39 @@ mod tests {
             w,
             "EHLO router.lan\r\nAUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm\r\nQUIT\r\n"
         );
+    }
+
+    /// Which failures stop a spool run (the server as a whole) and which
+    /// concern one message, on real transcripts.
+    #[test]
+    fn failures_that_concern_the_server() {
+        let to = &["a@example.org"][..];
+        let c = creds(Mechanism::Plain);
+        let ok = "250 ok\r\n";
+        let cases: [(String, Option<&Credentials>, bool); 9] = [
+            ("421 4.3.2 busy\r\n".into(), None, true),
+            ("220 x\r\n451 4.3.0 later\r\n".into(), None, true),
+            (ok_server("535 5.7.8 no\r\n"), Some(&c), true),
+            (ok_server("454 4.7.0 later\r\n"), Some(&c), true),
+            (ok_server("421 4.3.2 closing\r\n"), None, true),
+            // Silence after MAIL FROM: a timeout, no reply code.
+            (ok_server(""), None, true),
+            (ok_server("451 4.3.0 later\r\n"), None, false),
+            (ok_server(&[ok, "550 5.1.1 no\r\n"].concat()), None, false),
+            (
+                ok_server(&[ok, ok, "354 go\r\n552 5.3.4 too big\r\n"].concat()),
+                None,
+                false,
+            ),
+        ];
+        for (server, auth, server_wide) in cases {
+            let mut f = Fake::new(&server);
+            f.timeout_at_end = true;
+            let (o, _) = run_fake(f, to, auth, MSG);
+            assert!(!matches!(o, Outcome::Delivered { .. }), "{server:?}");
+            assert_eq!(o.concerns_server(), server_wide, "{server:?}: {o:?}");
+        }
+        assert!(!delivered(vec![]).concerns_server());
     }
 
     #[test]
