@@ -47,17 +47,6 @@ fn status(nm: &Netmon) -> String {
     nm.ok(&["status"])
 }
 
-/// Asserts `name`'s usage since the last report is exactly `d`.
-fn assert_period(r: &Report, name: &str, d: Dir) {
-    let m = r.meter(name);
-    assert_eq!(
-        (m.period_packets, m.period_bytes),
-        (d.pkts, d.bytes),
-        "period of {name}: {}",
-        r.raw
-    );
-}
-
 fn load(path: &Path) -> State {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     State::decode(&b).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
@@ -93,6 +82,12 @@ fn stop_sticks_until_start(test: &str, backend: Backend) {
         "update after stop reinstalled the rules"
     );
     assert!(!nm.rules_present());
+    let log = nm.state.path().join("log.tsv");
+    let files = || {
+        let st = std::fs::read(nm.state.path().join("state")).unwrap();
+        (st, std::fs::read_to_string(&log).unwrap())
+    };
+    let quiet = files();
     for _ in 0..2 {
         assert_eq!(
             ok_stderr(&nm, &["update"]),
@@ -100,6 +95,7 @@ fn stop_sticks_until_start(test: &str, backend: Backend) {
             "said once, not at every update"
         );
     }
+    assert!(files() == quiet, "updates while stopped write nothing");
     assert_eq!(nm.ruleset(), before);
     assert!(
         status(&nm).contains("\nrules:    stopped (netmon stop): removed"),
@@ -368,7 +364,7 @@ fn no_false_alarm(test: &str, backend: Backend) {
     let b = lab.udp(P4, R4, 100, 2).fwd;
     let r = nm.report();
     assert!(!r.reset_detected, "stop, start: {}", r.raw);
-    assert_period(&r, "proxy", b);
+    r.assert_period("proxy", b);
 
     // A clean reboot: shutdown saves to flash; the reboot takes the rules
     // and the RAM copy; start at boot. No alarm, nothing lost.
@@ -384,7 +380,7 @@ fn no_false_alarm(test: &str, backend: Backend) {
     let d = lab.udp(P4, R4, 300, 1).fwd;
     let r = nm.report();
     assert!(!r.reset_detected, "a clean reboot: {}", r.raw);
-    assert_period(&r, "proxy", c + d);
+    r.assert_period("proxy", c + d);
 
     // The boot's start failed (say the WAN was down): cron's update still
     // continues after a shutdown, without an alarm.
@@ -397,7 +393,7 @@ fn no_false_alarm(test: &str, backend: Backend) {
     let f = lab.udp(P4, R4, 120, 1).fwd;
     let r = nm.report();
     assert!(!r.reset_detected, "update after a shutdown: {}", r.raw);
-    assert_period(&r, "proxy", f);
+    r.assert_period("proxy", f);
 
     // Behind netmon's back (a crash, a power cut, a firewall flush): an
     // alarm.
@@ -407,7 +403,7 @@ fn no_false_alarm(test: &str, backend: Backend) {
     lab.assert_silent();
     let r = nm.report();
     assert!(r.reset_detected, "a flush behind netmon's back: {}", r.raw);
-    assert_period(&r, "proxy", g);
+    r.assert_period("proxy", g);
     let m = r.meter("proxy");
     let t = a + b + c + d + f + g;
     assert_eq!(
@@ -524,31 +520,10 @@ fn report_and_status_times_are_local() {
 }
 
 /// `2026-11-21T19:00:00Z` shifted by `offset` seconds, as
-/// `2026-11-21 HH:MM:SS` (days from Howard Hinnant's algorithm).
+/// `2026-11-21 HH:MM:SS`.
 fn local(rfc3339: &str, offset: i64) -> String {
     let n = |r: std::ops::Range<usize>| rfc3339[r].parse::<i64>().unwrap();
-    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let day = days_from_civil(n(0..4), n(5..7), n(8..10));
     let secs = n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
-    let yy = if m <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let t = days * 86_400 + secs + offset;
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    civil_time(day * 86_400 + secs + offset)
 }

@@ -191,6 +191,7 @@ impl Ctx {
             _lock: lock,
             prev: (st.updated, totals),
             st,
+            idle: false,
         }))
     }
 }
@@ -202,6 +203,9 @@ pub struct Locked {
     /// The time and running total bytes per configured meter (0 for a
     /// new one) before this run: the log's baseline line.
     prev: (i64, Vec<u64>),
+    /// `fold_current` found netmon stopped and had nothing to record: an
+    /// update need not write anything.
+    pub idle: bool,
 }
 
 impl Locked {
@@ -214,6 +218,7 @@ impl Locked {
     /// stop says so (once).
     pub fn fold_current(&mut self, cx: &mut Ctx, warn: &mut Buf) -> Result<()> {
         if self.st.stopped {
+            self.idle = self.st.stop_noted;
             if !self.st.stop_noted {
                 warn.push_bytes(STOPPED.as_bytes());
                 warn.push_bytes(b"\n");

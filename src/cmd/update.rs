@@ -16,7 +16,13 @@ pub fn run(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<()> {
         return cx.backend.install(&cx.cfg.meters, &mut cx.runner);
     }
     let mut s = current(cx, warn)?;
-    let committed = s.commit(cx, sync, warn);
+    // Stopped, and already said so: nothing to write (no RAM write, no
+    // log line, no flash sync every 5 minutes for a state that stands still).
+    let committed = if s.idle && !sync {
+        Ok(())
+    } else {
+        s.commit(cx, sync, warn)
+    };
     drop(s);
     deliver_mail(cx, None, warn);
     committed

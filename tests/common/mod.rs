@@ -1403,6 +1403,17 @@ impl Report {
             .unwrap_or_else(|| panic!("meter {name} not in report: {}", self.raw))
     }
 
+    /// Asserts a meter's usage since the last report is exactly `d`.
+    pub fn assert_period(&self, name: &str, d: Dir) {
+        let m = self.meter(name);
+        assert_eq!(
+            (m.period_packets, m.period_bytes),
+            (d.pkts, d.bytes),
+            "period of {name}: {}",
+            self.raw
+        );
+    }
+
     /// Asserts a meter's period AND total equal `d` exactly (first report after start).
     pub fn assert_first(&self, name: &str, d: Dir) {
         let m = self.meter(name);
@@ -1465,4 +1476,43 @@ fn static_neigh(ns: &Netns, addr: &str, mac: &str, dev: &str) {
         "nud",
         "permanent",
     ]);
+}
+
+// ---------------------------------------------------------------------------
+// Calendar arithmetic independent of netmon's (H. Hinnant's civil-date
+// algorithms), for checking its dates.
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The UTC date (year, month, day) of Unix time `t`.
+pub fn civil(t: i64) -> (i64, i64, i64) {
+    let z = t.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` of Unix time `t`.
+pub fn civil_time(t: i64) -> String {
+    let (y, m, d) = civil(t);
+    let s = t.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
