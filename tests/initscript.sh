@@ -182,8 +182,8 @@ check "shutdown never runs netmon stop (a stop sticks)" \
 	test -z "$(rc shutdown | grep '^netmon.*\[stop\]' || true)"
 same "start runs netmon --syslog start" "netmon [--syslog] [start]" "$(netmon_calls start)"
 same "boot runs netmon --syslog start" "netmon [--syslog] [start]" "$(netmon_calls boot)"
-same "reload (the triggers' command) runs netmon --syslog start" \
-	"netmon [--syslog] [start]" "$(netmon_calls reload)"
+same "reload (the triggers' command) runs netmon --syslog update (it must not end a stop)" \
+	"netmon [--syslog] [update]" "$(netmon_calls reload)"
 same "stop runs netmon --syslog stop" "netmon [--syslog] [stop]" "$(netmon_calls stop)"
 same "restart runs netmon --syslog stop, then start" "netmon [--syslog] [stop]
 netmon [--syslog] [start]" "$(netmon_calls restart)"
