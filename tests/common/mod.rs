@@ -1416,13 +1416,8 @@ impl Report {
 
     /// Asserts a meter's period AND total equal `d` exactly (first report after start).
     pub fn assert_first(&self, name: &str, d: Dir) {
+        self.assert_period(name, d);
         let m = self.meter(name);
-        assert_eq!(
-            (m.period_packets, m.period_bytes),
-            (d.pkts, d.bytes),
-            "period of {name}: {}",
-            self.raw
-        );
         assert_eq!(
             (m.total_packets, m.total_bytes),
             (d.pkts, d.bytes),
