@@ -15,6 +15,8 @@
 //! The backends are driven through their public dry-run path, so what is
 //! pinned is exactly what would be run on the router.
 
+mod common;
+
 use netmon::config;
 use netmon::firewall::{fnv1a, run::Runner, tag, Backend};
 use netmon::meter::Meter;
@@ -29,15 +31,7 @@ fn default_wan_meters() -> Vec<Meter> {
 
 /// The blog recipe's two meters, as a user writes them.
 fn blog_meters() -> Vec<Meter> {
-    let text = "\
-config meter 'proxy'
-\toption hook 'input'
-\toption src '192.168.1.10'
-
-config meter 'offnet'
-\toption hook 'input'
-\toption src '!192.168.1.0/24'
-";
+    let text = common::BLOG_CONFIG;
     let cfg = config::parse(text, "/etc/config/netmon").unwrap_or_else(|e| panic!("{}", e.msg));
     cfg.meters.to_vec()
 }
