@@ -7,7 +7,7 @@
 //!
 //! - leaves: `text` (buffer, templates, numbers, suggestions) and `sys`
 //!   (the only `unsafe` and libc), importing nothing from the crate;
-//! - the pure core: `meter`, `state` (and its codec), `calendar`, `time`,
+//! - the pure core: `meter`, `device`, `state` (and its codec), `calendar`, `time`,
 //!   `tz`, `units` — values in, values out, never the clock or a file;
 //! - pure codecs: `parse` (nft, iptables, UCI, the kernel's route table);
 //! - the edges: `error`, `logging`, `config` (loading), `firewall` (running
@@ -19,6 +19,7 @@ pub mod calendar;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod device;
 pub mod error;
 pub mod firewall;
 pub mod logging;

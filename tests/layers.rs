@@ -18,7 +18,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("leaf", &["text", "sys"]),
     (
         "core",
-        &["units", "time", "tz", "calendar", "meter", "state"],
+        &[
+            "units", "time", "tz", "calendar", "meter", "device", "state",
+        ],
     ),
     ("codec", &["parse"]),
     (
@@ -42,6 +44,7 @@ const PURE: &[&str] = &[
     "tz",
     "calendar",
     "meter",
+    "device",
     "state",
     "parse",
     "report",
