@@ -349,6 +349,191 @@ pub fn contains(hay: &str, needle: &str) -> bool {
     find(hay, needle).is_some()
 }
 
+// Untrusted names (DHCP host names: chosen by anyone on the LAN, any
+// bytes) on their way out. Every writer below reads the bytes as UTF-8
+// with each invalid sequence as U+FFFD (as `lossy` does), so what it
+// appends to the `Buf` is always UTF-8, and none of them lets a control
+// character through: C0, DEL and C1 (`char::is_control`) include ESC,
+// CSI (U+009B), CR, LF and tab, which would move a terminal's cursor,
+// recolour it, forge a line of a table, or end a mail header.
+
+/// The characters of `bytes`, each invalid UTF-8 sequence as U+FFFD.
+pub fn lossy_chars(bytes: &[u8]) -> impl Iterator<Item = char> + '_ {
+    bytes.utf8_chunks().flat_map(|c| {
+        let bad = (!c.invalid().is_empty()).then_some(char::REPLACEMENT_CHARACTER);
+        c.valid().chars().chain(bad)
+    })
+}
+
+/// Bidirectional formatting characters (Unicode UAX #9: embeddings,
+/// overrides, isolates): not controls, but they reorder what a terminal
+/// shows after them ("Trojan Source", CVE-2021-42574).
+fn is_bidi_format(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// One output piece of a name: a character as itself or its escape
+/// (at most `\u{10ffff}`, 10 bytes), kept on the stack.
+struct Piece {
+    bytes: [u8; 12],
+    len: u8,
+}
+
+impl Piece {
+    fn text(&self) -> &str {
+        let b = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
+        core::str::from_utf8(b).unwrap_or("")
+    }
+
+    /// Characters it shows (an escape counts in full).
+    fn chars(&self) -> usize {
+        self.text().chars().count()
+    }
+
+    /// Appends what fits of `s` (every caller's text fits).
+    fn push(&mut self, s: &[u8]) {
+        for &c in s {
+            if let Some(d) = self.bytes.get_mut(usize::from(self.len)) {
+                *d = c;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn of(c: char) -> Piece {
+        let mut p = Piece {
+            bytes: [0; 12],
+            len: 0,
+        };
+        p.push(c.encode_utf8(&mut [0; 4]).as_bytes());
+        p
+    }
+
+    /// `head`, the code point of `c` in lower-case hex (at least `digits`
+    /// digits), `tail`.
+    fn escape(head: &str, c: char, digits: u32, tail: &str) -> Piece {
+        let hex = b"0123456789abcdef";
+        let v = u32::from(c);
+        let width = (8 - v.leading_zeros() / 4).max(digits);
+        let mut p = Piece {
+            bytes: [0; 12],
+            len: 0,
+        };
+        p.push(head.as_bytes());
+        for i in (0..width).rev() {
+            let d = ((v >> (i * 4)) & 0xf) as usize;
+            p.push(hex.get(d..d + 1).unwrap_or(b"0"));
+        }
+        p.push(tail.as_bytes());
+        p
+    }
+
+    /// `c` itself, `\xNN` for a control (its code point: `\x1b`, `\x9b`),
+    /// `\u{NNNN}` for a bidi format character.
+    fn terminal(c: char) -> Piece {
+        if c.is_control() {
+            Piece::escape("\\x", c, 2, "")
+        } else if is_bidi_format(c) {
+            Piece::escape("\\u{", c, 4, "}")
+        } else {
+            Piece::of(c)
+        }
+    }
+
+    /// `c` itself, `?` for a control or bidi format character.
+    fn header(c: char) -> Piece {
+        if c.is_control() || is_bidi_format(c) {
+            return Piece::of('?');
+        }
+        Piece::of(c)
+    }
+}
+
+/// Appends the pieces of `bytes`, at most `max_chars` characters in all:
+/// when the whole does not fit, as many whole pieces as fit in one less,
+/// then `…` (an escape is never cut in half).
+fn write_pieces(b: &mut Buf, bytes: &[u8], max_chars: usize, piece: fn(char) -> Piece) {
+    let total: usize = lossy_chars(bytes).map(|c| piece(c).chars()).sum();
+    let budget = if total <= max_chars {
+        total
+    } else {
+        max_chars.saturating_sub(1)
+    };
+    let mut used = 0;
+    for p in lossy_chars(bytes).map(piece) {
+        used += p.chars();
+        if used > budget {
+            break;
+        }
+        b.push_bytes(p.text().as_bytes());
+    }
+    if total > max_chars && max_chars > 0 {
+        b.push_bytes("…".as_bytes());
+    }
+}
+
+/// Writes an untrusted name for a terminal or a log line: invalid UTF-8
+/// as U+FFFD, controls as a visible `\x1b`, bidi format characters as
+/// `\u{202e}`, at most `max_chars` characters (escapes count in full),
+/// ending in `…` when cut.
+pub fn write_terminal_safe(b: &mut Buf, bytes: &[u8], max_chars: usize) {
+    write_pieces(b, bytes, max_chars, Piece::terminal);
+}
+
+/// Writes an untrusted name for a mail header: invalid UTF-8 as U+FFFD,
+/// controls (CR and LF among them) and bidi format characters as `?`, at
+/// most `max_chars` characters, ending in `…` when cut. Non-ASCII is
+/// left for the message builder to encode (RFC 2047).
+pub fn write_header_safe(b: &mut Buf, bytes: &[u8], max_chars: usize) {
+    write_pieces(b, bytes, max_chars, Piece::header);
+}
+
+/// Writes an untrusted name as HTML text, safe in element content and in
+/// quoted attributes alike (HTML 5 section 13.1): `& < > " '` as
+/// character references, controls as `?`, invalid UTF-8 as U+FFFD;
+/// at most `max_chars` characters of the name, then `…` if there are more
+/// (the byte-taking twin of `report::html::escape`).
+pub fn write_html_escaped(b: &mut Buf, bytes: &[u8], max_chars: usize) {
+    for (n, c) in lossy_chars(bytes).enumerate() {
+        if n == max_chars {
+            b.push_bytes("…".as_bytes());
+            return;
+        }
+        let rep = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' => "&quot;",
+            '\'' => "&#39;",
+            c if c.is_control() => "?",
+            c => {
+                b.push_bytes(c.encode_utf8(&mut [0; 4]).as_bytes());
+                continue;
+            }
+        };
+        b.push_bytes(rep.as_bytes());
+    }
+}
+
+/// Writes an untrusted name as a JSON string (RFC 8259 section 7):
+/// invalid UTF-8 as U+FFFD, `"` and `\` escaped, every control (C0, DEL,
+/// C1) and U+2028/U+2029 (line ends to JavaScript) as `\u00XX`/`\u2028`
+/// (the byte-taking twin of `report::json::write_string`).
+pub fn write_json_string(b: &mut Buf, bytes: &[u8]) {
+    b.push_bytes(b"\"");
+    for c in lossy_chars(bytes) {
+        match c {
+            '"' => b.push_bytes(b"\\\""),
+            '\\' => b.push_bytes(b"\\\\"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                b.push_bytes(Piece::escape("\\u", c, 4, "").text().as_bytes())
+            }
+            c => b.push_bytes(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    b.push_bytes(b"\"");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@
 //!   is never one of netmon's rules, and its counters could be the rest of
 //!   a line we did not see.
 
+pub mod hosts;
 pub mod iptables;
 pub mod nft;
 pub mod route;
