@@ -543,4 +543,6 @@ impl State {
 }
 
 #[cfg(test)]
+mod device_tests;
+#[cfg(test)]
 mod tests;
