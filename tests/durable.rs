@@ -856,6 +856,7 @@ fn sample_state(meters: usize, seed: u64) -> State {
                 handle: 3 + step as u64 / 10,
             },
             reinstalled: false,
+            devices: Default::default(),
         };
         st.fold(&refs, &r, &Calendar::UTC);
     }
@@ -1310,6 +1311,7 @@ fn dst_autumn_day_has_25_hours() {
             .collect(),
             generation: Generation::default(),
             reinstalled: false,
+            devices: Default::default(),
         };
         st.fold(&names, &r, &cal);
     }

@@ -135,6 +135,7 @@ impl Ctx {
                 handle: obs.handle,
             },
             reinstalled,
+            devices: Default::default(),
         }
     }
 

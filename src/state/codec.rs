@@ -3,23 +3,71 @@
 //! padded or foreign file is refused rather than misread, and a file
 //! moves between big- and little-endian routers unchanged.
 //!
-//! Version 3 (written): the flags byte after `reset_pending` holds
+//! Version 4 (written): the header and meters of version 3, but the
+//! length field is the whole file's; then the devices section: `other`,
+//! the number of devices (a varint, at most `MAX_DEVICES`), the devices in
+//! MAC order; then the CRC. A device is its MAC (6 bytes), its name (a
+//! length byte, at most `MAX_DEVICE_NAME`, and the bytes), a byte saying
+//! which of IPv4 (bit 0) and IPv6 (bit 1) follow, the addresses, then
+//! LEB128 varints: `last`, `total`, `at_report`, `carry` (down packets,
+//! down bytes, up packets, up bytes each), `seen` (zigzag), and the day
+//! then the month buckets that hold a key: their number, then in
+//! ascending key order the first key (zigzag) or the step from the
+//! previous key (at least 1), down bytes, up bytes. Varints, because a
+//! fixed layout of 8192 devices of 43 buckets would be megabytes of
+//! zeros on flash; key steps, because a month of days is then one byte a
+//! key. Every value has one encoding (minimal varints, sorted MACs and
+//! keys), so equal states are equal files.
+//!
+//! Version 3 (read): the flags byte after `reset_pending` holds
 //! `expect_restart` (bit 0), `stopped` (bit 1) and `stop_noted` (bit 2);
-//! up to `MAX_STATE_METERS` meters. Version 2 (read): the same layout with
-//! that byte 0 or 1 (`expect_restart`, then named `stopped`), at most
+//! up to `MAX_STATE_METERS` meters; the length field counts the whole
+//! file, which ends after the meters. Version 2 (read): the same layout
+//! with that byte 0 or 1 (`expect_restart`, then named `stopped`), at most
 //! `MAX_METERS` meters.
 
 use super::*;
+use crate::device::{DeviceName, MAX_DEVICES, MAX_DEVICE_NAME};
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+/// Longest LEB128 varint of a u64.
+const MAX_VARINT: usize = 10;
+/// Largest header and meters part (with the CRC): the whole of a file
+/// with no devices.
+pub const METERS_MAX_BYTES: usize = HEADER + MAX_STATE_METERS * METER_BYTES + 4;
+// The meters alone, even every one of them, stay a small file on flash.
+const _: () = assert!(METERS_MAX_BYTES < 128 * 1024);
+/// Largest encoding of one device (or `other`): every varint at its
+/// longest, every bucket in use. A real one is a few hundred bytes.
+pub const DEVICE_MAX_BYTES: usize = 6
+    + 1
+    + MAX_DEVICE_NAME
+    + 1
+    + 4
+    + 16
+    + (16 + 1) * MAX_VARINT
+    + 2 * MAX_VARINT
+    + (DEVICE_DAYS + DEVICE_MONTHS) * 3 * MAX_VARINT;
+
+/// Largest state file with `devices` devices (and `other`): the bound
+/// the README documents, about 13 MB at `MAX_DEVICES` (it lives in RAM;
+/// flash gets the same file, a few hundred bytes a device in practice).
+pub const fn max_bytes(devices: usize) -> usize {
+    METERS_MAX_BYTES + MAX_VARINT + (devices + 1) * DEVICE_MAX_BYTES
+}
 
 impl State {
     pub fn encode(&self) -> Vec<u8> {
+        // A device that is active every day is about 500 bytes.
+        let devices = (self.devices.len() + 1) * 512;
         let mut w = Writer(Vec::with_capacity(
-            HEADER + self.meters.len() * METER_BYTES + 4,
+            HEADER + self.meters.len() * METER_BYTES + devices,
         ));
         w.0.extend_from_slice(&MAGIC);
         w.u16(VERSION);
         w.u16(self.meters.len() as u16);
-        w.u32((HEADER + self.meters.len() * METER_BYTES + 4) as u32);
+        // The length, known at the end.
+        w.u32(0);
         for v in [self.created, self.updated, self.reported, self.synced] {
             w.i64(v);
         }
@@ -41,6 +89,13 @@ impl State {
                 w.count(b.count);
             }
         }
+        w.device(&self.other);
+        w.varint(self.devices.len() as u64);
+        for d in &self.devices {
+            w.device(d);
+        }
+        let len = (w.0.len() + 4) as u32;
+        w.0[8..12].copy_from_slice(&len.to_le_bytes());
         let crc = crc32(&w.0);
         w.u32(crc);
         w.0
@@ -56,18 +111,25 @@ impl State {
         let version = r.u16();
         let (max_meters, max_flags) = match version {
             2 => (MAX_METERS, 1),
-            VERSION => (MAX_STATE_METERS, 7),
+            3 | VERSION => (MAX_STATE_METERS, 7),
             v => return Err(DecodeError::Version(v)),
         };
         let n = usize::from(r.u16());
         let len = r.u32() as usize;
-        if n > max_meters || len != HEADER + n * METER_BYTES + 4 || b.len() != len {
+        let meters_end = HEADER + n * METER_BYTES;
+        let fits = match version {
+            VERSION => len > meters_end + 4,
+            _ => len == meters_end + 4,
+        };
+        if n > max_meters || !fits || b.len() != len {
             return Err(DecodeError::Length);
         }
         let (body, tail) = b.split_at(len - 4);
         if crc32(body).to_le_bytes() != tail {
             return Err(DecodeError::Checksum);
         }
+        // The devices section must end where the CRC starts.
+        r.b = body;
         let mut st = State::new(r.i64());
         st.updated = r.i64();
         st.reported = r.i64();
@@ -88,6 +150,12 @@ impl State {
         st.stop_noted = flags & 4 != 0;
         for _ in 0..n {
             st.meters.push(decode_meter(&mut r));
+        }
+        if version == VERSION {
+            decode_devices(&mut r, &mut st);
+        }
+        if r.bad.is_none() && r.i != body.len() {
+            r.fail(DecodeError::Length);
         }
         match r.bad {
             Some(e) => Err(e),
@@ -112,6 +180,56 @@ fn decode_meter(r: &mut Reader<'_>) -> MeterState {
         b.count = r.count();
     }
     m
+}
+
+/// `other`, then the devices: in MAC order (so each once), none of them
+/// `Mac::OTHER`, at most `MAX_DEVICES`.
+fn decode_devices(r: &mut Reader<'_>, st: &mut State) {
+    st.other = decode_device(r);
+    if st.other.mac != Mac::OTHER {
+        r.fail(DecodeError::Field);
+    }
+    let n = r.varint();
+    if n > u64::from(MAX_DEVICES) {
+        r.fail(DecodeError::Field);
+        return;
+    }
+    let mut prev = Mac::OTHER;
+    for _ in 0..n {
+        // A damaged file stops here rather than filling memory.
+        if r.bad.is_some() {
+            return;
+        }
+        let d = decode_device(r);
+        if d.mac <= prev {
+            r.fail(DecodeError::Field);
+        }
+        prev = d.mac;
+        st.devices.push(d);
+    }
+}
+
+fn decode_device(r: &mut Reader<'_>) -> DeviceState {
+    let mut d = DeviceState::new(Mac(r.take()));
+    d.name = r.name();
+    let [ips] = r.take::<1>();
+    if ips > 3 {
+        r.fail(DecodeError::Field);
+    }
+    if ips & 1 != 0 {
+        d.ip4 = Some(Ipv4Addr::from(r.take::<4>()));
+    }
+    if ips & 2 != 0 {
+        d.ip6 = Some(Ipv6Addr::from(r.take::<16>()));
+    }
+    d.last = r.down_up();
+    d.total = r.down_up();
+    d.at_report = r.down_up();
+    d.carry = r.down_up();
+    d.seen = r.zigzag();
+    r.buckets(&mut d.days);
+    r.buckets(&mut d.months);
+    d
 }
 
 /// Why a state file did not decode.
@@ -157,6 +275,57 @@ impl Writer {
     fn count(&mut self, c: Count) {
         self.u64(c.packets);
         self.u64(c.bytes);
+    }
+    /// LEB128: seven bits a byte, least significant first.
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.u8((v as u8 & 0x7f) | 0x80);
+            v >>= 7;
+        }
+        self.u8(v as u8);
+    }
+    /// Zigzag, so that small negative numbers stay short.
+    fn zigzag(&mut self, v: i64) {
+        self.varint(((v << 1) ^ (v >> 63)) as u64);
+    }
+    fn down_up(&mut self, c: DownUp) {
+        for v in [c.down.packets, c.down.bytes, c.up.packets, c.up.bytes] {
+            self.varint(v);
+        }
+    }
+    /// The buckets that hold a key, in key order, keys as steps.
+    fn buckets(&mut self, ring: &[Bucket<DownUpBytes>]) {
+        let mut used: Vec<&Bucket<DownUpBytes>> = ring.iter().filter(|b| b.key != EMPTY).collect();
+        used.sort_unstable_by_key(|b| b.key);
+        self.varint(used.len() as u64);
+        let mut prev = None;
+        for b in used {
+            match prev {
+                None => self.zigzag(i64::from(b.key)),
+                Some(p) => self.varint(i64::from(b.key).abs_diff(p)),
+            }
+            prev = Some(i64::from(b.key));
+            self.varint(b.count.0);
+            self.varint(b.count.1);
+        }
+    }
+    fn device(&mut self, d: &DeviceState) {
+        self.0.extend_from_slice(&d.mac.0);
+        self.u8(d.name.len() as u8);
+        self.0.extend_from_slice(&d.name);
+        self.u8(u8::from(d.ip4.is_some()) | u8::from(d.ip6.is_some()) << 1);
+        if let Some(a) = d.ip4 {
+            self.0.extend_from_slice(&a.octets());
+        }
+        if let Some(a) = d.ip6 {
+            self.0.extend_from_slice(&a.octets());
+        }
+        for c in [d.last, d.total, d.at_report, d.carry] {
+            self.down_up(c);
+        }
+        self.zigzag(d.seen);
+        self.buckets(&d.days);
+        self.buckets(&d.months);
     }
     /// A length byte and the text padded with zeros to `width`.
     fn fixed(&mut self, s: &[u8], width: usize) {
@@ -209,6 +378,83 @@ impl<'a> Reader<'a> {
     }
     fn count(&mut self) -> Count {
         Count::new(self.u64(), self.u64())
+    }
+    /// A minimal LEB128 varint of at most 64 bits.
+    fn varint(&mut self) -> u64 {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let [b] = self.take::<1>();
+            let bits = u64::from(b & 0x7f);
+            // The tenth byte holds the 64th bit only; a last byte of zero
+            // after others is a longer spelling of a shorter number.
+            if (shift == 63 && b > 1) || (shift > 0 && b == 0) {
+                self.fail(DecodeError::Field);
+                return 0;
+            }
+            v |= bits << shift;
+            if b & 0x80 == 0 || self.bad.is_some() {
+                return v;
+            }
+        }
+        v
+    }
+    fn zigzag(&mut self) -> i64 {
+        let v = self.varint();
+        (v >> 1) as i64 ^ -((v & 1) as i64)
+    }
+    fn down_up(&mut self) -> DownUp {
+        let mut c = [0u64; 4];
+        for v in c.iter_mut() {
+            *v = self.varint();
+        }
+        DownUp::new(Count::new(c[0], c[1]), Count::new(c[2], c[3]))
+    }
+    /// A length byte (at most `MAX_DEVICE_NAME`) and that many bytes.
+    fn name(&mut self) -> DeviceName {
+        let [n] = self.take::<1>();
+        let Some(s) = self.b.get(self.i..self.i + usize::from(n)) else {
+            self.fail(DecodeError::Length);
+            return DeviceName::new();
+        };
+        self.i += usize::from(n);
+        DeviceName::from_slice(s).unwrap_or_else(|_| {
+            self.fail(DecodeError::Field);
+            DeviceName::new()
+        })
+    }
+    /// Buckets as `Writer::buckets` writes them, each into its slot: more
+    /// than the ring holds, a key that does not step up, one outside the
+    /// i32 keys, or two keys for one slot are refused.
+    fn buckets(&mut self, ring: &mut [Bucket<DownUpBytes>]) {
+        let n = self.varint();
+        if n > ring.len() as u64 {
+            self.fail(DecodeError::Field);
+            return;
+        }
+        let mut prev: Option<i64> = None;
+        for _ in 0..n {
+            let key = match prev {
+                None => Some(self.zigzag()),
+                Some(p) => i64::try_from(self.varint())
+                    .ok()
+                    .filter(|&step| step > 0)
+                    .and_then(|step| p.checked_add(step)),
+            };
+            let count = (self.varint(), self.varint());
+            let key = key
+                .and_then(|k| i32::try_from(k).ok())
+                .filter(|&k| k != EMPTY);
+            let Some(key) = key else {
+                self.fail(DecodeError::Field);
+                return;
+            };
+            prev = Some(i64::from(key));
+            let slot = i64::from(key).rem_euclid(ring.len() as i64) as usize;
+            match ring.get_mut(slot) {
+                Some(b) if b.key == EMPTY => *b = Bucket { key, count },
+                _ => self.fail(DecodeError::Field),
+            }
+        }
     }
     fn fixed(&mut self, width: usize) -> &'a str {
         let [n] = self.take::<1>();

@@ -13,17 +13,26 @@
 //! continues where it was when it comes back. Traffic read while the clock
 //! is not sane (see `clock`) goes into the totals at once and into the
 //! buckets of the next sane reading's day (`carry`).
+//!
+//! Devices (see `devices`) are folded in the same reading, by the same
+//! clock and restart rules, but a device's counter going back is never a
+//! reset: netmon deletes kernel elements itself (pruning, eviction).
 
 mod codec;
+mod devices;
 
 pub use crate::calendar::Calendar;
+use crate::device::Mac;
 use crate::meter::{Name, MAX_METERS, MAX_NAME};
-pub use codec::{crc32, DecodeError};
+pub use codec::{crc32, max_bytes, DecodeError, DEVICE_MAX_BYTES, METERS_MAX_BYTES};
+pub use devices::{DeviceReading, DeviceState, DownUp, DownUpBytes, DEVICE_DAYS, DEVICE_MONTHS};
 
 pub const MAGIC: [u8; 4] = *b"NMST";
-/// Version 3 added the sticky stop and retired meters; version 2 files
-/// are read (and written back as version 3 at the next save).
-pub const VERSION: u16 = 3;
+/// Version 4 added the devices section (and the length field became the
+/// whole file's); version 3 added the sticky stop and retired meters.
+/// Versions 2 and 3 are read (with no devices) and written back as
+/// version 4 at the next save.
+pub const VERSION: u16 = 4;
 /// Most meters the state keeps: the configured ones (`MAX_METERS`) and as
 /// many retired ones. A new meter that finds no room is not added (its
 /// counter keeps counting in the kernel) until a retired one is forgotten.
@@ -41,10 +50,6 @@ pub const EMPTY: i32 = crate::calendar::NO_PERIOD;
 const HEADER: usize = 4 + 2 + 2 + 4 + 8 * 5 + 1 + 40 + 2;
 /// Size of one encoded meter.
 pub const METER_BYTES: usize = 1 + MAX_NAME + 16 * 4 + 4 + (DAYS + MONTHS) * 20;
-/// Largest state file: the bound documented in the README.
-pub const MAX_BYTES: usize = HEADER + MAX_STATE_METERS * METER_BYTES + 4;
-// The whole state, even with every meter, stays a small file on flash.
-const _: () = assert!(MAX_BYTES < 128 * 1024);
 
 /// A packet and byte count.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -72,12 +77,30 @@ impl Count {
     }
 }
 
+/// What a bucket holds: a meter's `Count`, a device's down and up bytes.
+pub trait Tally: Copy + Default + PartialEq {
+    /// The sum, each field saturating (a bucket never wraps).
+    fn plus(self, o: Self) -> Self;
+}
+
+impl Tally for Count {
+    fn plus(self, o: Count) -> Count {
+        self.saturating_add(o)
+    }
+}
+
+impl Tally for DownUpBytes {
+    fn plus(self, o: DownUpBytes) -> DownUpBytes {
+        (self.0.saturating_add(o.0), self.1.saturating_add(o.1))
+    }
+}
+
 /// Usage of one day (key = local day number) or one billing period
 /// (key = year * 12 + month index of the period's first day).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Bucket {
+pub struct Bucket<T = Count> {
     pub key: i32,
-    pub count: Count,
+    pub count: T,
 }
 
 impl Bucket {
@@ -92,13 +115,13 @@ impl Bucket {
 
 /// Adds `c` to the bucket for `key` in a ring indexed by `key mod len`.
 /// An older key in the slot is replaced; a newer one is left alone.
-fn add_bucket(ring: &mut [Bucket], key: i32, c: Count) {
+fn add_bucket<T: Tally>(ring: &mut [Bucket<T>], key: i32, c: T) {
     let len = ring.len() as i64;
     let Some(slot) = ring.get_mut(i64::from(key).rem_euclid(len) as usize) else {
         return;
     };
     if slot.key == key {
-        slot.count = slot.count.saturating_add(c);
+        slot.count = slot.count.plus(c);
     } else if slot.key == EMPTY || slot.key < key {
         *slot = Bucket { key, count: c };
     }
@@ -107,12 +130,15 @@ fn add_bucket(ring: &mut [Bucket], key: i32, c: Count) {
 /// Moves the counts of buckets later than `key` into the bucket of `key`
 /// (which is emptied first if it held an older key): time went back.
 /// Whether there were any.
-fn pull_back(ring: &mut [Bucket], key: i32) -> bool {
-    let mut later = Count::default();
+fn pull_back<T: Tally>(ring: &mut [Bucket<T>], key: i32) -> bool {
+    let mut later = T::default();
     let mut any = false;
     for b in ring.iter_mut().filter(|b| b.key != EMPTY && b.key > key) {
-        later = later.saturating_add(b.count);
-        *b = Bucket::EMPTY;
+        later = later.plus(b.count);
+        *b = Bucket {
+            key: EMPTY,
+            count: T::default(),
+        };
         any = true;
     }
     if any {
@@ -121,11 +147,11 @@ fn pull_back(ring: &mut [Bucket], key: i32) -> bool {
     any
 }
 
-fn get_bucket(ring: &[Bucket], key: i32) -> Count {
+fn get_bucket<T: Tally>(ring: &[Bucket<T>], key: i32) -> T {
     let len = ring.len() as i64;
     match ring.get(i64::from(key).rem_euclid(len) as usize) {
         Some(b) if b.key == key => b.count,
-        _ => Count::default(),
+        _ => T::default(),
     }
 }
 
@@ -224,6 +250,8 @@ pub struct Reading {
     pub generation: Generation,
     /// netmon (re)created its rules just before this reading.
     pub reinstalled: bool,
+    /// The per-device counters (`on` false when devices are off).
+    pub devices: DeviceReading,
 }
 
 /// Counters by meter name, each name once.
@@ -263,7 +291,7 @@ pub enum Clock {
 }
 
 /// What `State::fold` saw.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Folded {
     /// Counters went back that netmon did not expect to.
     pub reset: bool,
@@ -271,6 +299,10 @@ pub struct Folded {
     pub full: bool,
     /// The clock was behind the last reading and netmon took it as right.
     pub recovered: bool,
+    /// Devices folded into `other` to make room (`max_devices`): the
+    /// caller deletes their kernel elements, so a return counts from zero
+    /// as a new device.
+    pub evicted: Vec<Mac>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -298,6 +330,12 @@ pub struct State {
     /// The configured meters in config order, then the retired ones; at
     /// most `MAX_STATE_METERS`.
     pub meters: Vec<MeterState>,
+    /// The devices, sorted by MAC (each once, never `Mac::OTHER`); at
+    /// most `max_devices` after a fold.
+    pub devices: Vec<DeviceState>,
+    /// `Mac::OTHER`: traffic of devices that did not fit in the kernel
+    /// set, and everything of the devices evicted from the state.
+    pub other: DeviceState,
 }
 
 impl State {
@@ -313,6 +351,8 @@ impl State {
             stopped: false,
             stop_noted: false,
             meters: Vec::new(),
+            devices: Vec::new(),
+            other: DeviceState::new(Mac::OTHER),
         }
     }
 
@@ -342,6 +382,20 @@ impl State {
             out.recovered = self.recover(day, period, r.time) || far;
         }
         let sane = clock != Clock::Carry && day != EMPTY;
+        if r.devices.on {
+            // A device's `seen` is a time the state trusts: the last sane
+            // one while the clock is not (it only orders devices for
+            // eviction).
+            let now = if sane { r.time } else { self.updated };
+            let at = devices::Moment {
+                restarted,
+                sane,
+                day,
+                period,
+                now,
+            };
+            out.evicted = self.fold_devices(&r.devices, &at);
+        }
         let mut next = Vec::with_capacity(self.meters.len().max(names.len()));
         for name in names.iter().take(MAX_METERS) {
             let cur = count_of(&r.counts, name).unwrap_or_default();
@@ -423,6 +477,9 @@ impl State {
                 moved |= pull_back(&mut m.months, period);
             }
         }
+        for d in self.devices.iter_mut().chain([&mut self.other]) {
+            moved |= d.pull_back(day, period);
+        }
         self.updated = now;
         self.reported = self.reported.min(now);
         self.created = self.created.min(now);
@@ -477,10 +534,15 @@ impl State {
         for m in self.meters.iter_mut() {
             m.at_report = m.total;
         }
+        for d in self.devices.iter_mut().chain([&mut self.other]) {
+            d.at_report = d.total;
+        }
         self.reported = now;
         self.reset_pending = false;
     }
 }
 
+#[cfg(test)]
+mod device_tests;
 #[cfg(test)]
 mod tests;

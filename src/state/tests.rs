@@ -1,5 +1,6 @@
 use super::*;
 use crate::calendar::days_in_month;
+use crate::device::Mac;
 use crate::meter::Name;
 use crate::time::{days_from_civil, Civil};
 
@@ -21,6 +22,7 @@ fn reading_of(t: i64, counts: &[(&str, (u64, u64))]) -> Reading {
             .collect(),
         generation: Generation::default(),
         reinstalled: false,
+        devices: DeviceReading::default(),
     }
 }
 
@@ -277,7 +279,13 @@ fn sample() -> State {
 fn encode_decode_round_trip_and_size_bound() {
     let s = sample();
     let b = s.encode();
-    assert_eq!(b.len(), HEADER + 2 * METER_BYTES + 4);
+    // With no devices, the devices section is `other` with nothing in it
+    // (MAC, name length, addresses byte, 16 varints, seen, 2 bucket
+    // counts) and a device count of zero.
+    assert_eq!(
+        b.len(),
+        HEADER + 2 * METER_BYTES + 6 + 1 + 1 + 16 + 1 + 2 + 1 + 4
+    );
     assert_eq!(State::decode(&b), Ok(s));
 }
 
@@ -347,9 +355,9 @@ fn report_tables_of_days_and_months() {
 fn encoding_is_little_endian_on_every_target() {
     let b = sample().encode();
     assert_eq!(&b[..4], &MAGIC);
-    // Version 3, 2 meters, length 3,725: u16 u16 u32, least significant first.
-    assert_eq!(VERSION, 3);
-    assert_eq!(&b[4..12], &[3, 0, 2, 0, 0x8D, 0x0E, 0, 0]);
+    // Version 4, 2 meters, length 3,753: u16 u16 u32, least significant first.
+    assert_eq!(VERSION, 4);
+    assert_eq!(&b[4..12], &[4, 0, 2, 0, 0xA9, 0x0E, 0, 0]);
     // created = 1_700_000_000 = 0x6553_F100.
     assert_eq!(&b[12..20], &[0x00, 0xF1, 0x53, 0x65, 0, 0, 0, 0]);
     // The nft table handle, 42.
@@ -361,11 +369,11 @@ fn encoding_is_little_endian_on_every_target() {
     assert_eq!(crc32(body), GOLDEN_CRC, "encoding changed");
     assert_eq!(crc32(&b), 0x2144_DF1C, "the CRC-32 residue");
 }
-const GOLDEN_CRC: u32 = 0x7714_DA17;
+const GOLDEN_CRC: u32 = 0x58DB_AF5C;
 
 /// A version-2 file as a7d9b2e wrote it (tests/fixtures/state-v2.bin, see
 /// the README there): read without losing a field, and written back as
-/// version 3 with the same content.
+/// version 4 with the same content.
 #[test]
 fn version_2_file_upgrades_without_loss() {
     let v2 = include_bytes!("../../tests/fixtures/state-v2.bin");
@@ -395,17 +403,21 @@ fn version_2_file_upgrades_without_loss() {
     let day = CAL.day(1_790_090_000);
     assert_eq!(proxy.day(day), Count::new(15, (1 << 33) - 4_000));
     assert_eq!(proxy.month(CAL.period(day)), proxy.total);
-    // Written back: version 3, and every field reads back the same.
-    let v3 = st.encode();
-    assert_eq!(&v3[4..6], &[3, 0]);
-    assert_eq!(v3.len(), v2.len());
-    assert_eq!(State::decode(&v3), Ok(st.clone()));
-    // Only the version and the checksum differ.
-    let differ: Vec<usize> = (0..v2.len()).filter(|&i| v2[i] != v3[i]).collect();
+    assert_eq!(st.other, DeviceState::new(Mac::OTHER));
+    assert!(st.devices.is_empty());
+    // Written back: version 4, and every field reads back the same.
+    let v4 = st.encode();
+    assert_eq!(&v4[4..6], &[4, 0]);
+    assert_eq!(State::decode(&v4), Ok(st.clone()));
+    // Only the version, the length and the checksum differ, and the
+    // devices section follows the meters.
+    let meters = v2.len() - 4;
+    let differ: Vec<usize> = (0..meters).filter(|&i| v2[i] != v4[i]).collect();
     assert!(
-        differ.iter().all(|&i| i == 4 || i >= v2.len() - 4),
+        differ.iter().all(|&i| i == 4 || (8..12).contains(&i)),
         "{differ:?}"
     );
+    assert_eq!(&v4[8..12], &(v4.len() as u32).to_le_bytes());
 }
 
 #[test]
@@ -483,7 +495,7 @@ fn the_state_keeps_at_most_max_state_meters() {
     assert!(s.meter(&format!("m{MAX_STATE_METERS}")).is_none());
     // Encodes within the documented bound and reads back.
     let b = s.encode();
-    assert!(b.len() <= MAX_BYTES);
+    assert!(b.len() <= max_bytes(0));
     assert_eq!(State::decode(&b).unwrap().meters.len(), MAX_STATE_METERS);
 }
 
