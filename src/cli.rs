@@ -4,6 +4,7 @@
 use crate::config::BackendChoice;
 use crate::error::{Error, Result};
 pub use crate::report::daily::DailyFormat;
+use crate::report::devices;
 use crate::text::word_index;
 use argh::FromArgs;
 
@@ -52,6 +53,7 @@ pub enum Sub {
     MailRequeue(MailRequeueArgs),
     Shutdown(ShutdownArgs),
     Forget(ForgetArgs),
+    Devices(DevicesArgs),
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -142,6 +144,24 @@ pub struct DailyArgs {
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
+/// Update, then show usage per LAN device (download, upload, name, addresses): this billing month, or the last N days.
+#[argh(subcommand, name = "devices")]
+pub struct DevicesArgs {
+    /// output format: text (default), json or tsv (bytes)
+    #[argh(option, arg_name = "fmt")]
+    pub format: Option<String>,
+    /// the last N days (1-31) instead of this billing month
+    #[argh(option, arg_name = "n")]
+    pub days: Option<String>,
+    /// this billing month (the default)
+    #[argh(switch)]
+    pub months: bool,
+    /// order by download, upload or total (default), largest first
+    #[argh(option, arg_name = "key")]
+    pub sort: Option<String>,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
 /// Update, then copy the state to the persistent directory now (also done every sync_interval and by stop).
 #[argh(subcommand, name = "sync")]
 pub struct SyncArgs {}
@@ -160,6 +180,15 @@ pub enum Action {
     Sync,
     Shutdown,
     Forget(String),
+    Devices(DevicesView),
+}
+
+/// What `devices` shows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DevicesView {
+    pub format: devices::Format,
+    pub span: devices::Span,
+    pub sort: devices::Sort,
 }
 
 /// History a report adds.
@@ -216,7 +245,7 @@ pub enum Parsed {
 /// for suggestions. The blog's command names are kept as aliases:
 /// `initiate`, `initialise` (and `initialize`) start, `clear` and `flush`
 /// stop.
-const COMMANDS: [(&str, &str); 17] = [
+const COMMANDS: [(&str, &str); 18] = [
     ("start", "start"),
     ("stop", "stop"),
     ("update", "update"),
@@ -228,6 +257,7 @@ const COMMANDS: [(&str, &str); 17] = [
     ("mail-requeue", "mail-requeue"),
     ("shutdown", "shutdown"),
     ("forget", "forget"),
+    ("devices", "devices"),
     ("help", "help"),
     ("initiate", "start"),
     ("initialise", "start"),
@@ -304,6 +334,7 @@ fn validate(a: Args) -> Result<Box<Command>> {
         Some(Sub::Daily(d)) => Action::Daily(daily(d)?),
         Some(Sub::Shutdown(_)) => Action::Shutdown,
         Some(Sub::Forget(f)) => Action::Forget(forget(f)?),
+        Some(Sub::Devices(d)) => Action::Devices(devices_view(d)?),
     };
     let backend = match a.backend.as_deref() {
         None => None,
@@ -360,6 +391,35 @@ fn report(r: ReportArgs) -> Result<Action> {
         (Some(_), true) => return Err(Error::usage("--days and --months cannot be combined")),
     };
     Ok(Action::Report(fmt, hist, r.mail))
+}
+
+fn devices_view(d: DevicesArgs) -> Result<DevicesView> {
+    let format = match format(&d.format, &["text", "json", "tsv"], "text, json or tsv")? {
+        0 => devices::Format::Text,
+        1 => devices::Format::Json,
+        _ => devices::Format::Tsv,
+    };
+    let sort = match d
+        .sort
+        .as_deref()
+        .map(|s| (s, word_index(s, &["total", "down", "up"])))
+    {
+        None | Some((_, Some(0))) => devices::Sort::Total,
+        Some((_, Some(1))) => devices::Sort::Down,
+        Some((_, Some(_))) => devices::Sort::Up,
+        Some((s, None)) => return Err(bad_value("--sort", s, "down, up or total")),
+    };
+    let span = match (d.days.as_deref(), d.months) {
+        (Some(_), true) => return Err(Error::usage("--days and --months cannot be combined")),
+        (Some(v), false) => match crate::text::parse_u64(v) {
+            Ok(n) if (1..=crate::state::DEVICE_DAYS as u64).contains(&n) => {
+                devices::Span::Days(n as u8)
+            }
+            _ => return Err(bad_value("--days", v, "a number of days from 1 to 31")),
+        },
+        (None, _) => devices::Span::Month,
+    };
+    Ok(DevicesView { format, span, sort })
 }
 
 /// One entry or `--all`, not both, not neither.

@@ -11,6 +11,7 @@
 //! nothing is dropped) and its kernel elements are deleted, so a later
 //! return counts from zero as a new device.
 
+use crate::meter::IfName;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 /// Hard cap on `max_devices` (kernel set size and devices kept in the state).
@@ -72,6 +73,27 @@ impl Mac {
         }
         Ok(())
     }
+}
+
+/// Most lower devices (bridge ports, wifi interfaces) of the LAN bridge
+/// that the device chains hook.
+pub const MAX_PORTS: usize = 32;
+
+/// The LAN side as found on the router at this run: what the device
+/// chains hook and match.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Lan {
+    /// The bridge (or plain device) the LAN lives on, e.g. `br-lan`.
+    pub bridge: IfName,
+    /// Its lower devices, sorted: where fw4's flowtable hooks, so where
+    /// netmon's ingress and egress chains must hook too. A device that is
+    /// not a bridge is its own (only) port.
+    pub ports: heapless::Vec<IfName, MAX_PORTS>,
+    /// The bridge's MAC: frames to it are routed (or for the router
+    /// itself); frames between two LAN devices carry theirs.
+    pub mac: Mac,
+    /// Kernel set size: most devices counted one by one.
+    pub max: u32,
 }
 
 /// What the name sources say about one device (see `parse::hosts`).

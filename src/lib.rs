@@ -22,6 +22,7 @@ pub mod config;
 pub mod device;
 pub mod error;
 pub mod firewall;
+pub mod hosts;
 pub mod logging;
 pub mod mail;
 pub mod meter;

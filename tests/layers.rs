@@ -26,7 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "edge",
         &[
-            "error", "logging", "store", "firewall", "report", "mail", "config",
+            "error", "logging", "store", "firewall", "hosts", "report", "mail", "config",
         ],
     ),
     ("command", &["cli", "cmd"]),

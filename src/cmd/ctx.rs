@@ -8,13 +8,14 @@
 
 use crate::cli::Command;
 use crate::config::{self, BackendChoice, Config, Source};
+use crate::device::{Lan, Mac, MAX_PORTS};
 use crate::error::{Error, Result};
 use crate::firewall::{run::Runner, Backend, Observed};
 use crate::mail::config::MailConfig;
 use crate::mail::deliver::Mailer;
 use crate::meter::MAX_METERS;
 use crate::parse::route::default_wan;
-use crate::state::{Calendar, Generation, Reading, State, MAX_STATE_METERS};
+use crate::state::{Calendar, DeviceReading, Generation, Reading, State, MAX_STATE_METERS};
 use crate::text::{fill, num, Buf};
 use crate::tz::Zone;
 use crate::{store, sys};
@@ -66,6 +67,8 @@ pub struct Ctx {
     pub runner: Runner,
     pub now: i64,
     pub force: bool,
+    /// The LAN side, when devices are counted and the bridge exists.
+    pub lan: Option<Lan>,
 }
 
 impl Ctx {
@@ -86,6 +89,7 @@ impl Ctx {
             .clone()
             .or_else(|| cfg.persist_dir.clone())
             .unwrap_or_else(|| DEFAULT_PERSIST_DIR.into());
+        let lan = find_lan(&cfg, warn);
         let cal = Calendar {
             zone: zone(warn),
             billing_day: cfg.billing_day.unwrap_or(1),
@@ -101,6 +105,7 @@ impl Ctx {
             runner: Runner::new(cmd.dry_run),
             now: sys::now(),
             force: cmd.force,
+            lan,
         })
     }
 
@@ -121,7 +126,8 @@ impl Ctx {
 
     /// Reads netmon's counters (and checks its rules).
     pub fn observe(&mut self) -> Result<Observed> {
-        self.backend.read(&self.cfg.meters, &mut self.runner)
+        self.backend
+            .read(&self.cfg.meters, self.lan.as_ref(), &mut self.runner)
     }
 
     /// A reading of what `obs` found, taken now.
@@ -130,12 +136,15 @@ impl Ctx {
             time: self.now,
             uptime: sys::uptime(),
             counts: obs.counts.clone(),
+            devices: DeviceReading {
+                max_devices: self.lan.as_ref().map_or(0, |l| l.max as usize),
+                ..obs.devices.clone()
+            },
             generation: Generation {
                 boot_id: sys::boot_id().unwrap_or_default(),
                 handle: obs.handle,
             },
             reinstalled,
-            devices: Default::default(),
         }
     }
 
@@ -231,16 +240,54 @@ impl Locked {
         if obs.installed || obs.present {
             self.fold(cx, &obs, false, warn);
         }
-        if obs.installed {
-            return Ok(());
+        if obs.installed && obs.devices_installed {
+            return self.prune(cx, &obs);
         }
-        if obs.present {
-            self.st.expect_restart();
+        if obs.present || obs.devices_present {
+            if !obs.installed {
+                self.st.expect_restart();
+            }
             store::save_state(&cx.state_dir, &self.st)?;
         }
-        cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
+        if !obs.installed {
+            cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
+        }
+        // The device table goes with a meter reinstall too (one generation).
+        if let Err(e) = cx.backend.install_devices(cx.lan.as_ref(), &mut cx.runner) {
+            warn.fill(
+                "devices are not counted: {} (per-device accounting needs the kernel's netdev \
+                 family and egress hook: kmod-nft-netdev, Linux 5.16 or later)\n",
+                &[e.message()],
+            );
+            cx.lan = None;
+        }
+        self.st.devices_restarted();
         let fresh = cx.observe()?;
-        self.fold(cx, &fresh, true, warn);
+        self.fold(cx, &fresh, !obs.installed, warn);
+        Ok(())
+    }
+
+    /// Deletes the kernel elements of devices the state let go, and of
+    /// idle ones when the sets fill up, so the sets keep room for the
+    /// devices in use. Their counts were just folded; the state then reads
+    /// their next element, if any, from zero.
+    fn prune(&mut self, cx: &mut Ctx, obs: &Observed) -> Result<()> {
+        if cx.lan.is_none() {
+            return Ok(());
+        }
+        let mut macs: Vec<Mac> = self.st.devices_to_prune(&obs.devices);
+        macs.sort_unstable();
+        if macs.is_empty() {
+            return Ok(());
+        }
+        let sets: Vec<(Mac, bool, bool)> = obs
+            .device_sets
+            .iter()
+            .filter(|e| macs.binary_search(&e.0).is_ok())
+            .copied()
+            .collect();
+        cx.backend.prune(&sets, &mut cx.runner)?;
+        self.st.pruned(&macs);
         Ok(())
     }
 
@@ -321,6 +368,9 @@ pub const STOPPED: &str =
 pub fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Box<Locked>> {
     let mut s = cx.lock(warn)?;
     s.fold_current(cx, warn)?;
+    if let Some(lan) = cx.lan.as_ref().filter(|_| !s.idle) {
+        s.st.name_devices(&crate::hosts::load(lan, &mut cx.runner));
+    }
     Ok(s)
 }
 
@@ -417,6 +467,53 @@ pub fn read_config(path: &str, explicit: bool) -> Result<Option<Box<Config>>> {
 /// and `stop` still read the counters and remove the rules netmon
 /// installed. With neither it is a runtime error (exit 1): the config is
 /// fine, the WAN is down.
+/// The LAN side of `cfg`'s devices settings as the kernel has it now: the
+/// bridge (`option bridge`, else `br-lan`, else the device of
+/// `network.lan`), its lower devices and its MAC. `None` when devices are
+/// off, or the bridge does not exist (said in `warn` when it was named).
+fn find_lan(cfg: &Config, warn: &mut Buf) -> Option<Lan> {
+    let d = cfg.devices_on()?;
+    let named = d.bridge.is_some();
+    let bridge = match d.bridge {
+        Some(b) => b,
+        None if sys::lexists("/sys/class/net/br-lan") => "br-lan".try_into().ok()?,
+        None => {
+            let network = sys::read_text("/etc/config/network").unwrap_or_default();
+            config::lan_device(&network)?.as_str().try_into().ok()?
+        }
+    };
+    let dir = store::join("/sys/class/net", &bridge);
+    let address = sys::read_text(&store::join(&dir, "address"));
+    let Some(mac) = address.ok().and_then(|a| Mac::parse(a.trim_ascii())) else {
+        if named {
+            warn.fill(
+                "devices are not counted: the LAN bridge {} (option bridge in the devices \
+                 section) does not exist; check the name with ip link\n",
+                &[&bridge],
+            );
+        }
+        return None;
+    };
+    // A bridge's ports; a plain device is its own only port.
+    let mut ports: heapless::Vec<_, MAX_PORTS> =
+        match sys::read_dir(&store::join(&dir, "brif"), false) {
+            Ok(names) => names
+                .iter()
+                .filter_map(|n| n.as_str().try_into().ok())
+                .take(MAX_PORTS)
+                .collect(),
+            Err(_) => core::iter::once(bridge.clone()).collect(),
+        };
+    ports.sort_unstable();
+    let max = d.max_devices;
+    Some(Lan {
+        bridge,
+        ports,
+        mac,
+        max,
+    })
+}
+
 fn with_meters(parsed: Option<Box<Config>>, path: &str, state_dir: &str) -> Result<Box<Config>> {
     let parsed = match parsed {
         Some(c) if !c.meters.is_empty() => return Ok(c),

@@ -3,6 +3,7 @@
 
 pub mod ctx;
 mod daily;
+mod devices;
 mod forget;
 mod mail_requeue;
 mod mail_test;
@@ -38,6 +39,7 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::MailRequeue(e) => mail_requeue::run(&mut cx, e.as_deref(), &mut out, warn)?,
         Action::Shutdown => shutdown::run(&mut cx, &mut out, warn)?,
         Action::Forget(name) => forget::run(&mut cx, name, &mut out, warn)?,
+        Action::Devices(v) => devices::run(&mut cx, *v, &mut out, warn)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));

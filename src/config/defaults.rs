@@ -84,3 +84,52 @@ fn wan_meter(name: &str, hooks: &[Hook], iif: Option<&IfName>, oif: Option<&IfNa
         proto: None,
     }
 }
+
+/// The device of `config interface 'lan'` in the text of
+/// /etc/config/network (`option device`, or `option ifname` before
+/// OpenWrt 21.02): where the LAN devices are when it is not `br-lan`.
+pub fn lan_device(network: &str) -> Option<String> {
+    use crate::parse::uci::{Lexer, Statement};
+    let mut in_lan = false;
+    let mut found = None;
+    for (_, st) in Lexer::new(network).map_while(|s| s.ok()) {
+        match st {
+            Statement::Config { ty, name } => {
+                in_lan = ty == "interface" && name.as_deref() == Some("lan");
+            }
+            Statement::Option { key, value } if in_lan && (key == "device" || key == "ifname") => {
+                // `ifname` may list several devices; the first is the one.
+                let dev = match key == "ifname" {
+                    true => value.split_ascii_whitespace().next().unwrap_or(""),
+                    false => &value,
+                };
+                if crate::meter::valid_ifname(dev) && (key == "device" || found.is_none()) {
+                    found = Some(dev.into());
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lan_device;
+
+    #[test]
+    fn the_lan_device_comes_from_the_network_config() {
+        let dsa = "config device\n\toption name 'br-lan'\n\toption type 'bridge'\n\tlist ports 'lan1'\n\n\
+                   config interface 'lan'\n\toption device 'br-lan'\n\toption proto 'static'\n";
+        assert_eq!(lan_device(dsa).as_deref(), Some("br-lan"));
+        let old =
+            "config interface 'lan'\n\toption type 'bridge'\n\toption ifname 'eth0.1 wlan0'\n";
+        assert_eq!(lan_device(old).as_deref(), Some("eth0.1"));
+        let hostile = "config interface 'lan'\n\toption device 'a b;rm -rf /'\n";
+        assert_eq!(lan_device(hostile), None);
+        assert_eq!(
+            lan_device("config interface 'wan'\n\toption device 'eth1'\n"),
+            None
+        );
+    }
+}

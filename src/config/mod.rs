@@ -26,8 +26,9 @@
 mod defaults;
 mod mail;
 
-pub use defaults::{default_config, with_default_meters};
+pub use defaults::{default_config, lan_device, with_default_meters};
 
+use crate::device::{DEFAULT_MAX_DEVICES, MAX_DEVICES};
 use crate::mail::config::MailConfig;
 use crate::meter::{
     valid_ifname, valid_name, Cidr, CidrError, Hook, IfName, Meter, Name, Proto, MAX_METERS,
@@ -99,6 +100,20 @@ pub struct Config {
     pub state_dir: Option<String>,
     /// `config mail 'mail'` (validated even when `enabled` is 0).
     pub mail: Option<MailConfig>,
+    /// `config devices 'devices'`; `None`: the file does not say (see
+    /// `Config::devices_on`).
+    pub devices: Option<DevicesConfig>,
+}
+
+/// Per-device accounting on the LAN side (`config devices 'devices'`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DevicesConfig {
+    pub enabled: bool,
+    /// `option bridge`: the LAN bridge; `None`: `br-lan`, else the device
+    /// of `network.lan` (found by the caller).
+    pub bridge: Option<IfName>,
+    /// `option max_devices`: kernel set size and devices kept in the state.
+    pub max_devices: u32,
 }
 
 /// A config error: the file, the 1-based line (0 = whole file), and the
@@ -150,7 +165,9 @@ pub fn parse(text: &str, file: &str) -> Result<Box<Config>, ConfigError> {
 struct Fail;
 
 /// Section types this file may hold.
-const SECTION_TYPES: [&str; 3] = ["netmon", "meter", "mail"];
+const SECTION_TYPES: [&str; 4] = ["netmon", "meter", "mail", "devices"];
+/// Options of `config devices 'devices'`.
+const DEVICE_OPTIONS: [&str; 3] = ["enabled", "bridge", "max_devices"];
 /// Options of `config netmon 'main'`, in the order of the setters in
 /// `Validator::main_option` (and of the "known:" list in messages).
 const MAIN_OPTIONS: [&str; 5] = [
@@ -194,6 +211,7 @@ enum Section {
     Main,
     Meter(Box<Draft>),
     Mail(Box<mail::MailDraft>),
+    Devices,
 }
 
 /// Stage two: statements in, a `Config` out.
@@ -208,6 +226,9 @@ struct Validator<'f> {
     /// Line of `config netmon 'main'` and of `config mail 'mail'` (0 = none yet).
     main_line: u32,
     mail_line: u32,
+    devices_line: u32,
+    /// Line each devices option was set on.
+    device_lines: [u32; DEVICE_OPTIONS.len()],
     /// Line each main option was set on, by position in `MAIN_OPTIONS`.
     main_lines: [u32; MAIN_OPTIONS.len()],
     /// The line and sentence of the error that stopped the validation.
@@ -223,6 +244,8 @@ impl<'f> Validator<'f> {
             cfg: Box::new(Config::empty(Source::File(file.into()))),
             main_line: 0,
             mail_line: 0,
+            devices_line: 0,
+            device_lines: [0; DEVICE_OPTIONS.len()],
             main_lines: [0; MAIN_OPTIONS.len()],
             failure: (0, String::new()),
         }
@@ -270,17 +293,18 @@ impl<'f> Validator<'f> {
                 &m,
                 ty,
                 &SECTION_TYPES,
-                " (known types: netmon, meter, mail)",
+                " (known types: netmon, meter, mail, devices)",
             ));
         };
         if i == 1 {
             return self.open_meter(line, name);
         }
         // Scripts read `uci get netmon.main.state_dir` and `netmon.mail.to`,
-        // so these two names are fixed.
+        // so these names are fixed.
         let (fixed, first) = match i {
             0 => ("main", &mut self.main_line),
-            _ => ("mail", &mut self.mail_line),
+            2 => ("mail", &mut self.mail_line),
+            _ => ("devices", &mut self.devices_line),
         };
         if name != Some(fixed) {
             let m = "the {} section must be named '{}' (write: config {} '{}')";
@@ -293,7 +317,11 @@ impl<'f> Validator<'f> {
         *first = line;
         self.section = match i {
             0 => Section::Main,
-            _ => Section::Mail(Box::new(mail::MailDraft::new(line))),
+            2 => Section::Mail(Box::new(mail::MailDraft::new(line))),
+            _ => {
+                self.cfg.devices = Some(DevicesConfig::default());
+                Section::Devices
+            }
         };
         Ok(())
     }
@@ -331,6 +359,7 @@ impl<'f> Validator<'f> {
             Section::Main => self.main_option(line, key, value, list),
             Section::Meter(d) => d.option(line, key, value, list),
             Section::Mail(d) => d.option(line, key, value, list),
+            Section::Devices => self.devices_option(line, key, value, list),
         };
         r.map_err(|m| self.fail(line, m))
     }
@@ -359,6 +388,23 @@ impl<'f> Validator<'f> {
         };
         r.map_err(|why| bad(key, value, why))?;
         set_once(&mut self.main_lines, i, key, line)
+    }
+
+    fn devices_option(
+        &mut self,
+        line: u32,
+        key: &str,
+        value: &str,
+        list: bool,
+    ) -> Result<(), String> {
+        let i = check_option(key, value, list, &DEVICE_OPTIONS, "the devices section")?;
+        let d = self.cfg.devices.get_or_insert_with(DevicesConfig::default);
+        match i {
+            0 => d.enabled = boolean(key, value)?,
+            1 => d.bridge = Some(ifname(value).map_err(|why| bad(key, value, why))?),
+            _ => d.max_devices = max_devices(value).map_err(|why| bad(key, value, why))?,
+        }
+        set_once(&mut self.device_lines, i, key, line)
     }
 
     /// Ends the open section; a meter is checked as a whole and kept if enabled.
@@ -504,6 +550,14 @@ fn ifname(value: &str) -> Result<IfName, &'static str> {
 
 /// The reason a boolean is refused.
 const NOT_BOOLEAN: &str = "not a boolean (use '1' or '0')";
+
+/// `max_devices`: 1 to `MAX_DEVICES`.
+fn max_devices(value: &str) -> Result<u32, &'static str> {
+    match crate::text::parse_u64(value) {
+        Ok(n) if (1..=u64::from(MAX_DEVICES)).contains(&n) => Ok(n as u32),
+        _ => Err("not a number of devices from 1 to 8192"),
+    }
+}
 
 /// OpenWrt's booleans, as `config_get_bool` in /lib/functions.sh reads them.
 fn bool_word(value: &str) -> Option<bool> {
@@ -692,6 +746,29 @@ impl Config {
             backend: None,
             state_dir: None,
             mail: None,
+            devices: None,
+        }
+    }
+
+    /// The devices settings in effect: the file's section, or when it has
+    /// none, on (with the defaults) for the default WAN meters (no file, or
+    /// a file without meters, as shipped) and off for a file that lists
+    /// its meters (it says exactly what to count).
+    pub fn devices_on(&self) -> Option<DevicesConfig> {
+        match (&self.devices, &self.source) {
+            (Some(d), _) => Some(d.clone()).filter(|d| d.enabled),
+            (None, Source::File(_)) => None,
+            (None, _) => Some(DevicesConfig::default()),
+        }
+    }
+}
+
+impl Default for DevicesConfig {
+    fn default() -> DevicesConfig {
+        DevicesConfig {
+            enabled: true,
+            bridge: None,
+            max_devices: DEFAULT_MAX_DEVICES,
         }
     }
 }

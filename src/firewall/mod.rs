@@ -7,12 +7,14 @@
 
 pub mod iptables;
 pub mod nft;
+pub mod nft_devices;
 pub mod run;
 
 use crate::config::BackendChoice;
+use crate::device::Lan;
 use crate::error::{Error, Result};
 use crate::meter::Meter;
-use crate::state::Counts;
+use crate::state::{Counts, DeviceReading};
 use crate::text::Buf;
 use run::Runner;
 
@@ -41,17 +43,28 @@ impl Backend {
         }
     }
 
-    /// Reads netmon's counters and checks its rules against `meters`.
-    pub fn read(self, meters: &[Meter], r: &mut Runner) -> Result<Observed> {
+    /// Reads netmon's counters and checks its rules against `meters` and
+    /// the LAN side (`None`: devices off).
+    pub fn read(self, meters: &[Meter], lan: Option<&Lan>, r: &mut Runner) -> Result<Observed> {
         let mut obs = Observed::default();
         match self {
-            Backend::Nft => nft::read(meters, r, &mut obs)?,
-            Backend::Iptables => iptables::read(meters, r, &mut obs)?,
+            Backend::Nft => {
+                nft::read(meters, r, &mut obs)?;
+                let d = nft_devices::read(lan, r)?;
+                obs.devices = d.devices;
+                obs.device_sets = d.sets;
+                obs.devices_installed = d.installed;
+                obs.devices_present = d.present;
+            }
+            Backend::Iptables => {
+                iptables::read(meters, r, &mut obs)?;
+                obs.devices_installed = true;
+            }
         }
         Ok(obs)
     }
 
-    /// Installs netmon's rules, replacing whatever of netmon's was there.
+    /// Installs netmon's meter rules, replacing whatever of netmon's was there.
     pub fn install(self, meters: &[Meter], r: &mut Runner) -> Result<()> {
         match self {
             Backend::Nft => nft::install(meters, r),
@@ -59,7 +72,27 @@ impl Backend {
         }
     }
 
-    /// Removes exactly what `install` adds; a no-op when nothing is there.
+    /// Installs the per-device rules for `lan` (`None`: removes them), in a
+    /// transaction of their own: a kernel without the netdev family or the
+    /// egress hook fails this, not the meters.
+    pub fn install_devices(self, lan: Option<&Lan>, r: &mut Runner) -> Result<()> {
+        match self {
+            Backend::Nft => nft::install_devices(lan, r),
+            Backend::Iptables => Ok(()),
+        }
+    }
+
+    /// Deletes the kernel elements of devices netmon stopped tracking
+    /// (`(mac, in the upload set, in the download set)`).
+    pub fn prune(self, macs: &[(crate::device::Mac, bool, bool)], r: &mut Runner) -> Result<()> {
+        match self {
+            Backend::Nft => nft_devices::prune(macs, r),
+            Backend::Iptables => Ok(()),
+        }
+    }
+
+    /// Removes exactly what `install` and `install_devices` add; a no-op
+    /// when nothing is there.
     pub fn remove(self, meters: &[Meter], r: &mut Runner) -> Result<()> {
         match self {
             Backend::Nft => nft::remove(r),
@@ -109,6 +142,14 @@ pub struct Observed {
     pub present: bool,
     /// nft table handle (0 for iptables or when absent).
     pub handle: u64,
+    /// Per-device counters (`on` when devices are counted and installed).
+    pub devices: DeviceReading,
+    /// The device rules are as configured (absent when devices are off).
+    pub devices_installed: bool,
+    /// Some of netmon's device rules exist.
+    pub devices_present: bool,
+    /// Per MAC of `devices.elems`: in the download set, in the upload set.
+    pub device_sets: Vec<(crate::device::Mac, bool, bool)>,
 }
 
 /// FNV-1a, 32 bits: a short, stable fingerprint of a rule's text.

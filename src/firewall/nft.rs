@@ -139,10 +139,22 @@ pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
     r.change(&["nft", s.as_str()])
 }
 
+/// (Re)creates `table netdev netmon` for `lan`, or removes it (`None`).
+pub fn install_devices(lan: Option<&crate::device::Lan>, r: &mut Runner) -> Result<()> {
+    let mut s = Buf::new();
+    super::nft_devices::build(&mut s, lan, "; ");
+    s.0.truncate(s.0.len().saturating_sub(2));
+    r.change(&["nft", s.as_str()])
+}
+
 pub fn remove(r: &mut Runner) -> Result<()> {
     // `add` then `delete` in one transaction: no error when it is absent,
-    // and nothing but netmon's table is named.
-    r.change(&["nft", "add table inet netmon; delete table inet netmon"])
+    // and nothing but netmon's tables are named.
+    r.change(&[
+        "nft",
+        "add table inet netmon; delete table inet netmon; \
+         add table netdev netmon; delete table netdev netmon",
+    ])
 }
 
 /// Expected per-chain digests, indexed like `Hook::ALL`.

@@ -62,6 +62,10 @@ pub enum Item<'a> {
         comment: Option<&'a str>,
         handle: Option<u64>,
     },
+    /// The `type ...` line of a chain (its hook, devices and priority),
+    /// e.g. `type filter hook ingress devices = { lan1, lan2 } priority
+    /// -500; policy accept;` (see `hook_devices`).
+    ChainType { chain: &'a str, text: &'a str },
     /// One element of a set with a per-element counter
     /// (`elements = { 10.0.0.2 counter packets P bytes B, ... }`).
     /// `key` is the element text before its first statement (`1.1.1.1`,
@@ -294,6 +298,10 @@ struct RuleView<'a> {
 fn rule(chain: &str, t: &str, no: u32, f: &mut impl FnMut(Item<'_>)) -> Result<(), ParseError> {
     // Chain properties, not rules (a rule cannot start with these words).
     const CHAIN_PROPS: [&str; 5] = ["type ", "policy ", "comment ", "devices ", "flags "];
+    if t.starts_with("type ") {
+        f(Item::ChainType { chain, text: t });
+        return Ok(());
+    }
     if CHAIN_PROPS.iter().any(|p| t.starts_with(p)) {
         return Ok(());
     }
@@ -331,6 +339,20 @@ fn rule_view(t: &str) -> Option<RuleView<'_>> {
         }
     }
     Some(v)
+}
+
+/// The devices a netdev chain's `type` line names, in the order printed:
+/// `devices = { lan1, lan2 }` (several) or `device "lan1"` (one; nft
+/// prints a one-device list this way too). Empty for other chains.
+pub fn hook_devices(text: &str) -> impl Iterator<Item = &str> {
+    let list = match (text.split_once("devices = {"), text.split_once("device ")) {
+        (Some((_, rest)), _) => rest.split_once('}').map_or("", |(l, _)| l),
+        (None, Some((_, rest))) => rest.split_once(' ').map_or(rest, |(w, _)| w),
+        (None, None) => "",
+    };
+    list.split(',')
+        .map(|d| unquote(d.trim_ascii()))
+        .filter(|d| !d.is_empty())
 }
 
 /// After `counter`: `name "X"`, `name X`, `packets P bytes B`, or nothing

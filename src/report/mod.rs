@@ -3,6 +3,7 @@
 //! state and the times; rendering writes into a `Buf`.
 
 pub mod daily;
+pub mod devices;
 pub mod html;
 pub mod json;
 pub mod text;

@@ -325,6 +325,15 @@ impl State {
             .collect()
     }
 
+    /// The device table was created again (a new port, a config change):
+    /// every element, and the other counters, count from zero.
+    pub fn devices_restarted(&mut self) {
+        for d in self.devices.iter_mut() {
+            d.gone();
+        }
+        self.other.gone();
+    }
+
     /// The kernel elements of `macs` were deleted: an element created
     /// again counts from zero.
     pub fn pruned(&mut self, macs: &[Mac]) {

@@ -845,6 +845,32 @@ impl LinkStats {
     }
 }
 
+/// Sends `count` UDP datagrams of `size` payload bytes from `src` in
+/// `from` to `dst` in `to`, and checks that every one arrived (so none was
+/// answered with an ICMP error). Unlike `Lab::udp`, any two namespaces.
+pub fn udp_between(from: &Netns, src: &str, to: &Netns, dst: &str, size: u64, count: u64) {
+    let port = "5303";
+    let mut rx = Receiver::spawn(to, &["udp-recv", dst, port, &count.to_string(), "5"]);
+    let py = python();
+    let argv = [
+        py.to_str().unwrap(),
+        TRAFFIC_PY,
+        "udp-send",
+        src,
+        dst,
+        port,
+        &size.to_string(),
+        &count.to_string(),
+    ];
+    let out = from.run(&argv);
+    assert!(out.status.success(), "udp-send {src} -> {dst} failed");
+    assert_eq!(
+        rx.finish(),
+        format!("udp {count} {}", count * size),
+        "{src} -> {dst}"
+    );
+}
+
 /// A traffic receiver running in a namespace; killed on drop if still alive.
 struct Receiver {
     child: Child,
@@ -1191,6 +1217,18 @@ impl Json {
             _ => None,
         }
     }
+    pub fn as_array(&self) -> Option<&Vec<Json>> {
+        match self {
+            Json::Arr(v) => Some(v),
+            _ => None,
+        }
+    }
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Json::Num(n) => n.parse().ok(),
+            _ => None,
+        }
+    }
 }
 
 fn skip_ws(b: &[u8], i: &mut usize) {
@@ -1458,7 +1496,7 @@ pub const WAN_UP: &str = "wan_up";
 
 /// A permanent neighbour entry: no ARP/NDP traffic on the lab links, so
 /// the byte counts are exactly the test's own packets.
-fn static_neigh(ns: &Netns, addr: &str, mac: &str, dev: &str) {
+pub fn static_neigh(ns: &Netns, addr: &str, mac: &str, dev: &str) {
     ns.ok(&[
         "ip",
         "neigh",

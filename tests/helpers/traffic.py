@@ -6,6 +6,7 @@ Prints one line of results on stdout so the Rust test can check delivery.
 
   udp-recv BIND PORT COUNT TIMEOUT   -> prints "READY", then "udp <n> <payload bytes>"
   udp-send SRC DST PORT SIZE COUNT   -> sends COUNT datagrams of SIZE bytes from SRC
+                                        (DST may be a broadcast address)
   tcp-recv BIND PORT TIMEOUT         -> prints "READY", accepts one connection, reads to EOF,
                                         prints "tcp <payload bytes>", closes
   tcp-send SRC DST PORT SIZE TIMEOUT -> connects from SRC, sends SIZE bytes, half-closes,
@@ -39,6 +40,8 @@ def udp_recv(bind, port, count, timeout):
 
 def udp_send(src, dst, port, size, count):
     s = socket.socket(family(dst), socket.SOCK_DGRAM)
+    if family(dst) == socket.AF_INET:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     s.bind((src, 0))
     payload = b"u" * int(size)
     for _ in range(int(count)):

@@ -1,0 +1,262 @@
+//! Per-device accounting (issue 11) against the real kernel: a router with
+//! a LAN bridge of three ports, NAT to a WAN host, three LAN devices (one
+//! dual-stack with two IPv6 addresses). Download and upload per device are
+//! byte-exact against the datagrams sent; LAN-to-LAN and broadcast frames
+//! are not counted; traffic to the router itself is. Also: a set smaller
+//! than the number of devices (devices + other = total), a LAN port that
+//! is deleted and re-created, and where the chains hook.
+//!
+//! Run: `cargo test --test devices -- --test-threads=2` (as root).
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+
+const P_MAC: &str = "02:00:00:00:10:10";
+const Q_MAC: &str = "02:00:00:00:20:20";
+const D_MAC: &str = "02:00:00:00:30:30";
+const UDP4: u64 = IPV4_HDR + UDP_HDR;
+const UDP6: u64 = IPV6_HDR + UDP_HDR;
+
+/// Devices on `br-lan`, the WAN meters written out.
+const CONFIG: &str = "config devices 'devices'
+\toption bridge 'br-lan'
+
+config meter 'wan_down'
+\toption hook 'input forward'
+\toption iif 'wan'
+
+config meter 'wan_up'
+\toption hook 'output forward'
+\toption oif 'wan'
+";
+
+/// The lab plus a third device `d` on a third bridge port `lan3`, a second
+/// IPv6 address on the proxy, and masquerading out of `wan` as OpenWrt does.
+struct DevLab {
+    lab: Lab,
+    d: Netns,
+}
+
+impl DevLab {
+    fn new() -> DevLab {
+        let lab = Lab::new(true);
+        let d = Netns::new(&format!("{}d", lab.r.name));
+        let (r, p) = (&lab.r, &lab.p);
+        p.ok(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "fd00::11/64",
+            "dev",
+            "eth0",
+            "nodad",
+        ]);
+        static_neigh(r, "fd00::11", P_MAC, "br-lan");
+        r.ok(&[
+            "nft",
+            "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; \
+             add rule ip nat post oifname \"wan\" masquerade",
+        ]);
+        let dl = DevLab { lab, d };
+        dl.plug_d();
+        dl.lab.wait_quiet();
+        dl
+    }
+
+    /// (Re)creates `lan3` with device `d` behind it.
+    fn plug_d(&self) {
+        let (r, d) = (&self.lab.r, &self.d);
+        r.ok(&[
+            "ip", "link", "add", "lan3", "type", "veth", "peer", "name", "eth0", "address", D_MAC,
+            "netns", &d.name,
+        ]);
+        r.ok(&["ip", "link", "set", "lan3", "gso_max_segs", "1"]);
+        d.ok(&["ip", "link", "set", "eth0", "gso_max_segs", "1"]);
+        r.ok(&["ip", "link", "set", "lan3", "master", "br-lan"]);
+        r.ok(&["ip", "link", "set", "lan3", "up"]);
+        d.sysctl(&["net.ipv6.conf.eth0.disable_ipv6=1"]);
+        d.ok(&["ip", "link", "set", "eth0", "up"]);
+        d.ok(&["ip", "addr", "replace", "192.168.1.30/24", "dev", "eth0"]);
+        d.ok(&["ip", "route", "replace", "default", "via", "192.168.1.1"]);
+        static_neigh(r, "192.168.1.30", D_MAC, "br-lan");
+        static_neigh(d, "192.168.1.1", "02:00:00:00:01:01", "eth0");
+        r.ok(&[
+            "bridge", "fdb", "replace", D_MAC, "dev", "lan3", "master", "static",
+        ]);
+    }
+}
+
+/// `netmon devices --format json` as MAC (or "other") -> (download, upload).
+fn devices(nm: &Netmon) -> HashMap<String, (u64, u64)> {
+    let text = nm.ok(&["devices", "--format", "json"]);
+    let j = Json::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let mut out = HashMap::new();
+    for d in j
+        .get("devices")
+        .and_then(Json::as_array)
+        .expect("devices array")
+    {
+        let key = match d.get("mac") {
+            Some(Json::Str(m)) => m.clone(),
+            _ => "other".into(),
+        };
+        let n = |k: &str| d.get(k).and_then(Json::as_u64).expect(k);
+        out.insert(key, (n("download_bytes"), n("upload_bytes")));
+    }
+    out
+}
+
+fn setup(test: &str) -> Option<DevLab> {
+    require_root_tools(test, &["nft"]).then(DevLab::new)
+}
+
+#[test]
+fn each_device_is_counted_byte_exact_nft() {
+    let Some(dl) = setup("each_device_is_counted_byte_exact_nft") else {
+        return;
+    };
+    let (r, p, q, o, d) = (&dl.lab.r, &dl.lab.p, &dl.lab.q, &dl.lab.o, &dl.d);
+    let nm = Netmon::new(r, Backend::Nft, Some(CONFIG));
+    nm.ok(&["start"]);
+    // Upload and download of each device, IPv4 and both IPv6 addresses.
+    udp_between(p, "192.168.1.10", o, "10.99.0.2", 1000, 5);
+    udp_between(p, "fd00::11", o, "fd00:99::2", 700, 4);
+    udp_between(o, "fd00:99::2", p, "fd00::10", 900, 3);
+    udp_between(q, "192.168.1.20", o, "10.99.0.2", 500, 2);
+    udp_between(o, "10.99.0.2", q, "192.168.1.20", 1200, 6);
+    udp_between(d, "192.168.1.30", o, "10.99.0.2", 300, 3);
+    udp_between(o, "10.99.0.2", d, "192.168.1.30", 100, 2);
+    // To the router itself: counted (as DNS and LuCI are).
+    udp_between(p, "192.168.1.10", r, "192.168.1.1", 100, 2);
+    // Bridged between two LAN devices, and broadcast: not counted.
+    udp_between(p, "192.168.1.10", q, "192.168.1.20", 1000, 10);
+    udp_between(p, "fd00::10", q, "fd00::20", 1000, 10);
+    let py = python();
+    let bcast = [
+        py.to_str().unwrap(),
+        TRAFFIC_PY,
+        "udp-send",
+        "192.168.1.10",
+        "192.168.1.255",
+        "5304",
+        "100",
+        "3",
+    ];
+    p.ok(&bcast);
+    let got = devices(&nm);
+    let p_up = 5 * (UDP4 + 1000) + 4 * (UDP6 + 700) + 2 * (UDP4 + 100);
+    assert_eq!(got.get(P_MAC), Some(&(3 * (UDP6 + 900), p_up)), "{got:?}");
+    assert_eq!(
+        got.get(Q_MAC),
+        Some(&(6 * (UDP4 + 1200), 2 * (UDP4 + 500))),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.get(D_MAC),
+        Some(&(2 * (UDP4 + 100), 3 * (UDP4 + 300))),
+        "{got:?}"
+    );
+    assert_eq!(got.get("other"), None, "{got:?}");
+    assert_eq!(got.len(), 3, "{got:?}");
+}
+
+#[test]
+fn devices_and_other_add_up_when_the_set_is_full_nft() {
+    let Some(dl) = setup("devices_and_other_add_up_when_the_set_is_full_nft") else {
+        return;
+    };
+    let (r, p, q, o, d) = (&dl.lab.r, &dl.lab.p, &dl.lab.q, &dl.lab.o, &dl.d);
+    let config = CONFIG.replace("'br-lan'\n", "'br-lan'\n\toption max_devices '2'\n");
+    let nm = Netmon::new(r, Backend::Nft, Some(&config));
+    nm.ok(&["start"]);
+    udp_between(p, "192.168.1.10", o, "10.99.0.2", 1000, 5);
+    udp_between(q, "192.168.1.20", o, "10.99.0.2", 500, 2);
+    udp_between(d, "192.168.1.30", o, "10.99.0.2", 300, 3);
+    udp_between(o, "10.99.0.2", d, "192.168.1.30", 100, 2);
+    let got = devices(&nm);
+    let up: u64 = got.values().map(|v| v.1).sum();
+    let down: u64 = got.values().map(|v| v.0).sum();
+    let sent_up = 5 * (UDP4 + 1000) + 2 * (UDP4 + 500) + 3 * (UDP4 + 300);
+    assert_eq!((down, up), (2 * (UDP4 + 100), sent_up), "{got:?}");
+    assert!(
+        got.contains_key("other"),
+        "the third device went to other: {got:?}"
+    );
+    assert_eq!(got.len(), 3, "two devices and other: {got:?}");
+}
+
+#[test]
+fn a_lan_port_deleted_and_recreated_is_counted_again_nft() {
+    let Some(dl) = setup("a_lan_port_deleted_and_recreated_is_counted_again_nft") else {
+        return;
+    };
+    let (r, o, d) = (&dl.lab.r, &dl.lab.o, &dl.d);
+    let nm = Netmon::new(r, Backend::Nft, Some(CONFIG));
+    nm.ok(&["start"]);
+    udp_between(d, "192.168.1.30", o, "10.99.0.2", 300, 3);
+    nm.ok(&["update"]);
+    // A wifi reload deletes and re-creates its interface.
+    r.ok(&["ip", "link", "del", "lan3"]);
+    nm.ok(&["update"]);
+    dl.plug_d();
+    dl.lab.wait_quiet();
+    nm.ok(&["update"]);
+    let hooks = r.ok(&["nft", "list", "table", "netdev", "netmon"]);
+    for chain in ["ingress", "egress"] {
+        let line = hooks
+            .lines()
+            .find(|l| l.contains(&format!("hook {chain} ")))
+            .unwrap_or_else(|| panic!("no {chain} chain: {hooks}"));
+        assert!(
+            line.contains("lan3"),
+            "{chain} is not on lan3 again: {line}"
+        );
+    }
+    udp_between(d, "192.168.1.30", o, "10.99.0.2", 200, 4);
+    udp_between(o, "10.99.0.2", d, "192.168.1.30", 100, 2);
+    let got = devices(&nm);
+    let up = 3 * (UDP4 + 300) + 4 * (UDP4 + 200);
+    assert_eq!(got.get(D_MAC), Some(&(2 * (UDP4 + 100), up)), "{got:?}");
+}
+
+/// Where the flowtable cannot bypass them: every device chain hooks
+/// ingress or egress on every lower device of the bridge, at a priority
+/// below fw4's flowtable (ingress, priority filter = 0).
+#[test]
+fn device_chains_sit_before_the_flowtable_on_every_port_nft() {
+    let Some(dl) = setup("device_chains_sit_before_the_flowtable_on_every_port_nft") else {
+        return;
+    };
+    let r = &dl.lab.r;
+    let nm = Netmon::new(r, Backend::Nft, Some(CONFIG));
+    nm.ok(&["start"]);
+    let table = r.ok(&["nft", "list", "table", "netdev", "netmon"]);
+    let mut hooks = Vec::new();
+    for line in table
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("type filter hook"))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let hook = words[3];
+        let prio: i64 = words[words.iter().position(|w| *w == "priority").unwrap() + 1]
+            .trim_end_matches(';')
+            .parse()
+            .unwrap();
+        assert!(
+            prio < 0,
+            "{line}: priority {prio} is not below the flowtable's 0"
+        );
+        let (_, list) = line.split_once('{').expect(line);
+        let (list, _) = list.split_once('}').expect(line);
+        let mut ports: Vec<&str> = list.split(',').map(str::trim).collect();
+        ports.sort_unstable();
+        assert_eq!(ports, ["lan1", "lan2", "lan3"], "{line}");
+        hooks.push(hook.to_string());
+    }
+    hooks.sort();
+    assert_eq!(hooks, ["egress", "ingress"], "{table}");
+}
