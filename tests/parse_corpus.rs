@@ -330,6 +330,7 @@ fn nft_set_element_counters_next_to_quota() {
         r#"SetElem { set: "y", key: "1.2.3.4", packets: 9, bytes: 756 }"#,
         r#"SetElem { set: "y", key: "2.2.2.2", packets: 0, bytes: 0 }"#,
         r#"Chain { name: "y", handle: None }"#,
+        r#"ChainType { chain: "y", text: "type filter hook output priority filter; policy accept;" }"#,
         r#"Rule { chain: "y", counter_ref: None, counter: None, comment: None, handle: None }"#,
     ];
     assert_eq!(nft_items(&b, 8192).unwrap(), want);
@@ -410,11 +411,14 @@ fn own_nft_netmon_table_exact() {
         r#"Counter { name: "m_proxy", packets: 6020, bytes: 4813680 }"#,
         r#"Counter { name: "m_offnet", packets: 3010, bytes: 2406840 }"#,
         r#"Chain { name: "input", handle: Some(1) }"#,
+        r#"ChainType { chain: "input", text: "type filter hook input priority filter - 1; policy accept;" }"#,
         r#"Rule { chain: "input", counter_ref: Some("m_proxy"), counter: None, comment: Some("netmon:proxy:0123abcd"), handle: Some(6) }"#,
         r#"Rule { chain: "input", counter_ref: Some("m_offnet"), counter: None, comment: Some("netmon:offnet:89abcdef"), handle: Some(7) }"#,
         r#"Chain { name: "output", handle: Some(2) }"#,
+        r#"ChainType { chain: "output", text: "type filter hook output priority filter - 1; policy accept;" }"#,
         r#"Rule { chain: "output", counter_ref: Some("m_proxy"), counter: None, comment: Some("netmon:proxy:0123abcd"), handle: Some(8) }"#,
         r#"Chain { name: "forward", handle: Some(3) }"#,
+        r#"ChainType { chain: "forward", text: "type filter hook forward priority filter - 1; policy accept;" }"#,
     ];
     assert_eq!(
         nft_items(&own_file("nft-a-list-table_netmon.nft"), 8192).unwrap(),

@@ -943,7 +943,7 @@ config meter 'offnet'
         assert_err(
             "config interface 'a'\n",
             1,
-            "unknown section type 'interface' (known types: netmon, meter, mail)",
+            "unknown section type 'interface' (known types: netmon, meter, mail, devices)",
         );
         assert_err(
             "config netmon\n",

@@ -512,6 +512,7 @@ mod tests {
             r#"Counter { name: "m_proxy", packets: 6020, bytes: 4813680 }"#,
             r#"Counter { name: "m_offnet", packets: 18446744073709551615, bytes: 4294967296 }"#,
             r#"Chain { name: "input", handle: Some(1) }"#,
+            r#"ChainType { chain: "input", text: "type filter hook input priority filter - 1; policy accept;" }"#,
             r#"Rule { chain: "input", counter_ref: Some("m_proxy"), counter: None, comment: Some("netmon:proxy:0123abcd"), handle: Some(6) }"#,
             r#"Rule { chain: "input", counter_ref: Some("m_offnet"), counter: None, comment: None, handle: Some(7) }"#,
             r#"Rule { chain: "input", counter_ref: None, counter: Some((3, 4)), comment: Some("x, { y"), handle: None }"#,
