@@ -237,13 +237,37 @@ impl Proto {
     }
 }
 
+/// A hook on a device itself (the nftables netdev family): every IP frame
+/// that arrives on it (`ingress`, with `iif`) or leaves it (`egress`, with
+/// `oif`), dropped ones included, as the ISP counts. fw4's flowtable
+/// hooks ingress at priority 0 on the zones' devices; netmon's link chains
+/// come first, so offloaded flows count too.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Link {
+    Ingress,
+    Egress,
+}
+
+impl Link {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Link::Ingress => "ingress",
+            Link::Egress => "egress",
+        }
+    }
+}
+
 /// A validated meter.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Meter {
     pub name: Name,
     /// One or more hooks; a meter on several hooks sums them
-    /// (WAN download = input + forward with `iif wan`).
+    /// (WAN download = input + forward with `iif wan`). Empty for a meter
+    /// on a link hook.
     pub hooks: heapless::Vec<Hook, 3>,
+    /// The link hook, instead of `hooks` (on the device of `iif` for
+    /// ingress, `oif` for egress).
+    pub link: Option<Link>,
     pub src: Option<Cidr>,
     pub dst: Option<Cidr>,
     pub iif: Option<IfName>,
@@ -263,6 +287,30 @@ impl Meter {
 
     pub fn matches_family(&self, f: Family) -> bool {
         self.family().is_none_or(|m| m == f)
+    }
+
+    /// The device a link meter hooks.
+    pub fn link_device(&self) -> Option<&IfName> {
+        match self.link? {
+            Link::Ingress => self.iif.as_ref(),
+            Link::Egress => self.oif.as_ref(),
+        }
+    }
+
+    /// The same meter on the firewall hooks, where there are no link hooks
+    /// (iptables, a kernel without netdev egress): what arrives on a device
+    /// is input + forward with `iif`, what leaves it output + forward with
+    /// `oif` (the same traffic, minus what the firewall drops first, and
+    /// offloaded flows are missed).
+    pub fn on_firewall_hooks(&self) -> Meter {
+        let mut m = self.clone();
+        let hooks: &[Hook] = match m.link.take() {
+            None => return m,
+            Some(Link::Ingress) => &[Hook::Input, Hook::Forward],
+            Some(Link::Egress) => &[Hook::Output, Hook::Forward],
+        };
+        m.hooks = hooks.iter().copied().collect();
+        m
     }
 }
 

@@ -223,15 +223,17 @@ fn a_lan_port_deleted_and_recreated_is_counted_again_nft() {
 }
 
 /// Where the flowtable cannot bypass them: every device chain hooks
-/// ingress or egress on every lower device of the bridge, at a priority
-/// below fw4's flowtable (ingress, priority filter = 0).
+/// ingress or egress on every lower device of the bridge, and the default
+/// WAN meters ingress and egress of the WAN device, at a priority below
+/// fw4's flowtable (ingress, priority filter = 0).
 #[test]
-fn device_chains_sit_before_the_flowtable_on_every_port_nft() {
-    let Some(dl) = setup("device_chains_sit_before_the_flowtable_on_every_port_nft") else {
+fn device_and_wan_chains_sit_before_the_flowtable_nft() {
+    let Some(dl) = setup("device_and_wan_chains_sit_before_the_flowtable_nft") else {
         return;
     };
     let r = &dl.lab.r;
-    let nm = Netmon::new(r, Backend::Nft, Some(CONFIG));
+    // As shipped: a devices section and no meters (the default WAN meters).
+    let nm = Netmon::new(r, Backend::Nft, Some("config devices 'devices'\n"));
     nm.ok(&["start"]);
     let table = r.ok(&["nft", "list", "table", "netdev", "netmon"]);
     let mut hooks = Vec::new();
@@ -250,13 +252,36 @@ fn device_chains_sit_before_the_flowtable_on_every_port_nft() {
             prio < 0,
             "{line}: priority {prio} is not below the flowtable's 0"
         );
-        let (_, list) = line.split_once('{').expect(line);
-        let (list, _) = list.split_once('}').expect(line);
+        // `devices = { a, b }`, or `device "a"` for one.
+        let list = match line.split_once('{') {
+            Some((_, l)) => l.split_once('}').expect(line).0,
+            None => line.split('"').nth(1).expect(line),
+        };
         let mut ports: Vec<&str> = list.split(',').map(str::trim).collect();
         ports.sort_unstable();
-        assert_eq!(ports, ["lan1", "lan2", "lan3"], "{line}");
-        hooks.push(hook.to_string());
+        hooks.push(format!("{hook} {}", ports.join(" ")));
     }
     hooks.sort();
-    assert_eq!(hooks, ["egress", "ingress"], "{table}");
+    let want = [
+        "egress lan1 lan2 lan3",
+        "egress wan",
+        "ingress lan1 lan2 lan3",
+        "ingress wan",
+    ];
+    assert_eq!(hooks, want, "{table}");
+    for (meter, chain_hook) in [("wan_down", "ingress"), ("wan_up", "egress")] {
+        let rule = format!("counter name \"m_{meter}\"");
+        let chain = table
+            .split("chain ")
+            .find(|c| c.contains(&rule))
+            .unwrap_or_else(|| panic!("no rule for {meter}: {table}"));
+        let on_wan = format!("hook {chain_hook} device \"wan\"");
+        assert!(chain.contains(&on_wan), "{meter}: {chain}");
+    }
+    // Nothing of the WAN meters is left on the firewall hooks.
+    let inet = r.ok(&["nft", "list", "table", "inet", "netmon"]);
+    assert!(
+        !inet.contains("wan_down") && !inet.contains("wan_up"),
+        "{inet}"
+    );
 }

@@ -80,7 +80,8 @@ impl Ctx {
             .clone()
             .or_else(|| parsed.as_ref().and_then(|c| c.state_dir.clone()))
             .unwrap_or_else(|| DEFAULT_STATE_DIR.into());
-        let cfg = with_meters(parsed, &cmd.config, &state_dir)?;
+        let mut cfg = with_meters(parsed, &cmd.config, &state_dir)?;
+        links_on_ethernet(&mut cfg, warn);
         let choice = cmd.backend.or(cfg.backend).unwrap_or(BackendChoice::Auto);
         let path = sys::getenv(c"PATH").unwrap_or_default();
         let backend = Backend::resolve(choice, &path)?;
@@ -243,27 +244,32 @@ impl Locked {
         if obs.installed && obs.devices_installed {
             return self.prune(cx, &obs);
         }
+        // Both tables are made again together, so every counter starts
+        // again at once (one restart for the fold), after what was there
+        // was read and saved.
         if obs.present || obs.devices_present {
-            if !obs.installed {
-                self.st.expect_restart();
-            }
+            self.st.expect_restart();
             store::save_state(&cx.state_dir, &self.st)?;
         }
-        if !obs.installed {
-            cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
-        }
-        // The device table goes with a meter reinstall too (one generation).
-        if let Err(e) = cx.backend.install_devices(cx.lan.as_ref(), &mut cx.runner) {
+        cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
+        if let Err(e) = cx
+            .backend
+            .install_netdev(cx.lan.as_ref(), &cx.cfg.meters, &mut cx.runner)
+        {
             warn.fill(
-                "devices are not counted: {} (per-device accounting needs the kernel's netdev \
-                 family and egress hook: kmod-nft-netdev, Linux 5.16 or later)\n",
+                "devices and link meters are not counted on the link: {} (that needs the \
+                 kernel's netdev family with the egress hook: install kmod-nft-netdev); link \
+                 meters count on the firewall hooks instead\n",
                 &[e.message()],
             );
             cx.lan = None;
+            let meters = crate::firewall::on_firewall_hooks(&cx.cfg.meters);
+            cx.cfg.meters = meters.into_iter().collect();
+            cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
         }
         self.st.devices_restarted();
         let fresh = cx.observe()?;
-        self.fold(cx, &fresh, !obs.installed, warn);
+        self.fold(cx, &fresh, true, warn);
         Ok(())
     }
 
@@ -527,11 +533,41 @@ fn with_meters(parsed: Option<Box<Config>>, path: &str, state_dir: &str) -> Resu
         None => store::read_wan(state_dir),
     };
     let wan = wan.as_deref();
-    match parsed {
+    let mut cfg = match parsed {
         Some(c) => config::with_default_meters(c, wan),
         None => config::default_config(wan, path),
     }
-    .map_err(Error::runtime)
+    .map_err(Error::runtime)?;
+    if wan.is_some_and(is_ethernet) {
+        config::wan_meters_on_link(&mut cfg);
+    }
+    Ok(cfg)
+}
+
+/// Link meters whose device is not (or not yet) an Ethernet device count
+/// on the firewall hooks instead; said when the device exists.
+fn links_on_ethernet(cfg: &mut Config, warn: &mut Buf) {
+    for m in cfg.meters.iter_mut() {
+        let Some(dev) = m.link_device() else { continue };
+        if is_ethernet(dev) {
+            continue;
+        }
+        if sys::lexists(&store::join("/sys/class/net", dev)) {
+            warn.fill(
+                "meter {} counts on hook {} of {}, which is not an Ethernet device: it counts \
+                 on the firewall hooks instead\n",
+                &[&m.name, m.link.map_or("", |l| l.as_str()), dev],
+            );
+        }
+        *m = m.on_firewall_hooks();
+    }
+}
+
+/// Whether `dev` is an Ethernet device (ARPHRD_ETHER in sysfs): the link
+/// hooks' byte accounting takes its 14-byte header into account.
+fn is_ethernet(dev: &str) -> bool {
+    let path = store::join(&store::join("/sys/class/net", dev), "type");
+    sys::read_text(&path).is_ok_and(|t| t.trim_ascii() == "1")
 }
 
 #[cfg(test)]

@@ -13,7 +13,10 @@ use crate::text::Buf;
 pub fn run(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<()> {
     if cx.runner.dry_run {
         let _ = cx.observe()?;
-        return cx.backend.install(&cx.cfg.meters, &mut cx.runner);
+        cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
+        return cx
+            .backend
+            .install_netdev(cx.lan.as_ref(), &cx.cfg.meters, &mut cx.runner);
     }
     let mut s = current(cx, warn)?;
     // Stopped, and already said so: nothing to write (no RAM write, no

@@ -4,7 +4,7 @@
 //! (`parse::route::default_wan`), so a WAN failover moves the meters.
 
 use super::{meter_name, Config, Source, DEFAULT_PATH};
-use crate::meter::{Hook, IfName, Meter};
+use crate::meter::{Hook, IfName, Link, Meter};
 use crate::text::fill;
 
 /// The embedded default used when the config file `path` is missing: the
@@ -77,11 +77,34 @@ fn wan_meter(name: &str, hooks: &[Hook], iif: Option<&IfName>, oif: Option<&IfNa
     Meter {
         name: meter_name(name).unwrap_or_default(),
         hooks: hooks.iter().copied().collect(),
+        link: None,
         src: None,
         dst: None,
         iif: iif.cloned(),
         oif: oif.cloned(),
         proto: None,
+    }
+}
+
+/// Moves the default WAN meters (download: input + forward with `iif`,
+/// upload: output + forward with `oif`) to the WAN device's link hooks,
+/// ingress and egress: the same traffic, counted where fw4's flowtable
+/// cannot bypass it (and what the firewall drops counts too, as the ISP
+/// counts it). For an Ethernet WAN device only: a PPP or raw-IP device
+/// has no Ethernet header to account for, and offloaded PPPoE flows never
+/// reach `pppoe-wan` anyway. Names and totals stay.
+pub fn wan_meters_on_link(cfg: &mut Config) {
+    if matches!(cfg.source, Source::File(_)) {
+        return;
+    }
+    for m in cfg.meters.iter_mut() {
+        let link = match m.name.as_str() {
+            "wan_down" => Link::Ingress,
+            "wan_up" => Link::Egress,
+            _ => continue,
+        };
+        m.hooks.clear();
+        m.link = Some(link);
     }
 }
 

@@ -26,12 +26,12 @@
 mod defaults;
 mod mail;
 
-pub use defaults::{default_config, lan_device, with_default_meters};
+pub use defaults::{default_config, lan_device, wan_meters_on_link, with_default_meters};
 
 use crate::device::{DEFAULT_MAX_DEVICES, MAX_DEVICES};
 use crate::mail::config::MailConfig;
 use crate::meter::{
-    valid_ifname, valid_name, Cidr, CidrError, Hook, IfName, Meter, Name, Proto, MAX_METERS,
+    valid_ifname, valid_name, Cidr, CidrError, Hook, IfName, Link, Meter, Name, Proto, MAX_METERS,
 };
 use crate::parse::uci::{Lexer, Statement};
 use crate::text::{fill, fill_n, join, num, parse_u64, suggest, word_index, Buf};
@@ -578,6 +578,7 @@ impl Draft {
             meter: Meter {
                 name,
                 hooks: heapless::Vec::new(),
+                link: None,
                 src: None,
                 dst: None,
                 iif: None,
@@ -642,10 +643,30 @@ impl Draft {
     }
 
     fn add_hook(&mut self, line: u32, word: &str) -> Result<(), String> {
+        let link = match word {
+            "ingress" => Some(Link::Ingress),
+            "egress" => Some(Link::Egress),
+            _ => None,
+        };
+        let mixed = match link {
+            Some(_) => self.meter.link.is_some() || !self.meter.hooks.is_empty(),
+            None => self.meter.link.is_some(),
+        };
+        if mixed {
+            let m = "meter '{}' mixes hook ingress or egress (on the link) with other hooks; a \
+                     link hook sees everything the others would, so give it alone";
+            return Err(fill(m, &[&self.meter.name]));
+        }
+        if link.is_some() {
+            self.meter.link = link;
+            self.hook_lines[0] = line;
+            return Ok(());
+        }
+        const HOOKS: [&str; 5] = ["input", "output", "forward", "ingress", "egress"];
         let hook = Hook::parse(word).ok_or_else(|| {
             let m = bad("hook", word, "unknown hook");
-            let fallback = " (hooks are input, output and forward)";
-            suggest(&m, word, &["input", "output", "forward"], fallback)
+            let fallback = " (hooks are input, output, forward, ingress and egress)";
+            suggest(&m, word, &HOOKS, fallback)
         })?;
         let hooks = &mut self.meter.hooks;
         if hooks.contains(&hook) {
@@ -662,10 +683,12 @@ impl Draft {
     /// The whole-meter checks, then the meter if it is enabled. An error
     /// is reported on the later of the two lines that disagree.
     fn finish(self) -> Result<Option<Meter>, (u32, String)> {
-        if self.meter.hooks.is_empty() {
-            let m = "meter '{}' has no hook (add option hook 'input', 'output' or 'forward')";
+        if self.meter.hooks.is_empty() && self.meter.link.is_none() {
+            let m = "meter '{}' has no hook (add option hook 'input', 'output', 'forward', \
+                     'ingress' or 'egress')";
             return Err((self.line, fill(m, &[&self.meter.name])));
         }
+        self.check_link()?;
         self.check_family()?;
         self.check_interfaces()?;
         Ok(self.enabled.then_some(self.meter))
@@ -703,6 +726,31 @@ impl Draft {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A link hook names its device: ingress with `iif`, egress with `oif`,
+    /// and only that one.
+    fn check_link(&self) -> Result<(), (u32, String)> {
+        let m = &self.meter;
+        let (need, other, other_line) = match m.link {
+            None => return Ok(()),
+            Some(Link::Ingress) => (m.iif.is_some(), m.oif.is_some(), self.lines[OIF]),
+            Some(Link::Egress) => (m.oif.is_some(), m.iif.is_some(), self.lines[IIF]),
+        };
+        let (hook, key, no) = match m.link {
+            Some(Link::Ingress) => ("ingress", "iif", "oif"),
+            _ => ("egress", "oif", "iif"),
+        };
+        if !need {
+            let t = "meter '{}' counts on hook {}, which needs the device: add option {}";
+            return Err((self.hook_lines[0], fill(t, &[&m.name, hook, key])));
+        }
+        if other {
+            let t = "option {} cannot match on hook {} in meter '{}' (the hook is on the {} \
+                     device; remove option {})";
+            return Err((other_line, fill(t, &[no, hook, &m.name, key, no])));
+        }
+        Ok(())
     }
 
     /// On the output hook a packet has no input interface yet, and on the
@@ -842,6 +890,7 @@ config meter 'offnet'
         Meter {
             name: name(n),
             hooks: hooks(h),
+            link: None,
             src: None,
             dst: None,
             iif: None,

@@ -304,6 +304,7 @@ mod tests {
         let m = Meter {
             name: "offnet".try_into().unwrap(),
             hooks: [Hook::Input].into_iter().collect(),
+            link: None,
             src: Some(Cidr::parse("!192.168.1.0/24").unwrap()),
             dst: None,
             iif: None,

@@ -14,7 +14,7 @@ use crate::config::BackendChoice;
 use crate::device::Lan;
 use crate::error::{Error, Result};
 use crate::meter::Meter;
-use crate::state::{Counts, DeviceReading};
+use crate::state::{add_count, Counts, DeviceReading};
 use crate::text::Buf;
 use run::Runner;
 
@@ -50,14 +50,17 @@ impl Backend {
         match self {
             Backend::Nft => {
                 nft::read(meters, r, &mut obs)?;
-                let d = nft_devices::read(lan, r)?;
+                let d = nft_devices::read(lan, meters, r)?;
+                for (name, c) in &d.counts {
+                    add_count(&mut obs.counts, name, *c);
+                }
                 obs.devices = d.devices;
                 obs.device_sets = d.sets;
                 obs.devices_installed = d.installed;
                 obs.devices_present = d.present;
             }
             Backend::Iptables => {
-                iptables::read(meters, r, &mut obs)?;
+                iptables::read(&on_firewall_hooks(meters), r, &mut obs)?;
                 obs.devices_installed = true;
             }
         }
@@ -68,16 +71,17 @@ impl Backend {
     pub fn install(self, meters: &[Meter], r: &mut Runner) -> Result<()> {
         match self {
             Backend::Nft => nft::install(meters, r),
-            Backend::Iptables => iptables::install(meters, r),
+            Backend::Iptables => iptables::install(&on_firewall_hooks(meters), r),
         }
     }
 
-    /// Installs the per-device rules for `lan` (`None`: removes them), in a
-    /// transaction of their own: a kernel without the netdev family or the
-    /// egress hook fails this, not the meters.
-    pub fn install_devices(self, lan: Option<&Lan>, r: &mut Runner) -> Result<()> {
+    /// Installs the per-device rules for `lan` (`None`: none) and the link
+    /// meters of `meters`, in a transaction of their own: a kernel without
+    /// the netdev family or the egress hook fails this, not the meters on
+    /// the firewall hooks.
+    pub fn install_netdev(self, lan: Option<&Lan>, meters: &[Meter], r: &mut Runner) -> Result<()> {
         match self {
-            Backend::Nft => nft::install_devices(lan, r),
+            Backend::Nft => nft::install_netdev(lan, meters, r),
             Backend::Iptables => Ok(()),
         }
     }
@@ -96,9 +100,14 @@ impl Backend {
     pub fn remove(self, meters: &[Meter], r: &mut Runner) -> Result<()> {
         match self {
             Backend::Nft => nft::remove(r),
-            Backend::Iptables => iptables::remove(meters, r),
+            Backend::Iptables => iptables::remove(&on_firewall_hooks(meters), r),
         }
     }
+}
+
+/// iptables has no link hooks: link meters count on the firewall hooks.
+pub fn on_firewall_hooks(meters: &[Meter]) -> Vec<Meter> {
+    meters.iter().map(Meter::on_firewall_hooks).collect()
 }
 
 fn auto(path: &str) -> Result<Backend> {

@@ -99,7 +99,8 @@ fn build(meters: &[Meter], sep: &str) -> Buf {
     ] {
         line(&mut b, sep, &[l]);
     }
-    for m in meters {
+    // Link meters count in `table netdev netmon` (see `nft_devices`).
+    for m in meters.iter().filter(|m| m.link.is_none()) {
         line(&mut b, sep, &["add counter inet netmon m_", &m.name]);
     }
     for &hook in &Hook::ALL {
@@ -139,10 +140,15 @@ pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
     r.change(&["nft", s.as_str()])
 }
 
-/// (Re)creates `table netdev netmon` for `lan`, or removes it (`None`).
-pub fn install_devices(lan: Option<&crate::device::Lan>, r: &mut Runner) -> Result<()> {
+/// (Re)creates `table netdev netmon` for `lan` and the link meters of
+/// `meters`, or removes it when it would be empty.
+pub fn install_netdev(
+    lan: Option<&crate::device::Lan>,
+    meters: &[Meter],
+    r: &mut Runner,
+) -> Result<()> {
     let mut s = Buf::new();
-    super::nft_devices::build(&mut s, lan, "; ");
+    super::nft_devices::build(&mut s, lan, meters, "; ");
     s.0.truncate(s.0.len().saturating_sub(2));
     r.change(&["nft", s.as_str()])
 }
@@ -189,7 +195,7 @@ pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> 
             } if ours => {
                 if let Some(n) = name.strip_prefix("m_").filter(|n| valid_name(n)) {
                     add_count(&mut obs.counts, n, Count::new(packets, bytes));
-                    counters += usize::from(meters.iter().any(|m| m.name == n));
+                    counters += usize::from(meters.iter().any(|m| m.name == n && m.link.is_none()));
                 }
             }
             Item::Rule {
@@ -213,7 +219,8 @@ pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> 
             obs.counts.clear();
         }
         Outcome::Done => {
-            obs.installed = obs.present && counters == meters.len() && seen == expected(meters);
+            let classic = meters.iter().filter(|m| m.link.is_none()).count();
+            obs.installed = obs.present && counters == classic && seen == expected(meters);
         }
     }
     Ok(())
@@ -228,6 +235,7 @@ mod tests {
         Meter {
             name: name.try_into().unwrap(),
             hooks: hooks.iter().copied().collect(),
+            link: None,
             src: None,
             dst: None,
             iif: None,
