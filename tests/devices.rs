@@ -285,3 +285,27 @@ fn device_and_wan_chains_sit_before_the_flowtable_nft() {
         "{inet}"
     );
 }
+
+/// The default WAN meters on the link (as shipped, an Ethernet WAN): what
+/// arrives on and leaves the WAN device, byte-exact, routed or for the
+/// router itself; LAN traffic not.
+#[test]
+fn wan_meters_on_the_link_are_byte_exact_nft() {
+    let Some(dl) = setup("wan_meters_on_the_link_are_byte_exact_nft") else {
+        return;
+    };
+    let (r, p, q, o) = (&dl.lab.r, &dl.lab.p, &dl.lab.q, &dl.lab.o);
+    let nm = Netmon::new(r, Backend::Nft, Some("config devices 'devices'\n"));
+    nm.ok(&["start"]);
+    let before = nm.report();
+    udp_between(p, "192.168.1.10", o, "10.99.0.2", 1000, 5);
+    udp_between(o, "fd00:99::2", p, "fd00::10", 900, 3);
+    udp_between(o, "10.99.0.2", r, "10.99.0.1", 200, 4);
+    udp_between(r, "10.99.0.1", o, "10.99.0.2", 300, 2);
+    udp_between(p, "192.168.1.10", q, "192.168.1.20", 1000, 10);
+    let after = nm.report();
+    let delta = |m: &str| after.meter(m).total_bytes - before.meter(m).total_bytes;
+    let down = 3 * (UDP6 + 900) + 4 * (UDP4 + 200);
+    let up = 5 * (UDP4 + 1000) + 2 * (UDP4 + 300);
+    assert_eq!((delta("wan_down"), delta("wan_up")), (down, up));
+}

@@ -3,8 +3,10 @@
 //! up.
 
 use super::ctx::Ctx;
-use crate::config::Source;
+use crate::config::{self, Offload, Source};
 use crate::error::Result;
+use crate::firewall::Observed;
+use crate::state::State;
 use crate::text::{num, Buf};
 use crate::tz::Zone;
 use crate::{mail, store, sys};
@@ -75,10 +77,58 @@ pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
         }
     }
     mail_lines(&cx.spool_dir(), &cx.cal.zone, out);
-    if offloading_enabled() {
-        out.push_bytes(b"warning:  flow offloading is on in /etc/config/firewall: offloaded connections bypass the firewall and are not counted\n");
-    }
+    devices_line(cx, &obs, st.as_deref(), out);
+    let firewall = sys::read_text("/etc/config/firewall").unwrap_or_default();
+    out.push_bytes(offload_line(config::offload(&firewall)).as_bytes());
     Ok(())
+}
+
+/// Where devices are counted, how many the state and the kernel hold.
+fn devices_line(cx: &Ctx, obs: &Observed, st: Option<&State>, out: &mut Buf) {
+    let kept = st.map_or(0, |s| s.devices.len());
+    let Some(lan) = &cx.lan else {
+        if kept > 0 {
+            out.fill(
+                "devices:  not counted now (devices off, or no LAN bridge); {} kept with their history\n",
+                &[num(kept as u64).as_str()],
+            );
+        }
+        return;
+    };
+    let ports: Vec<&str> = lan.ports.iter().map(|p| p.as_str()).collect();
+    let rules = if obs.devices_installed {
+        "installed"
+    } else {
+        "not installed (run netmon start)"
+    };
+    out.fill(
+        "devices:  {} kept, {} in the kernel sets (at most {}); on {} (ports {}), rules {}\n",
+        &[
+            num(kept as u64).as_str(),
+            num(obs.devices.elems.len() as u64).as_str(),
+            num(u64::from(lan.max)).as_str(),
+            &lan.bridge,
+            &ports.join(" "),
+            rules,
+        ],
+    );
+}
+
+/// What flow offloading does to the numbers.
+fn offload_line(o: Offload) -> &'static str {
+    match o {
+        Offload::Off => "",
+        Offload::Software => {
+            "offload:  software flow offloading is on: meters on the input, output and forward \
+             hooks miss offloaded connections; devices and meters on hook ingress/egress (the \
+             default WAN meters on an Ethernet WAN) count them\n"
+        }
+        Offload::Hardware => {
+            "offload:  hardware flow offloading is on: offloaded connections leave the CPU, and \
+             no software counter sees them, netmon's devices and link meters included (turn \
+             flow_offloading_hw off for complete numbers)\n"
+        }
+    }
 }
 
 /// What waits in the mail spool, and what was given up (`failed/`).
@@ -114,17 +164,4 @@ fn mail_lines(dir: &str, zone: &Zone, out: &mut Buf) {
         "; last error: {}; netmon mail-requeue NAME or --all sends them again\n",
         &[&latest.reason],
     );
-}
-
-/// OpenWrt's `option flow_offloading '1'` in the firewall defaults.
-fn offloading_enabled() -> bool {
-    let Ok(text) = sys::read_text("/etc/config/firewall") else {
-        return false;
-    };
-    text.lines().map(str::trim_ascii).any(|l| {
-        let mut w = l.split_ascii_whitespace();
-        w.next() == Some("option")
-            && w.next() == Some("flow_offloading")
-            && matches!(w.next(), Some("1" | "'1'" | "\"1\""))
-    })
 }

@@ -108,6 +108,41 @@ pub fn wan_meters_on_link(cfg: &mut Config) {
     }
 }
 
+/// Flow offloading as `config defaults` in /etc/config/firewall sets it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Offload {
+    Off,
+    /// `flow_offloading '1'`: the flowtable in software.
+    Software,
+    /// `flow_offloading_hw '1'` too: flows leave the CPU (MT7621 PPE, NSS).
+    Hardware,
+}
+
+/// The flow offloading the firewall config (its text) turns on.
+pub fn offload(firewall: &str) -> Offload {
+    use crate::parse::uci::{Lexer, Statement};
+    let (mut in_defaults, mut sw, mut hw) = (false, false, false);
+    for (_, st) in Lexer::new(firewall).map_while(|s| s.ok()) {
+        match st {
+            Statement::Config { ty, .. } => in_defaults = ty == "defaults",
+            Statement::Option { key, value } if in_defaults => {
+                let on = super::bool_word(&value).unwrap_or(false);
+                match &*key {
+                    "flow_offloading" => sw = on,
+                    "flow_offloading_hw" => hw = on,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    match (sw, hw) {
+        (false, _) => Offload::Off,
+        (true, false) => Offload::Software,
+        (true, true) => Offload::Hardware,
+    }
+}
+
 /// The device of `config interface 'lan'` in the text of
 /// /etc/config/network (`option device`, or `option ifname` before
 /// OpenWrt 21.02): where the LAN devices are when it is not `br-lan`.
@@ -139,6 +174,23 @@ pub fn lan_device(network: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::lan_device;
+
+    #[test]
+    fn offloading_is_read_from_the_firewall_defaults() {
+        use super::{offload, Offload};
+        let sw = "config defaults\n\toption input 'REJECT'\n\toption flow_offloading '1'\n";
+        assert_eq!(offload(sw), Offload::Software);
+        let hw =
+            "config defaults\n\toption flow_offloading 'on'\n\toption flow_offloading_hw '1'\n";
+        assert_eq!(offload(hw), Offload::Hardware);
+        let zone = "config zone\n\toption flow_offloading '1'\n";
+        assert_eq!(offload(zone), Offload::Off);
+        assert_eq!(
+            offload("config defaults\n\toption flow_offloading '0'\n"),
+            Offload::Off
+        );
+        assert_eq!(offload(""), Offload::Off);
+    }
 
     #[test]
     fn the_lan_device_comes_from_the_network_config() {

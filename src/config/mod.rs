@@ -26,7 +26,9 @@
 mod defaults;
 mod mail;
 
-pub use defaults::{default_config, lan_device, wan_meters_on_link, with_default_meters};
+pub use defaults::{
+    default_config, lan_device, offload, wan_meters_on_link, with_default_meters, Offload,
+};
 
 use crate::device::{DEFAULT_MAX_DEVICES, MAX_DEVICES};
 use crate::mail::config::MailConfig;
@@ -1059,7 +1061,7 @@ config meter 'offnet'
             (" option hook output", "option hook is set twice (first on line 2); give all hooks in one option hook 'input forward'"),
             (" list hook input", "hook input is given twice in meter 'a' (list each hook once)"),
             (" list hook 'forward inptu'", "option hook 'inptu': unknown hook (did you mean 'input'?)"),
-            (" list hook prerouting", "option hook 'prerouting': unknown hook (hooks are input, output and forward)"),
+            (" list hook prerouting", "option hook 'prerouting': unknown hook (hooks are input, output, forward, ingress and egress)"),
         ];
         for (opt, msg) in cases {
             assert_err(&format!("{m}\n{opt}\n"), 4, msg);
@@ -1146,7 +1148,7 @@ config meter 'offnet'
         assert_err(
             "config meter nohook\n option src 10.0.0.1\n\nconfig meter b\n option hook input\n",
             1,
-            "meter 'nohook' has no hook (add option hook 'input', 'output' or 'forward')",
+            "meter 'nohook' has no hook (add option hook 'input', 'output', 'forward', 'ingress' or 'egress')",
         );
         // Same family, and a family-free proto, are fine.
         ok("config meter a\n option hook forward\n option src 10.0.0.0/8\n option dst !10.1.0.0/16\n option proto udp\n option iif lan\n option oif wan\n");

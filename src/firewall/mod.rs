@@ -7,7 +7,7 @@
 
 pub mod iptables;
 pub mod nft;
-pub mod nft_devices;
+pub mod nft_netdev;
 pub mod run;
 
 use crate::config::BackendChoice;
@@ -50,7 +50,7 @@ impl Backend {
         match self {
             Backend::Nft => {
                 nft::read(meters, r, &mut obs)?;
-                let d = nft_devices::read(lan, meters, r)?;
+                let d = nft_netdev::read(lan, meters, r)?;
                 for (name, c) in &d.counts {
                     add_count(&mut obs.counts, name, *c);
                 }
@@ -81,7 +81,7 @@ impl Backend {
     /// the firewall hooks.
     pub fn install_netdev(self, lan: Option<&Lan>, meters: &[Meter], r: &mut Runner) -> Result<()> {
         match self {
-            Backend::Nft => nft::install_netdev(lan, meters, r),
+            Backend::Nft => nft_netdev::install(lan, meters, r),
             Backend::Iptables => Ok(()),
         }
     }
@@ -90,7 +90,7 @@ impl Backend {
     /// (`(mac, in the upload set, in the download set)`).
     pub fn prune(self, macs: &[(crate::device::Mac, bool, bool)], r: &mut Runner) -> Result<()> {
         match self {
-            Backend::Nft => nft_devices::prune(macs, r),
+            Backend::Nft => nft_netdev::prune(macs, r),
             Backend::Iptables => Ok(()),
         }
     }

@@ -99,7 +99,7 @@ fn build(meters: &[Meter], sep: &str) -> Buf {
     ] {
         line(&mut b, sep, &[l]);
     }
-    // Link meters count in `table netdev netmon` (see `nft_devices`).
+    // Link meters count in `table netdev netmon` (see `nft_netdev`).
     for m in meters.iter().filter(|m| m.link.is_none()) {
         line(&mut b, sep, &["add counter inet netmon m_", &m.name]);
     }
@@ -136,19 +136,6 @@ fn build(meters: &[Meter], sep: &str) -> Buf {
 pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
     // One argument, one transaction; `; ` keeps dry-run output to one line.
     let mut s = build(meters, "; ");
-    s.0.truncate(s.0.len().saturating_sub(2));
-    r.change(&["nft", s.as_str()])
-}
-
-/// (Re)creates `table netdev netmon` for `lan` and the link meters of
-/// `meters`, or removes it when it would be empty.
-pub fn install_netdev(
-    lan: Option<&crate::device::Lan>,
-    meters: &[Meter],
-    r: &mut Runner,
-) -> Result<()> {
-    let mut s = Buf::new();
-    super::nft_devices::build(&mut s, lan, meters, "; ");
     s.0.truncate(s.0.len().saturating_sub(2));
     r.change(&["nft", s.as_str()])
 }

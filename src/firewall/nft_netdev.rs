@@ -254,6 +254,15 @@ pub fn build(b: &mut Buf, lan: Option<&Lan>, meters: &[Meter], sep: &str) {
     }
 }
 
+/// (Re)creates the table for `lan` and the link meters of `meters`, or
+/// removes it when it would be empty, in one transaction.
+pub fn install(lan: Option<&Lan>, meters: &[Meter], r: &mut Runner) -> Result<()> {
+    let mut s = Buf::new();
+    build(&mut s, lan, meters, "; ");
+    s.0.truncate(s.0.len().saturating_sub(2));
+    r.change(&["nft", s.as_str()])
+}
+
 /// What a read of the table found.
 #[derive(Default)]
 pub struct Found {
