@@ -42,10 +42,14 @@
 # traffic stays in the namespaces made here (deleted on exit).
 #
 # Usage: benches/datapath.sh [--netmon PATH] [--meters] [--sizes "1000 5000"]
-#                            [--reps 5] [--duration 2] [--no-download]
+#                            [--reps 9] [--duration 1] [--no-download] [--no-rt]
 #   --netmon PATH  install "on" with `PATH --config FILE start` (config
 #                  devices 'lan' on br-lan, max_devices 8192) instead of
-#                  the ruleset below, then pre-fill its sets the same way
+#                  devices_table below, then pre-fill its sets the same way
+#   --no-rt        run trafgen as an ordinary process (by default it runs
+#                  SCHED_FIFO priority 1, so compiles elsewhere on the
+#                  machine take the other CPU instead of preempting the
+#                  measured path; RT throttling still leaves them 5% of it)
 #   --meters       add the WAN meters (table inet netmon, forward chain,
 #                  oifname/iifname "wan" counter) to every mode
 set -euo pipefail
@@ -55,9 +59,10 @@ die() { printf 'datapath: %s\n' "$*" >&2; exit 1; }
 netmon=
 meters=0
 sizes="1000 5000"
-reps=5
-duration=2
+reps=9
+duration=1
 download=1
+rt=(chrt -f 1)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--netmon) netmon=${2:?--netmon needs a path}; shift 2 ;;
@@ -66,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--reps) reps=${2:?}; shift 2 ;;
 	--duration) duration=${2:?}; shift 2 ;;
 	--no-download) download=0; shift ;;
+	--no-rt) rt=(); shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument: $1 (see --help)" ;;
 	esac
@@ -79,7 +85,7 @@ for n in $sizes; do
 	fi
 done
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, nft)"
-for t in ip nft trafgen timeout awk; do
+for t in ip nft trafgen timeout awk chrt; do
 	command -v "$t" >/dev/null || die "$t not found (apt-get install netsniff-ng for trafgen)"
 done
 if [ -n "$netmon" ]; then
@@ -295,24 +301,20 @@ clear_modes() {
 
 # install MODE N: the router's ruleset for one measurement window.
 install() {
-	local mode=$1 n=$2
+	local mode=$1 n=$2 files=()
 	clear_modes
 	if [ -n "$netmon" ] && { [ "$mode" = on ] || [ "$meters" = 1 ]; }; then
 		local conf=$work/netmon-$mode.conf
 		netmon_config "$([ "$mode" = on ] && echo 1 || echo 0)" >"$conf"
 		netmon_run "$conf" start || die "netmon start failed"
 		netmon_started=$conf
-		if [ "$mode" = on ]; then
-			in_ns "$r" nft -f "$work/elements-$n.nft" || die "filling netmon's sets failed"
-		fi
-		return
+		# Its sets, pre-filled the same way.
+		[ "$mode" = on ] && files+=("$work/elements-$n.nft")
+	else
+		[ "$meters" = 1 ] && files+=("$work/meters.nft")
+		[ "$mode" = on ] && files+=("$work/devices.nft" "$work/elements-$n.nft")
 	fi
-	local files=()
-	[ "$meters" = 1 ] && files+=("$work/meters.nft")
-	case $mode in
-	on) files+=("$work/devices.nft" "$work/elements-$n.nft") ;;
-	rules) files+=("$work/perhost-$n.nft") ;;
-	esac
+	[ "$mode" = rules ] && files+=("$work/perhost-$n.nft")
 	[ ${#files[@]} -eq 0 ] || cat "${files[@]}" | in_ns "$r" nft -f - || die "installing $mode failed"
 }
 
@@ -320,7 +322,10 @@ install() {
 # Measurement.
 
 rx_packets() { # NS: rx_packets of its eth0
-	ip -n "$1" -s link show dev eth0 | awk 'f { print $2; exit } /RX:/ { f = 1 }'
+	# stderr: iproute2 maps every named netns to show link-netns, and
+	# complains when another one disappears meanwhile (harmless here).
+	ip -n "$1" -s link show dev eth0 2>/dev/null | awk 'f { print $2; exit } /RX:/ { f = 1 }' ||
+		die "cannot read rx_packets in $1"
 }
 now_ns() { local t=$EPOCHREALTIME; echo "${t//[.,]/}000"; }
 
@@ -330,7 +335,7 @@ pps() {
 	if [ "$dir" = up ]; then from=$h to=$w; else from=$w to=$h; fi
 	# timeout signals its whole process group: trafgen's parent passes
 	# neither SIGINT nor SIGTERM on to its worker process.
-	timeout -s INT $((duration + 5)) ip netns exec "$from" \
+	timeout -s INT $((duration + 5)) ip netns exec "$from" "${rt[@]}" \
 		trafgen --no-sock-mem -Q -C -P 1 -i "$work/$dir.trafgen" -o eth0 \
 		>"$work/trafgen.log" 2>&1 &
 	gen=$!
@@ -373,8 +378,10 @@ dirs=up
 started=$SECONDS
 printf 'datapath: %s reps x %ss windows (+%ss warm-up), 60-byte UDP frames, trafgen %s\n' \
 	"$reps" "$duration" "$WARMUP" "$(trafgen -v | awk 'NR == 1 { print $2 }')"
-printf 'kernel %s, %s CPUs; on = %s%s\n' "$(uname -r)" "$(nproc)" \
-	"${netmon:+netmon binary $netmon}" "${netmon:-nft -f (the ruleset netmon installs)}"
+on_how="nft -f (the ruleset netmon installs)"
+[ -n "$netmon" ] && on_how="netmon binary $netmon"
+printf 'kernel %s, %s CPUs; on = %s\n' "$(uname -r)" "$(nproc)" "$on_how"
+printf 'load average at start: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$meters" = 1 ] && echo "every mode has the WAN meters (table inet netmon): off = meters only"
 
 declare -A res
@@ -424,4 +431,4 @@ list_ms=$(in_ns "$r" bash -c '
 clear_modes
 echo
 printf 'nft -a list table netdev netmon, 1000 elements in each set: %s ms (median of 20)\n' "$list_ms"
-printf 'run time: %ss\n' "$((SECONDS - started))"
+printf 'run time: %ss; load average at end: %s\n' "$((SECONDS - started))" "$(cut -d' ' -f1-3 /proc/loadavg)"
