@@ -44,7 +44,7 @@
 # Usage: benches/datapath.sh [--netmon PATH] [--meters] [--sizes "1000 5000"]
 #                            [--reps 9] [--duration 1] [--no-download] [--no-rt]
 #   --netmon PATH  install "on" with `PATH --config FILE start` (config
-#                  devices 'lan' on br-lan, max_devices 8192) instead of
+#                  devices 'devices' on br-lan, max_devices 8192) instead of
 #                  devices_table below, then pre-fill its sets the same way
 #   --no-rt        run trafgen as an ordinary process (by default it runs
 #                  SCHED_FIFO priority 1, so compiles elsewhere on the
@@ -268,7 +268,7 @@ perhost_table() {
 netmon_config() {
 	local devices=$1
 	if [ "$devices" = 1 ]; then
-		printf '%s\n' "config devices 'lan'" "	option bridge 'br-lan'" "	option max_devices '$SET_SIZE'"
+		printf '%s\n' "config devices 'devices'" "	option bridge 'br-lan'" "	option max_devices '$SET_SIZE'"
 	fi
 	if [ "$meters" = 1 ]; then
 		printf '%s\n' \
@@ -420,15 +420,31 @@ echo "(pps: median of $reps windows; ratios: median of the per-round ratios, min
 # ---------------------------------------------------------------------------
 # Listing the table with 1000 elements in each set, as `netmon update` will.
 install on 1000
-# shellcheck disable=SC2016 # expanded by the inner bash
-list_ms=$(in_ns "$r" bash -c '
-	for _ in $(seq 20); do
-		t0=$EPOCHREALTIME
-		nft -a list table netdev netmon >/dev/null
-		t1=$EPOCHREALTIME
-		echo $(( ${t1/./} - ${t0/./} ))
-	done' | median | awk '{ printf "%.1f", $1 / 1000 }')
+# Microseconds one run of "$@" in the router namespace takes.
+took() {
+	local t0=$EPOCHREALTIME
+	in_ns "$r" "$@" >/dev/null
+	local t1=$EPOCHREALTIME
+	echo $((${t1/./} - ${t0/./}))
+}
+# With --netmon, `netmon update` (both listings, the fold of 1000 devices,
+# the state write) alternates with the listing alone, so load drifts cancel.
+list_us=() update_us=()
+for _ in $(seq 20); do
+	list_us+=("$(took nft -a list table netdev netmon)")
+	if [ -n "$netmon" ]; then
+		update_us+=("$(took "$netmon" --config "$netmon_started" --state-dir "$work/state" \
+			--persist-dir "$work/persist" --backend nft update)")
+	fi
+done
+ms() { printf '%s\n' "$@" | median | awk '{ printf "%.1f", $1 / 1000 }'; }
+list_ms=$(ms "${list_us[@]}")
 clear_modes
 echo
 printf 'nft -a list table netdev netmon, 1000 elements in each set: %s ms (median of 20)\n' "$list_ms"
+if [ -n "$netmon" ]; then
+	update_ms=$(ms "${update_us[@]}")
+	printf 'netmon update with those 1000 devices: %s ms (median of 20), %s x the listing\n' \
+		"$update_ms" "$(awk -v u="$update_ms" -v l="$list_ms" 'BEGIN { printf "%.2f", u / l }')"
+fi
 printf 'run time: %ss; load average at end: %s\n' "$((SECONDS - started))" "$(cut -d' ' -f1-3 /proc/loadavg)"
