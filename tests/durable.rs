@@ -20,8 +20,10 @@
 mod common;
 
 use common::*;
+use netmon::device::Mac;
 use netmon::meter::Name;
-use netmon::state::{Calendar, Count, Generation, Reading, State};
+use netmon::state::{Calendar, Count, DownUp, Generation, Reading, State};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
@@ -330,11 +332,11 @@ fn check_copies(
 }
 
 /// Median wall time of a clean `update`, to spread the kills over a whole run.
-fn calibrate(rig: &Rig) -> Duration {
+fn calibrate(update: impl Fn()) -> Duration {
     let mut v: Vec<Duration> = (0..5)
         .map(|_| {
             let t = Instant::now();
-            rig.ok(&["update"]);
+            update();
             t.elapsed()
         })
         .collect();
@@ -345,8 +347,14 @@ fn calibrate(rig: &Rig) -> Duration {
 /// Runs `netmon ACTION` and SIGKILLs it after `delay` unless it finished
 /// (then it must have succeeded silently). Returns true if it was killed.
 fn run_and_kill(rig: &Rig, action: &str, delay: Duration) -> bool {
-    let mut child = rig
-        .cmd(&[action])
+    kill_after(rig.cmd(&[action]), action, delay)
+}
+
+/// Runs `cmd` (netmon ACTION under `ip netns exec`) and SIGKILLs it after
+/// `delay` unless it finished (then it must have succeeded silently).
+/// Returns true if it was killed.
+fn kill_after(mut cmd: Command, action: &str, delay: Duration) -> bool {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -387,7 +395,9 @@ fn crash_safety_sigkill_at_random_points() {
         return;
     };
     rig.ok(&["start"]);
-    let typical = calibrate(&rig);
+    let typical = calibrate(|| {
+        rig.ok(&["update"]);
+    });
     // Kill points spread over a whole run, bounded so that a slow machine
     // does not turn this into minutes.
     let span_us = (typical.as_micros() as u64 * 6 / 5).clamp(5_000, 150_000);
@@ -443,6 +453,240 @@ fn crash_safety_sigkill_at_random_points() {
     );
     assert!(killed >= CRASH_ROUNDS / 4, "only {killed} runs were killed");
     assert!(torn >= 1, "no kill landed inside a state write");
+}
+
+// ---------------------------------------------------------------------------
+// 1b. Crash safety with devices (issue 11, done-when 6).
+
+/// Devices on the lab's `br-lan`, the WAN meters written out (as
+/// tests/devices.rs has them).
+const DEVICES_CONFIG: &str = "config devices 'devices'
+\toption bridge 'br-lan'
+
+config meter 'wan_down'
+\toption hook 'input forward'
+\toption iif 'wan'
+
+config meter 'wan_up'
+\toption hook 'output forward'
+\toption oif 'wan'
+";
+const DEVICE_CRASH_ROUNDS: usize = 200;
+
+/// What a state holds that must never go down: each meter's total, and
+/// each device's (and `other`'s, under `Mac::OTHER`) download and upload.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Totals {
+    meters: BTreeMap<String, Count>,
+    devices: BTreeMap<Mac, DownUp>,
+}
+
+impl Totals {
+    fn of(st: &State) -> Totals {
+        Totals {
+            meters: st
+                .meters
+                .iter()
+                .map(|m| (m.name.to_string(), m.total))
+                .collect(),
+            devices: st
+                .devices
+                .iter()
+                .chain([&st.other])
+                .map(|d| (d.mac, d.total))
+                .collect(),
+        }
+    }
+
+    /// What the state must count of `devices`' traffic: each device its
+    /// own, `other` nothing (the set has room), and the meters all of it
+    /// (every byte a LAN device exchanged crossed the WAN link; the lab
+    /// sends nothing else).
+    fn sent(devices: &BTreeMap<Mac, DownUp>) -> Totals {
+        let sum = |f: fn(&DownUp) -> Count| devices.values().map(f).fold(Count::default(), add);
+        let mut all = devices.clone();
+        all.insert(Mac::OTHER, DownUp::default());
+        Totals {
+            meters: [("wan_down", sum(|d| d.down)), ("wan_up", sum(|d| d.up))]
+                .into_iter()
+                .map(|(n, c)| (n.to_string(), c))
+                .collect(),
+            devices: all,
+        }
+    }
+}
+
+fn not_below(a: Count, b: Count) -> bool {
+    b.packets >= a.packets && b.bytes >= a.bytes
+}
+
+/// `now` keeps every meter and device of `prev` with totals not below
+/// them, and counts no more than `sent` (nothing for a device `sent` does
+/// not know).
+fn check_totals(what: &str, prev: Option<&Totals>, now: &Totals, sent: &Totals) {
+    for (n, c) in &now.meters {
+        let max = sent.meters.get(n).copied().unwrap_or_default();
+        assert!(not_below(*c, max), "{what}: {n} counts {c:?}, sent {max:?}");
+    }
+    for (mac, d) in &now.devices {
+        let max = sent.devices.get(mac).copied().unwrap_or_default();
+        assert!(
+            not_below(d.down, max.down) && not_below(d.up, max.up),
+            "{what}: {mac:?} counts {d:?}, sent {max:?}"
+        );
+    }
+    let Some(prev) = prev else { return };
+    for (n, a) in &prev.meters {
+        let b = now.meters.get(n).copied().unwrap_or_default();
+        assert!(
+            not_below(*a, b),
+            "{what}: {n} went down from {a:?} to {b:?}"
+        );
+    }
+    for (mac, a) in &prev.devices {
+        let b = now.devices.get(mac).copied().unwrap_or_default();
+        assert!(
+            not_below(a.down, b.down) && not_below(a.up, b.up),
+            "{what}: {mac:?} went down from {a:?} to {b:?}"
+        );
+    }
+}
+
+/// One LAN device of the lab: its namespace, address and MAC.
+struct LanDevice<'a> {
+    ns: &'a Netns,
+    ip: &'static str,
+    mac: Mac,
+}
+
+/// Sends a random UDP flow between a random LAN device and the WAN host
+/// and adds what the device's counters must count to `sent`: IP bytes,
+/// 20 + 8 + payload a datagram (payloads of 100 bytes or more: no
+/// Ethernet padding is counted).
+fn device_flow(rng: &mut Lcg, lab: &Lab, devs: &[LanDevice], sent: &mut BTreeMap<Mac, DownUp>) {
+    let d = &devs[rng.below(devs.len() as u64) as usize];
+    let (size, count) = (100 + rng.below(1300), 1 + rng.below(3));
+    let c = Count::new(count, count * (IPV4_HDR + UDP_HDR + size));
+    let e = sent.entry(d.mac).or_default();
+    if rng.below(2) == 0 {
+        udp_between(d.ns, d.ip, &lab.o, "10.99.0.2", size, count);
+        e.up = add(e.up, c);
+    } else {
+        udp_between(&lab.o, "10.99.0.2", d.ns, d.ip, size, count);
+        e.down = add(e.down, c);
+    }
+}
+
+/// `netmon devices --days 2 --format json` (today and yesterday: a run
+/// that crosses midnight still sees everything) as MAC -> (down, up) bytes.
+fn devices_json(nm: &Netmon) -> BTreeMap<Option<Mac>, (u64, u64)> {
+    let text = nm.ok(&["devices", "--days", "2", "--format", "json"]);
+    let j = Json::parse(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let rows = j.get("devices").and_then(Json::as_array);
+    rows.unwrap_or_else(|| panic!("no devices in {text}"))
+        .iter()
+        .map(|d| {
+            let mac = match d.get("mac") {
+                Some(Json::Str(m)) => Some(Mac::parse(m).expect("MAC")),
+                _ => None,
+            };
+            let n = |k: &str| d.get(k).and_then(Json::as_u64).expect(k);
+            (mac, (n("download_bytes"), n("upload_bytes")))
+        })
+        .collect()
+}
+
+/// Issue 11, done-when 6: with devices counted, `update` (and now and then
+/// `sync`) killed with SIGKILL at random points while LAN devices send
+/// and receive. After every round both copies load; no meter's, device's
+/// or `other`'s total went down; none counts more than was sent (a killed
+/// run may have read counters it did not save: the next run folds them,
+/// so a copy may lag, never lead). At the end one clean run counts every
+/// byte exactly, per device and per meter.
+#[test]
+fn crash_safety_with_devices_sigkill_at_random_points() {
+    let test = "crash_safety_with_devices_sigkill_at_random_points";
+    if !require_root_tools(test, &["nft"]) {
+        return;
+    }
+    let lab = Lab::new(false);
+    let devs = [
+        ("02:00:00:00:10:10", &lab.p, "192.168.1.10"),
+        ("02:00:00:00:20:20", &lab.q, "192.168.1.20"),
+    ]
+    .map(|(mac, ns, ip)| LanDevice {
+        ns,
+        ip,
+        mac: Mac::parse(mac).expect("MAC"),
+    });
+    let nm = Netmon::new(&lab.r, Backend::Nft, Some(DEVICES_CONFIG));
+    nm.ok(&["start"]);
+    let typical = calibrate(|| {
+        nm.ok(&["update"]);
+    });
+    let span_us = (typical.as_micros() as u64 * 6 / 5).clamp(5_000, 150_000);
+    let files = [nm.state.path(), nm.persist.path()].map(|d| d.join("state"));
+    let mut rng = Lcg(0x6e65_746d_6f6e_0011);
+    let mut sent = BTreeMap::new();
+    let mut prev: [Option<Totals>; 2] = [None, None];
+    let (mut killed, mut torn) = (0usize, 0usize);
+    let t0 = Instant::now();
+    for round in 0..DEVICE_CRASH_ROUNDS {
+        if rng.below(3) == 0 {
+            device_flow(&mut rng, &lab, &devs, &mut sent);
+        }
+        let action = if rng.below(4) == 0 { "sync" } else { "update" };
+        let delay = Duration::from_micros(rng.below(span_us));
+        let tmps = [nm.state.path(), nm.persist.path()].map(|d| d.join(".state.tmp"));
+        let before = tmps.clone().map(|p| stamp(&p));
+        if kill_after(nm.command(&[action]), action, delay) {
+            killed += 1;
+            // The kill landed between writing a new state and renaming it.
+            let after = tmps.map(|p| stamp(&p));
+            torn += usize::from(
+                after
+                    .iter()
+                    .zip(&before)
+                    .any(|(a, b)| a.is_some() && a != b),
+            );
+        }
+        let want = Totals::sent(&sent);
+        for (i, f) in files.iter().enumerate() {
+            if !f.exists() {
+                continue;
+            }
+            let now = Totals::of(&load(f));
+            let what = format!("round {round} ({action}, {delay:?}), {}", f.display());
+            check_totals(&what, prev[i].as_ref(), &now, &want);
+            prev[i] = Some(now);
+        }
+        for d in [nm.state.path(), nm.persist.path()] {
+            assert_eq!(bad_files(d), Vec::<PathBuf>::new(), "round {round}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "crash loop too slow at round {round}"
+        );
+    }
+    // A clean run: nothing in flight, so nothing may be missing.
+    let shown = devices_json(&nm);
+    assert_eq!(Totals::of(&load(&files[0])), Totals::sent(&sent));
+    let want_shown: BTreeMap<Option<Mac>, (u64, u64)> = sent
+        .iter()
+        .map(|(m, d)| (Some(*m), (d.down.bytes, d.up.bytes)))
+        .collect();
+    assert_eq!(shown, want_shown, "netmon devices");
+    eprintln!(
+        "crash_safety_with_devices: {DEVICE_CRASH_ROUNDS} rounds in {:?}, clean update \
+         {typical:?}, kills within {} ms: {killed} killed, {torn} between temp write and rename; \
+         sent {sent:?}",
+        t0.elapsed(),
+        span_us / 1000
+    );
+    assert!(
+        killed >= DEVICE_CRASH_ROUNDS / 4,
+        "only {killed} runs were killed"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -824,6 +1068,104 @@ fn reboot_with_damaged_flash_refuses_without_force() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(fs::read(new_bad(&rig.persist, &[])).expect("read"), bad);
     load(&rig.ram_file());
+}
+
+// ---------------------------------------------------------------------------
+// 4a. Older state files through the binary (issue 11, done-when 6; the
+//     field-by-field checks are src/state/tests.rs and device_tests.rs).
+
+/// Each meter's total in the RAM copy, by name.
+fn meter_totals(st: &State) -> BTreeMap<String, Count> {
+    Totals::of(st).meters
+}
+
+/// A golden file of an older version as the RAM copy of a router whose
+/// config has its meters (`proxy` and `offnet`, the blog's), every command
+/// silent: `status` reads it and leaves it alone; `update` (unless the
+/// file is of a stopped netmon) and `start` write it as version 4 with
+/// every meter's total kept; then traffic adds to the totals (every
+/// loopback datagram is `offnet`'s: input, from outside the LAN; none is
+/// `proxy`'s), and a report and the persistent copy show them.
+fn golden_file_through_the_binary(test: &str, fixture: &str, version: u8) {
+    let Some(rig) = Rig::new(test) else {
+        return;
+    };
+    fs::write(&rig.config, BLOG_CONFIG).expect("write config");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(fixture);
+    let golden = fs::read(&path).expect("read the fixture");
+    assert_eq!(golden[4..6], [version, 0], "{fixture} is version {version}");
+    let old_state = State::decode(&golden).expect("the fixture decodes");
+    let old = meter_totals(&old_state);
+    assert_eq!(old.keys().collect::<Vec<_>>(), ["offnet", "proxy"]);
+    fs::create_dir_all(&rig.state).expect("mkdir state");
+    fs::write(rig.ram_file(), &golden).expect("write state");
+    let status = rig.ok(&["status"]);
+    assert!(status.contains("meters:   proxy offnet"), "{status}");
+    assert_eq!(
+        fs::read(rig.ram_file()).expect("read"),
+        golden,
+        "status wrote"
+    );
+    // The version-3 golden file is of a stopped netmon: an update leaves
+    // it (and the rules) alone, and `start` ends the stop.
+    for action in ["update", "start"] {
+        rig.ok(&[action]);
+        let file = fs::read(rig.ram_file()).expect("read");
+        if old_state.stopped && action == "update" {
+            assert_eq!(file, golden, "{fixture}: a stopped netmon's update wrote");
+            continue;
+        }
+        assert_eq!(file[4..6], [4, 0], "{fixture}: {action} writes version 4");
+        assert_eq!(
+            meter_totals(&load(&rig.ram_file())),
+            old,
+            "{fixture}: {action}"
+        );
+    }
+    let sent = rig.send(900, 7);
+    rig.ok(&["update"]);
+    let mut want = old.clone();
+    want.insert("offnet".into(), add(old["offnet"], sent));
+    assert_eq!(
+        meter_totals(&load(&rig.ram_file())),
+        want,
+        "{fixture}: traffic"
+    );
+    let r = Report::parse(&rig.ok(&["report", "--format", "json"]));
+    for (n, c) in &want {
+        let m = r.meter(n);
+        assert_eq!(
+            (m.total_packets, m.total_bytes),
+            (c.packets, c.bytes),
+            "{n}"
+        );
+    }
+    rig.ok(&["sync"]);
+    assert_eq!(
+        meter_totals(&load(&rig.flash_file())),
+        want,
+        "{fixture}: flash"
+    );
+}
+
+#[test]
+fn version_2_golden_file_upgrades_through_the_binary() {
+    golden_file_through_the_binary(
+        "version_2_golden_file_upgrades_through_the_binary",
+        "state-v2.bin",
+        2,
+    );
+}
+
+#[test]
+fn version_3_golden_file_upgrades_through_the_binary() {
+    golden_file_through_the_binary(
+        "version_3_golden_file_upgrades_through_the_binary",
+        "state-v3.bin",
+        3,
+    );
 }
 
 // ---------------------------------------------------------------------------
