@@ -141,6 +141,9 @@ pub struct DailyArgs {
     /// convert a netmon log file (time and running totals per meter) instead, like the blog's graph script
     #[argh(option, arg_name = "file")]
     pub log: Option<String>,
+    /// one LAN device's download and upload instead (its name, or its MAC; netmon devices lists them); days 1-31, months 12
+    #[argh(option, arg_name = "device")]
+    pub device: Option<String>,
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -206,10 +209,15 @@ pub struct Daily {
     pub days: u8,
     pub months: bool,
     pub log: Option<String>,
+    /// One device's columns (download, upload) instead of the meters': a
+    /// name or a MAC, looked up in the state when the command runs.
+    pub device: Option<String>,
 }
 
 /// Most days `daily` can show: the day buckets kept per meter.
 pub const MAX_DAILY_DAYS: u8 = crate::state::DAYS as u8;
+/// Most days `daily --device` can show: the day buckets kept per device.
+pub const MAX_DEVICE_DAYS: u8 = crate::state::DEVICE_DAYS as u8;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReportFormat {
@@ -454,12 +462,39 @@ fn daily(d: DailyArgs) -> Result<Daily> {
     if d.months && d.days.is_some() {
         return Err(Error::usage("--days and --months cannot be combined"));
     }
+    if let Some(dev) = &d.device {
+        device_args(dev, &d, days)?;
+    }
     Ok(Daily {
         format,
         days,
         months: d.months,
         log: d.log,
+        device: d.device,
     })
+}
+
+/// `--device` takes no `--log`, a non-empty word, and at most the days a
+/// device keeps.
+fn device_args(dev: &str, d: &DailyArgs, days: u8) -> Result<()> {
+    if d.log.is_some() {
+        return Err(Error::usage("--device and --log cannot be combined"));
+    }
+    if dev.is_empty() {
+        return Err(bad_value(
+            "--device",
+            dev,
+            "a device name or MAC (see netmon devices)",
+        ));
+    }
+    match d.days.as_deref() {
+        Some(v) if days > MAX_DEVICE_DAYS => Err(bad_value(
+            "--days",
+            v,
+            "a number of days from 1 to 31 with --device (the days a device keeps)",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The position of `--format`'s value in `names` (0, the default, when
@@ -542,6 +577,7 @@ mod tests {
             days: 7,
             months: false,
             log: None,
+            device: None,
         };
         assert_eq!(
             run(&["daily", "--format", "csv", "--days", "7"]).action,
@@ -582,11 +618,36 @@ mod tests {
             &["mail-requeue"],
             &["mail-requeue", "x.msg", "--all"],
             &["mail-requeue", "x.msg", "y.msg"],
+            &["daily", "--device", "tv", "--days", "32"],
+            &["daily", "--device", "tv", "--log", "f"],
+            &["daily", "--device", ""],
         ] {
             let e = parse(bad).err().expect("error");
             assert_eq!(e.exit_code(), 2, "{bad:?}");
             assert!(!e.message().contains('\n'), "{bad:?}: {}", e.message());
         }
+    }
+
+    #[test]
+    fn daily_device_takes_up_to_the_days_a_device_keeps() {
+        let d = |args: &[&str]| match run(args).action {
+            Action::Daily(d) => d,
+            a => panic!("{a:?}"),
+        };
+        let one = d(&["daily", "--device", "02:00:00:00:00:01"]);
+        assert_eq!(one.device.as_deref(), Some("02:00:00:00:00:01"));
+        assert_eq!(one.days, 31);
+        assert_eq!(d(&["daily", "--device", "tv", "--days", "31"]).days, 31);
+        assert!(d(&["daily", "--device", "tv", "--months"]).months);
+        assert_eq!(d(&["daily", "--days", "62"]).device, None);
+        let e = parse(&["daily", "--device", "tv", "--days", "32"])
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.message(),
+            "invalid value '32' for --days: expected a number of days from 1 to 31 with --device \
+             (the days a device keeps)"
+        );
     }
 
     #[test]

@@ -470,3 +470,38 @@ fn unwritable_state_dir_is_a_runtime_error() {
         }
     }
 }
+
+/// `daily --device` that names no device: exit 2, one sentence that says
+/// where the devices are listed; bad combinations are refused before any
+/// state is read.
+#[test]
+fn daily_device_unknown_or_badly_combined_is_a_usage_error() {
+    let e = Env::new();
+    let cfg = e.config("config meter 'proxy'\n\toption hook 'input'\n");
+    let base = [
+        "--config",
+        &cfg,
+        "--state-dir",
+        &e.state_dir(),
+        "--backend",
+        "nft",
+        "daily",
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        netmon(&args, &real_path())
+    };
+    let err = expect_error(&run(&["--device", "tv"]), 2);
+    assert_eq!(
+        err,
+        "netmon: no device 'tv' in the state (neither a MAC nor a device's name): \
+         netmon devices lists them\n"
+    );
+    let err = expect_error(&run(&["--device", "tv", "--days", "40"]), 2);
+    assert!(err.contains("from 1 to 31 with --device"), "{err}");
+    let err = expect_error(&run(&["--device", "tv", "--log", "/nonexistent"]), 2);
+    assert!(
+        err.contains("--device and --log cannot be combined"),
+        "{err}"
+    );
+}

@@ -1435,3 +1435,99 @@ fn a_broken_host_name_is_named_and_never_reaches_a_header() {
     }
     run.assert_no_password();
 }
+
+// ---------------------------------------------------------------------------
+// Issue 11: device names (chosen by anyone on the LAN) in the report mail.
+
+/// The report mail lists the devices of the period; hostile names (markup,
+/// an ANSI colour, CR/LF, 300 bytes kept as 63, invalid UTF-8) reach the
+/// text part terminal-escaped, the HTML part HTML-escaped, and no header.
+#[test]
+fn hostile_device_names_reach_the_mail_only_escaped() {
+    use netmon::device::{DeviceName, Mac};
+    use netmon::state::{Count, DeviceState, DownUp, State};
+    let Some(py) = setup("hostile_device_names_reach_the_mail_only_escaped") else {
+        return;
+    };
+    let ns = netns();
+    let tmp = TempDir::new("nmt-mail-srv");
+    let srv = Smtpd::start(&py, &ns.name, tmp.path());
+    let run = Run::new(&ns, &config("plain", PASSWORD));
+    run.ok(&["start"]);
+    let names: [&[u8]; 5] = [
+        b"<script>alert(1)</script>",
+        b"\x1b[31mred\x1b[0m",
+        b"cr\r\nBcc: evil@x.test",
+        &[b'A'; 300],
+        b"bad\xff\xfename",
+    ];
+    let path = run.state().join("state");
+    let mut st = State::decode(&std::fs::read(&path).unwrap()).unwrap();
+    for (i, name) in names.iter().enumerate() {
+        let mut d = DeviceState::new(Mac([2, 0, 0, 0, 0, i as u8 + 1]));
+        d.name = DeviceName::from_slice(&name[..name.len().min(63)]).unwrap();
+        let down = 5000 - 1000 * i as u64;
+        d.total = DownUp::new(Count::new(1, down), Count::new(1, 7));
+        st.devices.push(d);
+    }
+    std::fs::write(&path, st.encode()).unwrap();
+    let (so, se) = run.ok(&["report", "--mail", "--format", "json"]);
+    assert_eq!(se, "");
+    assert!(
+        so.contains("\"name\":\"<script>alert(1)</script>\""),
+        "{so}"
+    );
+    assert!(
+        so.contains("\"name\":\"cr\\u000d\\u000aBcc: evil@x.test\""),
+        "{so}"
+    );
+    assert_eq!(srv.count(), 1);
+    let eml = &srv.messages()[0];
+    let m = srv.parse(eml);
+    assert!(m.header("Bcc").is_empty(), "{}", m.headers);
+    for bad in ["script", "evil", "red", "AAAA", "bad"] {
+        assert!(
+            !m.headers.contains(bad),
+            "{bad} in the headers:\n{}",
+            m.headers
+        );
+    }
+    let env = std::fs::read_to_string(eml.with_extension("env")).unwrap();
+    assert!(!env.contains("evil"), "{env}");
+
+    let text = m.text.replace("\r\n", "\n");
+    assert!(
+        text.contains("\nDevices since the last report:\n"),
+        "{text}"
+    );
+    for want in [
+        "\n    <script>alert(1)</scrip…  02:00:00:00:00:01 ",
+        "\n    \\x1b[31mred\\x1b[0m        02:00:00:00:00:02 ",
+        "\n    cr\\x0d\\x0aBcc: evil@x.t…  02:00:00:00:00:03 ",
+        "\n    AAAAAAAAAAAAAAAAAAAAAAA…  02:00:00:00:00:04 ",
+        "\n    bad\u{fffd}\u{fffd}name                 02:00:00:00:00:05 ",
+    ] {
+        assert!(text.contains(want), "{want:?} in the text part:\n{text}");
+    }
+    for l in text.lines() {
+        assert!(!l.chars().any(char::is_control), "{l:?}");
+    }
+
+    let html = &m.html;
+    assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
+    for want in [
+        ">&lt;script&gt;alert(1)&lt;/script&gt;</th>",
+        ">?[31mred?[0m</th>",
+        ">cr??Bcc: evil@x.test</th>",
+        &format!(">{}</th>", "A".repeat(63)),
+        ">bad\u{fffd}\u{fffd}name</th>",
+        ">02:00:00:00:00:05</td>",
+    ] {
+        assert!(html.contains(want), "{want:?} in the HTML part:\n{html}");
+    }
+    for l in html.lines() {
+        let l = l.trim_end_matches('\r');
+        assert!(!l.chars().any(char::is_control), "{l:?}");
+    }
+    run.assert_no_password();
+}

@@ -160,6 +160,7 @@ fn rendered() -> (String, String) {
         ],
         table: None,
         zone: Zone::UTC,
+        devices: None,
     };
     let mut t = Buf::new();
     text::render(&r, &mut t);

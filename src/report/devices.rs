@@ -1,12 +1,15 @@
 //! `netmon devices`: usage per LAN device for a span of time, as an
-//! aligned text table, TSV (bytes) or JSON (bytes). Device names are chosen
-//! by whoever is on the LAN: every format escapes them (terminal control
-//! characters become `?`, JSON escapes, TSV drops tabs and line breaks).
+//! aligned text table, TSV (bytes) or JSON (bytes); and the devices of a
+//! report's period (`period_rows`). Device names are chosen by whoever is
+//! on the LAN: every format escapes them through the writers of
+//! `crate::text` (text and TSV: controls as a visible `\x1b`, bidi
+//! formatting characters as `\u{202e}`, so no tab or line break is left;
+//! JSON: RFC 8259 escapes; invalid UTF-8 as U+FFFD everywhere).
 
 use crate::calendar::Calendar;
 use crate::device::Mac;
 use crate::state::{DeviceState, State};
-use crate::text::{lossy, num, Buf};
+use crate::text::{num, write_json_string, write_terminal_safe, Buf};
 use crate::units::write_human;
 
 /// How the devices are ordered (largest first).
@@ -34,6 +37,7 @@ pub enum Span {
 }
 
 /// One device's usage in the span.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Row<'a> {
     pub dev: &'a DeviceState,
     pub down: u64,
@@ -47,19 +51,35 @@ const NAME_WIDTH: usize = 24;
 /// `span` up to `now`, sorted by `sort`, largest first; ties by MAC.
 pub fn rows<'a>(st: &'a State, cal: &Calendar, now: i64, span: Span, sort: Sort) -> Vec<Row<'a>> {
     let today = cal.day(now);
-    let usage = |d: &DeviceState| -> (u64, u64) {
-        match span {
-            Span::Month => d.month(cal.period(today)),
-            Span::Days(n) => (0..i64::from(n)).fold((0, 0), |(a, b), back| {
-                let (x, y) = d.day(today - back);
-                (a.saturating_add(x), b.saturating_add(y))
-            }),
-        }
-    };
+    ranked(st, sort, |d| match span {
+        Span::Month => d.month(cal.period(today)),
+        Span::Days(n) => (0..i64::from(n)).fold((0, 0), |(a, b), back| {
+            let (x, y) = d.day(today - back);
+            (a.saturating_add(x), b.saturating_add(y))
+        }),
+    })
+}
+
+/// The devices (then `other`, when it has anything) with their usage
+/// since the last report, largest total first; ties by MAC.
+pub fn period_rows(st: &State) -> Vec<Row<'_>> {
+    ranked(st, Sort::Total, |d| {
+        let (down, up) = d.period_down_up();
+        (down.bytes, up.bytes)
+    })
+}
+
+/// The devices with any `usage`, sorted by `sort`, then `other` if it
+/// has any.
+fn ranked<'a>(
+    st: &'a State,
+    sort: Sort,
+    usage: impl Fn(&DeviceState) -> (u64, u64),
+) -> Vec<Row<'a>> {
     let key = |r: &Row<'_>| match sort {
         Sort::Down => r.down,
         Sort::Up => r.up,
-        Sort::Total => r.down.saturating_add(r.up),
+        Sort::Total => r.total(),
     };
     let mut out: Vec<Row<'a>> = st
         .devices
@@ -68,7 +88,7 @@ pub fn rows<'a>(st: &'a State, cal: &Calendar, now: i64, span: Span, sort: Sort)
             let (down, up) = usage(dev);
             Row { dev, down, up }
         })
-        .filter(|r| r.down != 0 || r.up != 0)
+        .filter(|r| r.total() != 0)
         .collect();
     out.sort_by(|a, b| key(b).cmp(&key(a)).then(a.dev.mac.cmp(&b.dev.mac)));
     let (down, up) = usage(&st.other);
@@ -82,39 +102,68 @@ pub fn rows<'a>(st: &'a State, cal: &Calendar, now: i64, span: Span, sort: Sort)
     out
 }
 
-/// The name as a terminal may show it: invalid UTF-8 as U+FFFD, control
-/// characters (C0, DEL, C1: ESC sequences, CR, LF) and bidirectional
-/// overrides (which reorder what follows) as `?`, at most `max` characters
-/// (a longer one ends in `~`).
-pub fn safe_name(name: &[u8], max: usize) -> String {
-    let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    let clean: String = lossy(name)
-        .chars()
-        .map(|c| if c.is_control() || bidi(c) { '?' } else { c })
+impl Row<'_> {
+    /// Download plus upload.
+    pub fn total(&self) -> u64 {
+        self.down.saturating_add(self.up)
+    }
+
+    /// This is `other` (devices that did not fit in the kernel sets, or
+    /// were evicted from the state).
+    pub fn is_other(&self) -> bool {
+        self.dev.mac == Mac::OTHER
+    }
+}
+
+/// Why `find` found no single device.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Lookup {
+    /// Neither a device's MAC nor any device's name.
+    Unknown,
+    /// The name of several devices: their MACs.
+    Ambiguous(Vec<Mac>),
+}
+
+/// The device `arg` names: the one with that MAC (any form
+/// `Mac::parse` takes), else the one whose name is exactly `arg`'s bytes.
+pub fn find<'a>(st: &'a State, arg: &str) -> Result<&'a DeviceState, Lookup> {
+    if let Some(d) = Mac::parse(arg).and_then(|m| st.device(m)) {
+        return Ok(d);
+    }
+    let named: Vec<&DeviceState> = (st.devices.iter())
+        .filter(|d| !d.name.is_empty() && d.name.as_slice() == arg.as_bytes())
         .collect();
-    if clean.chars().count() <= max {
-        return clean;
+    match named[..] {
+        [d] => Ok(d),
+        [] => Err(Lookup::Unknown),
+        _ => Err(Lookup::Ambiguous(named.iter().map(|d| d.mac).collect())),
     }
-    let mut cut: String = clean.chars().take(max.saturating_sub(1)).collect();
-    cut.push('~');
-    cut
 }
 
-/// The name shown for a device: its name, else its MAC; `other` is
-/// "(other devices)".
-fn shown(d: &DeviceState, max: usize) -> String {
+/// Writes the name shown for a device on a terminal: its name (escaped
+/// by `text::write_terminal_safe`, at most `max` characters), else its
+/// MAC; `other` is "(other devices)".
+pub fn write_shown(b: &mut Buf, d: &DeviceState, max: usize) {
     if d.mac == Mac::OTHER {
-        return "(other devices)".into();
+        b.push_bytes(b"(other devices)");
+    } else if d.name.is_empty() {
+        let _ = d.mac.write(b);
+    } else {
+        write_terminal_safe(b, &d.name, max);
     }
-    if d.name.is_empty() {
-        let mut b = Buf::new();
-        let _ = d.mac.write(&mut b);
-        return b.into_string();
-    }
-    safe_name(&d.name, max)
 }
 
-fn mac_text(b: &mut Buf, mac: Mac) {
+fn shown(d: &DeviceState, max: usize) -> String {
+    let mut b = Buf::new();
+    write_shown(&mut b, d, max);
+    b.into_string()
+}
+
+/// `write_terminal_safe` shows a byte of a name as at most 4 characters
+/// (`\x1b`; a 3-byte bidi character as 8, `\u{202e}`): a whole name fits.
+const WHOLE_NAME: usize = 4 * crate::device::MAX_DEVICE_NAME;
+
+pub fn mac_text(b: &mut Buf, mac: Mac) {
     if mac == Mac::OTHER {
         b.push_bytes(b"-");
     } else {
@@ -168,7 +217,7 @@ fn text(rows: &[Row<'_>], title: &str, b: &mut Buf) {
         let mut m = Buf::new();
         mac_text(&mut m, r.dev.mac);
         pad(b, m.as_str(), 17);
-        for v in [r.down, r.up, r.down.saturating_add(r.up)] {
+        for v in [r.down, r.up, r.total()] {
             let mut h = Buf::new();
             let _ = write_human(&mut h, v);
             b.push_bytes(b"  ");
@@ -194,11 +243,11 @@ fn pad(b: &mut Buf, s: &str, width: usize) {
 fn tsv(rows: &[Row<'_>], b: &mut Buf) {
     b.push_bytes(b"name\tmac\tdownload_bytes\tupload_bytes\ttotal_bytes\tipv4\tipv6\n");
     for r in rows {
-        let name = shown(r.dev, crate::device::MAX_DEVICE_NAME).replace('\t', "?");
-        b.push_bytes(name.as_bytes());
+        // Escaped, a name holds no tab or line break.
+        write_shown(b, r.dev, WHOLE_NAME);
         b.push_bytes(b"\t");
         mac_text(b, r.dev.mac);
-        for v in [r.down, r.up, r.down.saturating_add(r.up)] {
+        for v in [r.down, r.up, r.total()] {
             b.push_bytes(b"\t");
             b.push_bytes(num(v).as_bytes());
         }
@@ -235,7 +284,7 @@ fn json(rows: &[Row<'_>], b: &mut Buf) {
         if r.dev.name.is_empty() {
             b.push_bytes(b"null");
         } else {
-            super::json::write_string(b, &lossy(&r.dev.name));
+            write_json_string(b, &r.dev.name);
         }
         for (key, ip) in [
             (",\"ipv4\":", r.dev.ip4.map(Into::into)),
@@ -261,4 +310,109 @@ fn json(rows: &[Row<'_>], b: &mut Buf) {
         b.push_bytes(b"}");
     }
     b.push_bytes(b"]}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::{device, hostile_state, state};
+
+    fn out(rows: &[Row<'_>], fmt: Format) -> String {
+        let mut b = Buf::new();
+        render(rows, fmt, "t", &mut b);
+        b.into_string()
+    }
+
+    fn hostile_rows(st: &State) -> Vec<Row<'_>> {
+        period_rows(st)
+    }
+
+    /// What `safe_name` (the devices listing's own escaper, now gone) made
+    /// sure of, kept by `text::write_terminal_safe`: no control character
+    /// and no bidi override reaches the terminal; both are visible.
+    #[test]
+    fn text_shows_controls_and_bidi_visibly() {
+        let st = hostile_state();
+        let t = out(&hostile_rows(&st), Format::Text);
+        assert!(!t.replace('\n', "").chars().any(char::is_control), "{t:?}");
+        assert!(!t.contains('\u{202e}'), "{t}");
+        assert_eq!(t.lines().count(), 2 + 6, "{t}");
+        for want in [
+            "<script>alert(1)</scrip…",
+            "\\x1b[31mred\\x1b[0m",
+            "cr\\x0d\\x0alf",
+            "bad\u{fffd}\u{fffd}name",
+            "a\\u{202e}evil",
+        ] {
+            assert!(t.contains(want), "{want} in {t}");
+        }
+        assert!(t.contains(&format!("{}…", "A".repeat(23))), "{t}");
+    }
+
+    #[test]
+    fn tsv_keeps_a_line_and_seven_fields_per_device() {
+        let st = hostile_state();
+        let t = out(&hostile_rows(&st), Format::Tsv);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 7, "{t}");
+        for l in &lines {
+            assert_eq!(l.split('\t').count(), 7, "{l:?}");
+            assert!(!l.chars().any(|c| c.is_control() && c != '\t'), "{l:?}");
+        }
+        // The whole name, escaped: 63 of the 300 bytes were kept.
+        assert!(t.contains(&format!("\n{}\t", "A".repeat(63))), "{t}");
+        assert!(t.contains("\ncr\\x0d\\x0alf\t02:00:00:00:00:03\t"), "{t}");
+    }
+
+    #[test]
+    fn json_escapes_names_and_nulls_unknowns() {
+        let mut st = state(vec![
+            device(1, b"q\"\\\r\n\x1b\xff", 5, 6),
+            device(2, b"", 1, 0),
+        ]);
+        st.other.total.down.bytes = 3;
+        let j = out(&period_rows(&st), Format::Json);
+        assert_eq!(
+            j,
+            "{\"devices\":[{\"mac\":\"02:00:00:00:00:01\",\"name\":\"q\\\"\\\\\\u000d\\u000a\\u001b\u{fffd}\",\"ipv4\":null,\"ipv6\":null,\"download_bytes\":5,\"upload_bytes\":6},\
+             {\"mac\":\"02:00:00:00:00:02\",\"name\":null,\"ipv4\":null,\"ipv6\":null,\"download_bytes\":1,\"upload_bytes\":0},\
+             {\"mac\":null,\"name\":null,\"ipv4\":null,\"ipv6\":null,\"download_bytes\":3,\"upload_bytes\":0,\"other\":true}]}\n"
+        );
+    }
+
+    #[test]
+    fn find_by_mac_then_exact_name() {
+        let st = state(vec![
+            device(1, b"tv", 1, 1),
+            device(2, b"phone", 1, 1),
+            device(3, b"phone", 1, 1),
+            device(4, b"\xffx", 1, 1),
+        ]);
+        let mac = |n: u8| Mac([2, 0, 0, 0, 0, n]);
+        assert_eq!(find(&st, "tv").map(|d| d.mac), Ok(mac(1)));
+        assert_eq!(find(&st, "02-00-00-00-00-03").map(|d| d.mac), Ok(mac(3)));
+        assert_eq!(find(&st, "2:0:0:0:0:2").map(|d| d.mac), Ok(mac(2)));
+        assert_eq!(
+            find(&st, "phone").map(|d| d.mac),
+            Err(Lookup::Ambiguous(vec![mac(2), mac(3)]))
+        );
+        for unknown in ["TV", "tv ", "", "02:00:00:00:00:09", "\u{fffd}x"] {
+            assert_eq!(find(&st, unknown).map(|d| d.mac), Err(Lookup::Unknown));
+        }
+    }
+
+    #[test]
+    fn rows_of_a_span_come_from_the_buckets() {
+        let cal = Calendar::UTC;
+        let mut d = device(1, b"x", 0, 0);
+        d.days[0] = crate::state::Bucket {
+            key: 20_026,
+            count: (4, 5),
+        };
+        let st = state(vec![d, device(2, b"idle", 9, 9)]);
+        let now = 20_026 * 86_400;
+        let r = rows(&st, &cal, now, Span::Days(1), Sort::Up);
+        assert_eq!(r.len(), 1, "a device without usage in the span is left out");
+        assert_eq!((r[0].down, r[0].up, r[0].total()), (4, 5, 9));
+    }
 }

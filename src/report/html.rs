@@ -1,18 +1,23 @@
 //! The HTML report for mail: one small self-contained document with the
 //! period, a RESET DETECTED notice when needed, a table per meter (usage
-//! in the period, current total, packets), "Total since", and an inline
-//! SVG bar chart of the last `MAX_DAYS` days.
+//! in the period, current total, packets), "Total since", the devices of
+//! the period (when the state has devices: name, MAC, download, upload,
+//! and a "N more devices" row when the list was cut), and an inline SVG
+//! bar chart of the last `MAX_DAYS` days.
 //!
 //! Invariants of the output: no script, no event attribute, no external
 //! resource (styles are inline `style` attributes; mail clients drop
-//! `<link>` and often `<style>`); every text from outside the code (meter
-//! names today, DHCP host names later: chosen by anyone on the LAN) goes
-//! through `escape`; a name is cut to `MAX_NAME_CHARS` characters, so no
-//! line is longer than 998 bytes (RFC 5322 2.1.1), even fully escaped.
+//! `<link>` and often `<style>`); every text from outside the code goes
+//! through `escape` (meter names) or `text::write_html_escaped` (device
+//! names: bytes chosen by anyone on the LAN); a name is cut to
+//! `MAX_NAME_CHARS` characters, so no line is longer than 998 bytes
+//! (RFC 5322 2.1.1), even fully escaped.
 //! Arithmetic is integer only (no float formatting in the binary).
 
-use super::{Report, Row};
-use crate::text::Buf;
+use super::devices::mac_text;
+use super::{DeviceList, Report, Row};
+use crate::device::Mac;
+use crate::text::{write_html_escaped, Buf};
 use crate::time::write_date;
 use crate::units::write_human as size;
 
@@ -102,6 +107,9 @@ pub fn render(r: &Report<'_>, days: &[(i64, Vec<u64>)], names: &[&str], b: &mut 
     b.push_bytes(b"<p>Total since ");
     let _ = r.zone.write_human(b, r.total_since);
     b.push_bytes(b"</p>\n");
+    if let Some(d) = &r.devices {
+        devices(d, b);
+    }
     chart(days, names, b);
     b.push_bytes(b"</body>\n</html>\n");
 }
@@ -143,6 +151,57 @@ fn table_row(b: &mut Buf, label: &str, bytes: u64, packets: u64) {
         CELL,
         packets
     );
+}
+
+/// The devices of the period: a row each (name, MAC, download, upload),
+/// then the devices left out in one row.
+fn devices(d: &DeviceList<'_>, b: &mut Buf) {
+    b.push_bytes(b"<h3 style=\"margin:16px 0 4px 0;\">Devices since the last report</h3>\n");
+    if d.top.is_empty() {
+        b.push_bytes(b"<p>No device traffic.</p>\n");
+        return;
+    }
+    b.push_bytes(b"<table style=\"border-collapse:collapse;\">\n<tr>");
+    for head in ["Device", "MAC", "Download", "Upload"] {
+        let _ = ufmt::uwrite!(b, "<th style=\"{}\">{}</th>", HEAD, head);
+    }
+    b.push_bytes(b"</tr>\n");
+    for r in &d.top {
+        let _ = ufmt::uwrite!(b, "<tr><th style=\"{}\">", HEAD);
+        if r.dev.mac == Mac::OTHER {
+            b.push_bytes(b"(other devices)");
+        } else if r.dev.name.is_empty() {
+            let _ = r.dev.mac.write(b);
+        } else {
+            write_html_escaped(b, &r.dev.name, MAX_NAME_CHARS);
+        }
+        let _ = ufmt::uwrite!(b, "</th><td style=\"{};font-family:monospace;\">", CELL);
+        mac_text(b, r.dev.mac);
+        b.push_bytes(b"</td>");
+        size_cells(b, r.down, r.up);
+    }
+    if d.more > 0 {
+        let _ = ufmt::uwrite!(
+            b,
+            "<tr><th style=\"{}\">{} more {}</th><td style=\"{}\"></td>",
+            HEAD,
+            d.more as u64,
+            if d.more == 1 { "device" } else { "devices" },
+            CELL
+        );
+        size_cells(b, d.more_down, d.more_up);
+    }
+    b.push_bytes(b"</table>\n");
+}
+
+/// Download and upload cells, then the end of the row.
+fn size_cells(b: &mut Buf, down: u64, up: u64) {
+    for v in [down, up] {
+        let _ = ufmt::uwrite!(b, "<td style=\"{}\">", CELL);
+        let _ = size(b, v);
+        b.push_bytes(b"</td>");
+    }
+    b.push_bytes(b"</tr>\n");
 }
 
 /// `t` with each `{}` replaced by the next of `nums`: one call per tag
@@ -315,6 +374,7 @@ mod tests {
                 .collect(),
             table: None,
             zone: crate::tz::Zone::UTC,
+            devices: None,
         }
     }
 
@@ -474,5 +534,40 @@ mod tests {
         let html = render_s(&report(&["a"], false), &[], &["a"]);
         assert!(html.contains("<p>No daily data yet.</p>"));
         assert!(!html.contains("<svg"));
+    }
+
+    #[test]
+    fn devices_table_escapes_names() {
+        use crate::report::fixture::{device, hostile_state};
+        let mut st = hostile_state();
+        st.devices.extend((20..25).map(|i| device(i, b"", 1, 1)));
+        let mut r = report(&["a"], false);
+        r.devices = crate::report::DeviceList::of(&st);
+        let html = render_s(&r, &days(3, 1), &["a"]);
+        assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
+        let rows: Vec<&str> = html
+            .lines()
+            .filter(|l| l.contains(">02:00:00:00:00:0"))
+            .collect();
+        assert_eq!(rows.len(), 6, "{html}");
+        let th = |name: &str| format!("<tr><th style=\"{HEAD}\">{name}</th>");
+        assert!(
+            rows[0].starts_with(&th("&lt;script&gt;alert(1)&lt;/script&gt;")),
+            "{}",
+            rows[0]
+        );
+        assert!(rows[1].starts_with(&th("?[31mred?[0m")), "{}", rows[1]);
+        assert!(rows[2].starts_with(&th("cr??lf")), "{}", rows[2]);
+        assert!(rows[3].starts_with(&th(&"A".repeat(63))), "{}", rows[3]);
+        assert!(
+            rows[4].starts_with(&th("bad\u{fffd}\u{fffd}name")),
+            "{}",
+            rows[4]
+        );
+        assert!(rows[0].ends_with(">5.86 KiB</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">7 B</td></tr>"), "{}", rows[0]);
+        assert!(html.contains(">1 more device</th>"), "{html}");
+        for l in html.lines() {
+            assert!(!l.chars().any(char::is_control), "{l:?}");
+        }
     }
 }

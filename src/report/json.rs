@@ -3,9 +3,19 @@
 //! "period_packets","total_bytes","total_packets","total_since"}]}`,
 //! times in RFC 3339 UTC, counts as exact integers. A meter no longer in
 //! the config carries `"retired":true` after its name.
+//!
+//! When the state has devices, `"devices":[{"mac","name","download_bytes",
+//! "upload_bytes"}]` follows the meters: usage since the last report, at
+//! most `REPORT_DEVICES` devices with usage, largest total first, then the
+//! devices that did not fit in the kernel sets as `{"mac":null,
+//! "name":null,…,"other":true}` when they have usage. `name` is null when
+//! unknown; it is the name's bytes as a JSON string (invalid UTF-8 as
+//! U+FFFD). When devices were left out, `"more_devices":{"count",
+//! "download_bytes","upload_bytes"}` sums them. Then the optional history
+//! (`"days"` or `"months"`).
 
-use super::Report;
-use crate::text::Buf;
+use super::{DeviceList, Report};
+use crate::text::{num, write_json_string, Buf};
 use crate::time::write_rfc3339;
 
 /// Writes `s` as a JSON string (RFC 8259 section 7 escapes).
@@ -72,10 +82,50 @@ pub fn render(r: &Report<'_>, b: &mut Buf) {
         b.push_bytes(b"}");
     }
     b.push_bytes(b"]");
+    if let Some(d) = &r.devices {
+        devices(d, b);
+    }
     if let Some(t) = &r.table {
         table(r, t, b);
     }
     b.push_bytes(b"}\n");
+}
+
+fn devices(d: &DeviceList<'_>, b: &mut Buf) {
+    b.push_bytes(b",\"devices\":[");
+    for (i, r) in d.top.iter().enumerate() {
+        b.push_bytes(if i == 0 { b"{\"mac\":" } else { b",{\"mac\":" });
+        if r.is_other() {
+            b.push_bytes(b"null");
+        } else {
+            b.push_bytes(b"\"");
+            let _ = r.dev.mac.write(b);
+            b.push_bytes(b"\"");
+        }
+        b.push_bytes(b",\"name\":");
+        if r.dev.name.is_empty() {
+            b.push_bytes(b"null");
+        } else {
+            write_json_string(b, &r.dev.name);
+        }
+        down_up(b, r.down, r.up);
+        if r.is_other() {
+            b.push_bytes(b",\"other\":true");
+        }
+        b.push_bytes(b"}");
+    }
+    b.push_bytes(b"]");
+    if d.more > 0 {
+        b.push_bytes(b",\"more_devices\":{\"count\":");
+        b.push_bytes(num(d.more as u64).as_bytes());
+        down_up(b, d.more_down, d.more_up);
+        b.push_bytes(b"}");
+    }
+}
+
+/// `,"download_bytes":N,"upload_bytes":M`.
+fn down_up(b: &mut Buf, down: u64, up: u64) {
+    let _ = ufmt::uwrite!(b, ",\"download_bytes\":{},\"upload_bytes\":{}", down, up);
 }
 
 /// `"days":[{"date":"…","bytes":{"name":N,…}},…]` (or `"months"`/`"start"`).
@@ -137,6 +187,7 @@ mod tests {
             ],
             table: None,
             zone: crate::tz::Zone::UTC,
+            devices: None,
         };
         let mut b = Buf::new();
         render(&r, &mut b);
@@ -164,6 +215,7 @@ mod tests {
                 rows: vec![(0, vec![7])],
             }),
             zone: crate::tz::Zone::UTC,
+            devices: None,
         };
         let mut b = Buf::new();
         render(&r, &mut b);
@@ -177,5 +229,47 @@ mod tests {
         let mut b = Buf::new();
         write_string(&mut b, "a\"b\\c\n\u{1}<é>");
         assert_eq!(b.as_str(), "\"a\\\"b\\\\c\\n\\u0001<é>\"");
+    }
+
+    #[test]
+    fn devices_exact_shape_with_escapes_other_and_the_cut() {
+        use crate::report::fixture::{device, state, HOSTILE};
+        let mut devs: Vec<_> = (HOSTILE.iter().enumerate())
+            .map(|(i, n)| device(i as u8 + 1, n, 60 - 10 * i as u64, 7))
+            .collect();
+        devs.push(device(9, b"", 2, 0));
+        devs.extend((20..24).map(|i| device(i, b"x", 1, 0)));
+        let mut st = state(devs);
+        st.other.total.up = Count::new(1, 3);
+        let r = Report {
+            from: 0,
+            to: 0,
+            total_since: 0,
+            reset_detected: false,
+            rows: vec![],
+            table: None,
+            zone: crate::tz::Zone::UTC,
+            devices: crate::report::DeviceList::of(&st),
+        };
+        let mut b = Buf::new();
+        render(&r, &mut b);
+        let a63 = "A".repeat(63);
+        let want = [
+            "{\"from\":\"1970-01-01T00:00:00Z\",\"to\":\"1970-01-01T00:00:00Z\",\"reset_detected\":false,\"meters\":[],\"devices\":[",
+            "{\"mac\":\"02:00:00:00:00:01\",\"name\":\"<script>alert(1)</script>\",\"download_bytes\":60,\"upload_bytes\":7},",
+            "{\"mac\":\"02:00:00:00:00:02\",\"name\":\"\\u001b[31mred\\u001b[0m\",\"download_bytes\":50,\"upload_bytes\":7},",
+            "{\"mac\":\"02:00:00:00:00:03\",\"name\":\"cr\\u000d\\u000alf\",\"download_bytes\":40,\"upload_bytes\":7},",
+            &format!("{{\"mac\":\"02:00:00:00:00:04\",\"name\":\"{a63}\",\"download_bytes\":30,\"upload_bytes\":7}},"),
+            "{\"mac\":\"02:00:00:00:00:05\",\"name\":\"bad\u{fffd}\u{fffd}name\",\"download_bytes\":20,\"upload_bytes\":7},",
+            "{\"mac\":\"02:00:00:00:00:06\",\"name\":\"a\u{202e}evil\",\"download_bytes\":10,\"upload_bytes\":7},",
+            "{\"mac\":\"02:00:00:00:00:09\",\"name\":null,\"download_bytes\":2,\"upload_bytes\":0},",
+            "{\"mac\":\"02:00:00:00:00:14\",\"name\":\"x\",\"download_bytes\":1,\"upload_bytes\":0},",
+            "{\"mac\":\"02:00:00:00:00:15\",\"name\":\"x\",\"download_bytes\":1,\"upload_bytes\":0},",
+            "{\"mac\":\"02:00:00:00:00:16\",\"name\":\"x\",\"download_bytes\":1,\"upload_bytes\":0},",
+            "{\"mac\":null,\"name\":null,\"download_bytes\":0,\"upload_bytes\":3,\"other\":true}],",
+            "\"more_devices\":{\"count\":1,\"download_bytes\":1,\"upload_bytes\":0}}\n",
+        ]
+        .concat();
+        assert_eq!(b.as_str(), want);
     }
 }

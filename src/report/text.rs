@@ -1,9 +1,17 @@
 //! The terminal report, laid out like the blog's mail: period, then per
-//! meter the usage and the current total, then "Total since".
+//! meter the usage and the current total, then "Total since"; then the
+//! devices of the period (when the state has devices) and the history.
+//! Device names go through `text::write_terminal_safe`: no control
+//! character of theirs reaches the terminal (or the mail's text part).
 
-use super::Report;
+use super::devices::{mac_text, write_shown, Row};
+use super::{DeviceList, Report};
 use crate::text::Buf;
 use crate::units::write_human as size;
+
+/// Longest device name shown (escapes count in full; a longer one is cut
+/// and ends in `…`).
+pub const DEVICE_NAME_CHARS: usize = 24;
 
 pub fn render(r: &Report<'_>, b: &mut Buf) {
     b.push_bytes(b"Network usage between ");
@@ -41,8 +49,71 @@ pub fn render(r: &Report<'_>, b: &mut Buf) {
     b.push_bytes(b"\nTotal since: ");
     let _ = r.zone.write_human(b, r.total_since);
     b.push_bytes(b"\n");
+    if let Some(d) = &r.devices {
+        devices(d, b);
+    }
     if let Some(t) = &r.table {
         table(r, t, b);
+    }
+}
+
+/// `Devices since the last report:`, a row per device (name, MAC,
+/// download, upload), then `N more devices: X` when the list was cut.
+fn devices(d: &DeviceList<'_>, b: &mut Buf) {
+    b.push_bytes(b"\nDevices since the last report:\n");
+    if d.top.is_empty() {
+        b.push_bytes(b"    no device traffic\n");
+        return;
+    }
+    let names: Vec<Buf> = d.top.iter().map(device_name).collect();
+    let width = names
+        .iter()
+        .map(|n| n.as_str().chars().count())
+        .fold(6, usize::max);
+    b.push_bytes(b"    ");
+    pad_right(b, b"device", 6, width);
+    b.push_bytes(b"  ");
+    pad_right(b, b"mac", 3, 17);
+    for head in [&b"download"[..], b"upload"] {
+        b.push_bytes(b"  ");
+        pad_left(b, head);
+    }
+    b.push_bytes(b"\n");
+    let mut cell = Buf::new();
+    for (row, name) in d.top.iter().zip(&names) {
+        b.push_bytes(b"    ");
+        pad_right(b, name.as_bytes(), name.as_str().chars().count(), width);
+        b.push_bytes(b"  ");
+        cell.clear();
+        mac_text(&mut cell, row.dev.mac);
+        pad_right(b, cell.as_bytes(), cell.as_bytes().len(), 17);
+        for v in [row.down, row.up] {
+            cell.clear();
+            let _ = size(&mut cell, v);
+            b.push_bytes(b"  ");
+            pad_left(b, cell.as_bytes());
+        }
+        b.push_bytes(b"\n");
+    }
+    if d.more > 0 {
+        let noun = if d.more == 1 { "device" } else { "devices" };
+        let _ = ufmt::uwrite!(b, "    {} more {}: ", d.more, noun);
+        let _ = size(b, d.more_down.saturating_add(d.more_up));
+        b.push_bytes(b"\n");
+    }
+}
+
+fn device_name(r: &Row<'_>) -> Buf {
+    let mut b = Buf::new();
+    write_shown(&mut b, r.dev, DEVICE_NAME_CHARS);
+    b
+}
+
+/// `cell` (`chars` characters wide) and spaces up to `width`.
+fn pad_right(b: &mut Buf, cell: &[u8], chars: usize, width: usize) {
+    b.push_bytes(cell);
+    for _ in chars..width {
+        b.push_bytes(b" ");
     }
 }
 
@@ -103,6 +174,7 @@ mod tests {
                 rows: vec![(20_000, vec![1536])],
             }),
             zone,
+            devices: None,
         }
     }
 
@@ -144,5 +216,68 @@ mod tests {
         assert!(b.as_str().contains(
             "\nproxy (retired: no longer in the config; netmon forget removes it):\n    Usage:"
         ));
+    }
+
+    #[test]
+    fn devices_of_the_period_escaped_and_cut() {
+        let mut devs: Vec<_> = crate::report::fixture::HOSTILE
+            .iter()
+            .enumerate()
+            .map(|(i, n)| crate::report::fixture::device(i as u8 + 1, n, 6000 - 1000 * i as u64, 7))
+            .collect();
+        // Five small unnamed ones: 11 devices, one more than listed.
+        devs.extend((20..25).map(|i| crate::report::fixture::device(i, b"", 100, 1)));
+        let mut st = crate::report::fixture::state(devs);
+        st.other.total.down = Count::new(1, 2048);
+        let mut r = report(crate::tz::Zone::UTC);
+        r.table = None;
+        r.devices = crate::report::DeviceList::of(&st);
+        let mut b = Buf::new();
+        render(&r, &mut b);
+        let t = b.as_str();
+        let devices = &t[t.find("\nDevices since the last report:\n").expect(t)..];
+        assert!(
+            !devices.replace('\n', "").chars().any(char::is_control),
+            "{t:?}"
+        );
+        assert!(!devices.contains('\u{202e}'), "{t}");
+        let lines: Vec<&str> = devices.lines().collect();
+        assert_eq!(
+            lines[2],
+            "    device                    mac                    download        upload"
+        );
+        assert_eq!(
+            lines[3],
+            "    <script>alert(1)</scrip…  02:00:00:00:00:01      5.86 KiB           7 B"
+        );
+        assert!(lines[4].starts_with("    \\x1b[31mred\\x1b[0m        02:00:00:00:00:02  "));
+        assert!(lines[5].starts_with("    cr\\x0d\\x0alf              02:00:00:00:00:03  "));
+        assert!(lines[6].starts_with(&format!("    {}…  02:00:00:00:00:04", "A".repeat(23))));
+        assert!(
+            lines[7].starts_with("    bad\u{fffd}\u{fffd}name"),
+            "{}",
+            lines[7]
+        );
+        assert!(lines[8].starts_with("    a\\u{202e}evil "), "{}", lines[8]);
+        assert_eq!(
+            lines[13],
+            "    (other devices)           -                      2.00 KiB           0 B"
+        );
+        assert_eq!(lines[14], "    1 more device: 101 B");
+        assert_eq!(lines.len(), 15, "{devices}");
+    }
+
+    #[test]
+    fn devices_on_without_traffic_say_so() {
+        let st =
+            crate::report::fixture::state(vec![crate::report::fixture::device(1, b"tv", 0, 0)]);
+        let mut r = report(crate::tz::Zone::UTC);
+        r.table = None;
+        r.devices = crate::report::DeviceList::of(&st);
+        let mut b = Buf::new();
+        render(&r, &mut b);
+        assert!(b
+            .as_str()
+            .ends_with("\n\nDevices since the last report:\n    no device traffic\n"));
     }
 }
