@@ -147,8 +147,8 @@ check "shellcheck -s sh: init script" shellcheck -s sh "$init"
 
 # --- triggers -------------------------------------------------------------------
 triggers=$(rc service_triggers)
-same "triggers: exactly netmon's config, and every interface event (update and down)" \
-	"procd_add_reload_trigger [netmon]
+same "triggers: netmon's, wireless and network config, and every interface event (update and down)" \
+	"procd_add_reload_trigger [netmon] [wireless] [network]
 procd_add_raw_trigger [interface.*] [5000] [/etc/init.d/netmon] [reload]" "$triggers"
 # procd service/trigger.c trigger_match: a type containing ".*" matches every
 # event that starts with the part before it, and nothing after it counts.
