@@ -5,6 +5,7 @@
 //! a read can tell "installed as configured" from "missing" or "stale"
 //! without relying on positions. Nothing untagged is ever changed.
 
+pub mod ipset_devices;
 pub mod iptables;
 pub mod nft;
 pub mod nft_devices;
@@ -58,7 +59,11 @@ impl Backend {
             }
             Backend::Iptables => {
                 iptables::read(meters, r, &mut obs)?;
-                obs.devices_installed = true;
+                let d = ipset_devices::read(lan, r)?;
+                obs.devices = d.devices;
+                obs.device_sets = d.sets;
+                obs.devices_installed = d.installed;
+                obs.devices_present = d.present;
             }
         }
         Ok(obs)
@@ -78,7 +83,7 @@ impl Backend {
     pub fn install_devices(self, lan: Option<&Lan>, r: &mut Runner) -> Result<()> {
         match self {
             Backend::Nft => nft::install_devices(lan, r),
-            Backend::Iptables => Ok(()),
+            Backend::Iptables => ipset_devices::install(lan, r),
         }
     }
 
@@ -87,7 +92,7 @@ impl Backend {
     pub fn prune(self, macs: &[(crate::device::Mac, bool, bool)], r: &mut Runner) -> Result<()> {
         match self {
             Backend::Nft => nft_devices::prune(macs, r),
-            Backend::Iptables => Ok(()),
+            Backend::Iptables => ipset_devices::prune(macs, r),
         }
     }
 
@@ -96,7 +101,10 @@ impl Backend {
     pub fn remove(self, meters: &[Meter], r: &mut Runner) -> Result<()> {
         match self {
             Backend::Nft => nft::remove(r),
-            Backend::Iptables => iptables::remove(meters, r),
+            Backend::Iptables => {
+                iptables::remove(meters, r)?;
+                ipset_devices::remove(r)
+            }
         }
     }
 }
