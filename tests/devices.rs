@@ -109,17 +109,47 @@ fn devices(nm: &Netmon) -> HashMap<String, (u64, u64)> {
     out
 }
 
-fn setup(test: &str) -> Option<DevLab> {
-    require_root_tools(test, &["nft"]).then(DevLab::new)
+fn setup(test: &str, backend: Backend) -> Option<DevLab> {
+    let mut tools = backend.tools().to_vec();
+    if backend != Backend::Nft {
+        tools.push("ipset");
+    }
+    let dl = require_root_tools(test, &tools).then(DevLab::new)?;
+    if backend != Backend::Nft {
+        br_netfilter_on(&dl.lab.r);
+    }
+    Some(dl)
 }
 
-#[test]
-fn each_device_is_counted_byte_exact_nft() {
-    let Some(dl) = setup("each_device_is_counted_byte_exact_nft") else {
+/// Bridged frames through iptables' FORWARD, as on a router with
+/// kmod-br-netfilter: the iptables rules must not count them.
+fn br_netfilter_on(r: &Netns) {
+    let keys = [
+        "net.bridge.bridge-nf-call-iptables",
+        "net.bridge.bridge-nf-call-ip6tables",
+    ];
+    if !std::path::Path::new("/proc/sys/net/bridge").exists() {
+        let _ = std::process::Command::new("modprobe")
+            .arg("br_netfilter")
+            .status();
+    }
+    r.sysctl(
+        &keys
+            .map(|k| format!("{k}=1"))
+            .each_ref()
+            .map(|s| s.as_str()),
+    );
+    for k in keys {
+        assert_eq!(r.ok(&["sysctl", "-n", k]).trim(), "1", "{k}");
+    }
+}
+
+fn each_device_is_counted_byte_exact(test: &str, backend: Backend) {
+    let Some(dl) = setup(test, backend) else {
         return;
     };
     let (r, p, q, o, d) = (&dl.lab.r, &dl.lab.p, &dl.lab.q, &dl.lab.o, &dl.d);
-    let nm = Netmon::new(r, Backend::Nft, Some(CONFIG));
+    let nm = Netmon::new(r, backend, Some(CONFIG));
     nm.ok(&["start"]);
     // Upload and download of each device, IPv4 and both IPv6 addresses.
     udp_between(p, "192.168.1.10", o, "10.99.0.2", 1000, 5);
@@ -163,14 +193,15 @@ fn each_device_is_counted_byte_exact_nft() {
     assert_eq!(got.len(), 3, "{got:?}");
 }
 
-#[test]
-fn devices_and_other_add_up_when_the_set_is_full_nft() {
-    let Some(dl) = setup("devices_and_other_add_up_when_the_set_is_full_nft") else {
+per_backend!(each_device_is_counted_byte_exact: each_device_is_counted_byte_exact_nft, each_device_is_counted_byte_exact_iptables_nft, each_device_is_counted_byte_exact_iptables_legacy);
+
+fn devices_and_other_add_up_when_the_set_is_full(test: &str, backend: Backend) {
+    let Some(dl) = setup(test, backend) else {
         return;
     };
     let (r, p, q, o, d) = (&dl.lab.r, &dl.lab.p, &dl.lab.q, &dl.lab.o, &dl.d);
     let config = CONFIG.replace("'br-lan'\n", "'br-lan'\n\toption max_devices '2'\n");
-    let nm = Netmon::new(r, Backend::Nft, Some(&config));
+    let nm = Netmon::new(r, backend, Some(&config));
     nm.ok(&["start"]);
     udp_between(p, "192.168.1.10", o, "10.99.0.2", 1000, 5);
     udp_between(q, "192.168.1.20", o, "10.99.0.2", 500, 2);
@@ -188,13 +219,14 @@ fn devices_and_other_add_up_when_the_set_is_full_nft() {
     assert_eq!(got.len(), 3, "two devices and other: {got:?}");
 }
 
-#[test]
-fn a_lan_port_deleted_and_recreated_is_counted_again_nft() {
-    let Some(dl) = setup("a_lan_port_deleted_and_recreated_is_counted_again_nft") else {
+per_backend!(devices_and_other_add_up_when_the_set_is_full: devices_and_other_add_up_when_the_set_is_full_nft, devices_and_other_add_up_when_the_set_is_full_iptables_nft, devices_and_other_add_up_when_the_set_is_full_iptables_legacy);
+
+fn a_lan_port_deleted_and_recreated_is_counted_again(test: &str, backend: Backend) {
+    let Some(dl) = setup(test, backend) else {
         return;
     };
     let (r, o, d) = (&dl.lab.r, &dl.lab.o, &dl.d);
-    let nm = Netmon::new(r, Backend::Nft, Some(CONFIG));
+    let nm = Netmon::new(r, backend, Some(CONFIG));
     nm.ok(&["start"]);
     udp_between(d, "192.168.1.30", o, "10.99.0.2", 300, 3);
     nm.ok(&["update"]);
@@ -204,8 +236,15 @@ fn a_lan_port_deleted_and_recreated_is_counted_again_nft() {
     dl.plug_d();
     dl.lab.wait_quiet();
     nm.ok(&["update"]);
-    let hooks = r.ok(&["nft", "list", "table", "netdev", "netmon"]);
-    for chain in ["ingress", "egress"] {
+    // iptables matches the bridge, not its ports: nothing to re-hook.
+    let hooks = match backend {
+        Backend::Nft => r.ok(&["nft", "list", "table", "netdev", "netmon"]),
+        _ => String::new(),
+    };
+    for chain in ["ingress", "egress"]
+        .iter()
+        .filter(|_| backend == Backend::Nft)
+    {
         let line = hooks
             .lines()
             .find(|l| l.contains(&format!("hook {chain} ")))
@@ -222,13 +261,18 @@ fn a_lan_port_deleted_and_recreated_is_counted_again_nft() {
     assert_eq!(got.get(D_MAC), Some(&(2 * (UDP4 + 100), up)), "{got:?}");
 }
 
+per_backend!(a_lan_port_deleted_and_recreated_is_counted_again: a_lan_port_deleted_and_recreated_is_counted_again_nft, a_lan_port_deleted_and_recreated_is_counted_again_iptables_nft, a_lan_port_deleted_and_recreated_is_counted_again_iptables_legacy);
+
 /// Where the flowtable cannot bypass them: every device chain hooks
 /// ingress or egress on every lower device of the bridge, and the default
 /// WAN meters ingress and egress of the WAN device, at a priority below
 /// fw4's flowtable (ingress, priority filter = 0).
 #[test]
 fn device_and_wan_chains_sit_before_the_flowtable_nft() {
-    let Some(dl) = setup("device_and_wan_chains_sit_before_the_flowtable_nft") else {
+    let Some(dl) = setup(
+        "device_and_wan_chains_sit_before_the_flowtable_nft",
+        Backend::Nft,
+    ) else {
         return;
     };
     let r = &dl.lab.r;
@@ -289,13 +333,13 @@ fn device_and_wan_chains_sit_before_the_flowtable_nft() {
 /// The default WAN meters on the link (as shipped, an Ethernet WAN): what
 /// arrives on and leaves the WAN device, byte-exact, routed or for the
 /// router itself; LAN traffic not.
-#[test]
-fn wan_meters_on_the_link_are_byte_exact_nft() {
-    let Some(dl) = setup("wan_meters_on_the_link_are_byte_exact_nft") else {
+/// On iptables they count on the firewall hooks, with the same result.
+fn wan_meters_on_the_link_are_byte_exact(test: &str, backend: Backend) {
+    let Some(dl) = setup(test, backend) else {
         return;
     };
     let (r, p, q, o) = (&dl.lab.r, &dl.lab.p, &dl.lab.q, &dl.lab.o);
-    let nm = Netmon::new(r, Backend::Nft, Some("config devices 'devices'\n"));
+    let nm = Netmon::new(r, backend, Some("config devices 'devices'\n"));
     nm.ok(&["start"]);
     let before = nm.report();
     udp_between(p, "192.168.1.10", o, "10.99.0.2", 1000, 5);
@@ -309,3 +353,66 @@ fn wan_meters_on_the_link_are_byte_exact_nft() {
     let up = 5 * (UDP4 + 1000) + 2 * (UDP4 + 300);
     assert_eq!((delta("wan_down"), delta("wan_up")), (down, up));
 }
+
+/// On iptables: one tagged jump at the top of INPUT, OUTPUT and FORWARD
+/// into netmon's device chains, in both families, and the sets sized as
+/// configured; `stop` removes all of it.
+fn device_chains_are_entered_from_the_builtin_chains(test: &str, backend: Backend) {
+    let Some(dl) = setup(test, backend) else {
+        return;
+    };
+    let r = &dl.lab.r;
+    let nm = Netmon::new(r, backend, Some(CONFIG));
+    nm.ok(&["start"]);
+    for tool in ["iptables", "ip6tables"] {
+        for (builtin, chain) in [
+            ("INPUT", "netmon_dev_in"),
+            ("OUTPUT", "netmon_dev_out"),
+            ("FORWARD", "netmon_dev_fwd"),
+        ] {
+            let rules = nm.ipt(tool, &["-w", "-S", builtin]);
+            let jump = format!("-A {builtin} -m comment --comment netmon -j {chain}");
+            assert_eq!(
+                rules.lines().filter(|l| *l == jump).count(),
+                1,
+                "{tool} {builtin}: {rules}"
+            );
+            let own = nm.ipt(tool, &["-w", "-S", chain]);
+            let tagged = own
+                .lines()
+                .filter(|l| l.contains("netmon:devices:"))
+                .count();
+            let want = if chain == "netmon_dev_fwd" { 8 } else { 4 };
+            assert_eq!(tagged, want, "{tool} {chain}: {own}");
+        }
+    }
+    let sets = r.ok(&["ipset", "list", "-t"]);
+    for set in ["netmon_up4", "netmon_up6", "netmon_dn4", "netmon_dn6"] {
+        assert!(sets.contains(&format!("Name: {set}\n")), "{sets}");
+    }
+    assert!(sets.contains("maxelem 1024 counters"), "{sets}");
+    nm.ok(&["stop"]);
+    assert!(!r.ok(&["ipset", "list", "-n"]).contains("netmon_"));
+    for tool in ["iptables", "ip6tables"] {
+        let all = nm.ipt(tool, &["-w", "-S"]);
+        assert!(!all.contains("netmon_dev"), "{tool}: {all}");
+    }
+}
+
+#[test]
+fn device_chains_are_entered_from_the_builtin_chains_iptables_nft() {
+    device_chains_are_entered_from_the_builtin_chains(
+        "device_chains_are_entered_from_the_builtin_chains_iptables_nft",
+        Backend::IptNft,
+    );
+}
+
+#[test]
+fn device_chains_are_entered_from_the_builtin_chains_iptables_legacy() {
+    device_chains_are_entered_from_the_builtin_chains(
+        "device_chains_are_entered_from_the_builtin_chains_iptables_legacy",
+        Backend::IptLegacy,
+    );
+}
+
+per_backend!(wan_meters_on_the_link_are_byte_exact: wan_meters_on_the_link_are_byte_exact_nft, wan_meters_on_the_link_are_byte_exact_iptables_nft, wan_meters_on_the_link_are_byte_exact_iptables_legacy);

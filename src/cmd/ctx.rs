@@ -256,12 +256,15 @@ impl Locked {
             .backend
             .install_netdev(cx.lan.as_ref(), &cx.cfg.meters, &mut cx.runner)
         {
-            warn.fill(
-                "devices and link meters are not counted on the link: {} (that needs the \
-                 kernel's netdev family with the egress hook: install kmod-nft-netdev); link \
-                 meters count on the firewall hooks instead\n",
-                &[e.message()],
-            );
+            let hint = match cx.backend {
+                Backend::Nft => {
+                    " (devices and link meters need the kernel's netdev family with the \
+                     egress hook: install kmod-nft-netdev); link meters count on the firewall \
+                     hooks instead"
+                }
+                Backend::Iptables => "",
+            };
+            warn.fill("devices are not counted: {}{}\n", &[e.message(), hint]);
             cx.lan = None;
             let meters = crate::firewall::on_firewall_hooks(&cx.cfg.meters);
             cx.cfg.meters = meters.into_iter().collect();

@@ -34,7 +34,7 @@ pub fn chain(h: Hook) -> &'static str {
     }
 }
 
-fn tool(f: Family) -> &'static str {
+pub(super) fn tool(f: Family) -> &'static str {
     match f {
         Family::V4 => "iptables",
         Family::V6 => "ip6tables",
@@ -189,7 +189,7 @@ pub fn install(meters: &[Meter], r: &mut Runner) -> Result<()> {
 
 /// Most copies of the jump netmon removes from one built-in chain (a
 /// crash between `-I` and saving could at worst leave a few).
-const MAX_JUMPS: usize = 8;
+pub(super) const MAX_JUMPS: usize = 8;
 
 /// Removes netmon's jumps and chains in both families. Deleting by rule
 /// specification (`-D CHAIN <the jump, with its tag>`) removes only rules
@@ -215,7 +215,7 @@ pub fn remove(meters: &[Meter], r: &mut Runner) -> Result<()> {
     Ok(())
 }
 
-fn no_such_chain(stderr: &str) -> bool {
+pub(super) fn no_such_chain(stderr: &str) -> bool {
     use crate::text::contains;
     contains(stderr, "No chain/target/match by that name") || contains(stderr, "does not exist")
 }

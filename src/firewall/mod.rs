@@ -5,6 +5,7 @@
 //! a read can tell "installed as configured" from "missing" or "stale"
 //! without relying on positions. Nothing untagged is ever changed.
 
+pub mod ipset_devices;
 pub mod iptables;
 pub mod nft;
 pub mod nft_netdev;
@@ -61,7 +62,11 @@ impl Backend {
             }
             Backend::Iptables => {
                 iptables::read(&on_firewall_hooks(meters), r, &mut obs)?;
-                obs.devices_installed = true;
+                let d = ipset_devices::read(lan, r)?;
+                obs.devices = d.devices;
+                obs.device_sets = d.sets;
+                obs.devices_installed = d.installed;
+                obs.devices_present = d.present;
             }
         }
         Ok(obs)
@@ -82,7 +87,7 @@ impl Backend {
     pub fn install_netdev(self, lan: Option<&Lan>, meters: &[Meter], r: &mut Runner) -> Result<()> {
         match self {
             Backend::Nft => nft_netdev::install(lan, meters, r),
-            Backend::Iptables => Ok(()),
+            Backend::Iptables => ipset_devices::install(lan, r),
         }
     }
 
@@ -91,7 +96,7 @@ impl Backend {
     pub fn prune(self, macs: &[(crate::device::Mac, bool, bool)], r: &mut Runner) -> Result<()> {
         match self {
             Backend::Nft => nft_netdev::prune(macs, r),
-            Backend::Iptables => Ok(()),
+            Backend::Iptables => ipset_devices::prune(macs, r),
         }
     }
 
@@ -100,7 +105,10 @@ impl Backend {
     pub fn remove(self, meters: &[Meter], r: &mut Runner) -> Result<()> {
         match self {
             Backend::Nft => nft::remove(r),
-            Backend::Iptables => iptables::remove(&on_firewall_hooks(meters), r),
+            Backend::Iptables => {
+                iptables::remove(&on_firewall_hooks(meters), r)?;
+                ipset_devices::remove(r)
+            }
         }
     }
 }

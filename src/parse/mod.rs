@@ -20,6 +20,7 @@
 //!   a line we did not see.
 
 pub mod hosts;
+pub mod ipset;
 pub mod iptables;
 pub mod nft;
 pub mod route;
