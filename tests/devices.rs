@@ -12,6 +12,8 @@ mod common;
 
 use common::*;
 use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
 
 const P_MAC: &str = "02:00:00:00:10:10";
 const Q_MAC: &str = "02:00:00:00:20:20";
@@ -416,3 +418,137 @@ fn device_chains_are_entered_from_the_builtin_chains_iptables_legacy() {
 }
 
 per_backend!(wan_meters_on_the_link_are_byte_exact: wan_meters_on_the_link_are_byte_exact_nft, wan_meters_on_the_link_are_byte_exact_iptables_nft, wan_meters_on_the_link_are_byte_exact_iptables_legacy);
+
+/// Runs netmon `args` in the router namespace inside a private mount
+/// namespace whose /etc and /tmp are overlays holding `files` (path,
+/// contents): the name sources at the paths OpenWrt uses, without touching
+/// the machine's own /etc or /tmp. Whatever netmon writes under /tmp stays
+/// in the overlay: its state directories must be elsewhere (`shm_netmon`).
+fn with_files(nm: &Netmon, files: &[(&str, &str)], args: &[&str]) -> String {
+    let layers = TempDir::new_in(Path::new("/dev/shm"), "nmt-overlay");
+    let mut script = String::from("set -e\n");
+    for top in ["etc", "tmp"] {
+        let (up, work) = (
+            layers.path().join(top),
+            layers.path().join(format!("{top}.work")),
+        );
+        std::fs::create_dir_all(&up).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        script.push_str(&format!(
+            "mount -t overlay overlay -o lowerdir=/{top},upperdir={},workdir={} /{top}\n",
+            up.display(),
+            work.display()
+        ));
+    }
+    for (path, text) in files {
+        let staged = layers.path().join(format!("file{}", script.len()));
+        std::fs::write(&staged, text).unwrap();
+        script.push_str(&format!(
+            "mkdir -p \"$(dirname {path})\"\ncp {} {path}\n",
+            staged.display()
+        ));
+    }
+    script.push_str("exec \"$@\"\n");
+    let cmd = nm.command(args);
+    let argv: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // argv is `ip netns exec NS NETMON ...`: put the overlay in front of NETMON.
+    let (head, tail) = argv.split_at(4);
+    let mut wrapped = Command::new(&head[0]);
+    wrapped
+        .args(&head[1..])
+        .args([
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ])
+        .args(tail);
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            wrapped.env(k, v);
+        }
+    }
+    let out = run_timeout(wrapped);
+    assert!(
+        out.status.success(),
+        "netmon {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `netmon devices --format json` (from `with_files` or `nm.ok`) as MAC -> name.
+fn names(json: &str) -> HashMap<String, String> {
+    let j = Json::parse(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let mut out = HashMap::new();
+    for d in j.get("devices").and_then(Json::as_array).expect("devices") {
+        if let (Some(Json::Str(mac)), Some(Json::Str(name))) = (d.get("mac"), d.get("name")) {
+            out.insert(mac.clone(), name.clone());
+        }
+    }
+    out
+}
+
+/// Names come from each of the four sources at the paths OpenWrt uses:
+/// dnsmasq's lease file, odhcpd's hosts file (an IPv6 address, matched to
+/// its MAC through the neighbour table), /etc/ethers and a static
+/// `config host` in /etc/config/dhcp, which wins over the others. A name
+/// stays with its device when the source is gone.
+#[test]
+fn names_come_from_every_source_nft() {
+    let Some(dl) = setup("names_come_from_every_source_nft", Backend::Nft) else {
+        return;
+    };
+    let (r, p, q, o, d) = (&dl.lab.r, &dl.lab.p, &dl.lab.q, &dl.lab.o, &dl.d);
+    let mut nm = Netmon::new(r, Backend::Nft, Some(CONFIG));
+    // The state outside /tmp, which `with_files` overlays.
+    nm.state = TempDir::new_in(Path::new("/dev/shm"), "nmt-state");
+    nm.persist = TempDir::new_in(Path::new("/dev/shm"), "nmt-persist");
+    nm.ok(&["start"]);
+    udp_between(p, "192.168.1.10", o, "10.99.0.2", 100, 1);
+    udp_between(q, "fd00::20", o, "fd00:99::2", 100, 1);
+    udp_between(d, "192.168.1.30", o, "10.99.0.2", 100, 1);
+    let lease = format!("1767225600 {P_MAC} 192.168.1.10 laptop 01:{P_MAC}\n");
+    let ethers = format!("# names\n{D_MAC} d-ethers\n");
+    let mut files = vec![
+        ("/tmp/dhcp.leases", lease),
+        (
+            "/tmp/hosts/odhcpd.hosts.br-lan",
+            "fd00::20\tpeer.lan\tpeer\n".to_string(),
+        ),
+        ("/etc/ethers", ethers),
+    ];
+    let run = |f: &[(&str, String)]| {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        names(&with_files(&nm, &pairs, &["devices", "--format", "json"]))
+    };
+    let got = run(&files);
+    assert_eq!(
+        got.get(P_MAC).map(String::as_str),
+        Some("laptop"),
+        "{got:?}"
+    );
+    assert_eq!(got.get(Q_MAC).map(String::as_str), Some("peer"), "{got:?}");
+    assert_eq!(
+        got.get(D_MAC).map(String::as_str),
+        Some("d-ethers"),
+        "{got:?}"
+    );
+    let host = format!("config host\n\toption name 'd-static'\n\toption mac '{D_MAC}'\n");
+    files.push(("/etc/config/dhcp", host));
+    let got = run(&files);
+    assert_eq!(
+        got.get(D_MAC).map(String::as_str),
+        Some("d-static"),
+        "{got:?}"
+    );
+    let kept = names(&nm.ok(&["devices", "--format", "json"]));
+    assert_eq!(kept, got, "names are kept when the sources are gone");
+}

@@ -248,7 +248,12 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(prefix: &str) -> TempDir {
-        let p = std::env::temp_dir().join(unique(prefix));
+        TempDir::new_in(&std::env::temp_dir(), prefix)
+    }
+    /// A temporary directory under `parent` (a test that hides /tmp puts
+    /// what must stay visible elsewhere, e.g. /dev/shm).
+    pub fn new_in(parent: &Path, prefix: &str) -> TempDir {
+        let p = parent.join(unique(prefix));
         std::fs::create_dir_all(&p).expect("create temp dir");
         TempDir(p)
     }
