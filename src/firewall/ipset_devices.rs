@@ -7,9 +7,12 @@
 //! known yet where iptables sees it, so both directions are keyed by the
 //! device's IP address (`hash:ip`, one set per family and direction:
 //! `netmon_up4`, `netmon_up6`, `netmon_dn4`, `netmon_dn6`, `maxelem` the
-//! configured `max_devices`) and mapped to MACs when read, through the
-//! LAN's neighbour tables (`/proc/net/arp`, `ip -6 neigh show`). An address
-//! without a neighbour entry counts to `other`. (`hash:mac` would key the
+//! configured `max_devices`). The reading hands each address's counters
+//! to the state with the MAC the LAN's neighbour tables (`/proc/net/arp`,
+//! `ip -6 neigh show`) give it now; the state remembers every address's
+//! owner and last counters (`State::addrs`), so an address whose neighbour
+//! entry expires stays with its device, and only an address's growth is
+//! ever counted, to one device. (`hash:mac` would key the
 //! upload side by MAC directly, but kernels built without
 //! `ip_set_hash_mac` refuse it; one key for both sides works everywhere.)
 //!
@@ -50,10 +53,10 @@ use crate::meter::Family;
 use crate::parse::hosts::{self as h, Neighbour};
 use crate::parse::ipset::{self as ps, Item, Key};
 use crate::parse::{iptables as pi, LineReader};
-use crate::state::Count;
+use crate::state::{AddrCount, Count, DownUp};
 use crate::sys;
 use crate::text::Buf;
-use core::net::IpAddr;
+use core::net::{IpAddr, Ipv6Addr};
 use std::collections::BTreeMap;
 
 /// The sets: name, family, counts upload (else download).
@@ -489,38 +492,40 @@ pub fn read(lan: Option<&Lan>, r: &mut Runner) -> Result<Found> {
         return Ok(found);
     }
     let mut ok = sets.iter().all(|s| s.as_configured);
+    let mut other = DownUp::default();
     for fam in FAMILIES {
         let Some(c) = read_chains(r, fam, lan)? else {
             return Ok(found);
         };
         ok &= c.digests == expected(lan, fam) && c.jumps == [1; 3];
-        found.devices.other_up = found.devices.other_up.saturating_add(c.other_up);
-        found.devices.other_down = found.devices.other_down.saturating_add(c.other_down);
+        other = DownUp::new(
+            other.down.saturating_add(c.other_down),
+            other.up.saturating_add(c.other_up),
+        );
     }
     found.installed = ok;
     found.devices.on = true;
+    // The firewall's own "other" counters, under an address no set holds.
+    found.devices.addrs.push(AddrCount {
+        ip: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        mac: Some(Mac::OTHER),
+        down: other.down,
+        up: other.up,
+    });
     let neigh = neighbours(r, Some(lan));
-    // Per MAC: (down, up), `None` where no element of that direction maps to it.
-    let mut per: BTreeMap<Mac, (Option<Count>, Option<Count>)> = BTreeMap::new();
+    // Per address: its (down, up) counters; the state maps them to MACs.
+    let mut per: BTreeMap<IpAddr, (Count, Count)> = BTreeMap::new();
     for ((_, _, is_up), s) in SETS.iter().zip(sets) {
         for (key, n) in s.members {
-            let d = &mut found.devices;
-            let Some(mac) = mac_of(key, &neigh).filter(Mac::is_device) else {
-                match is_up {
-                    true => d.other_up = d.other_up.saturating_add(n),
-                    false => d.other_down = d.other_down.saturating_add(n),
-                }
-                continue;
-            };
-            let e = per.entry(mac).or_default();
+            let Key::Ip(ip) = key else { continue };
+            let e = per.entry(ip).or_default();
             let slot = if *is_up { &mut e.1 } else { &mut e.0 };
-            *slot = Some(slot.unwrap_or_default().saturating_add(n));
+            *slot = slot.saturating_add(n);
         }
     }
-    for (mac, (down, up)) in per {
-        found.sets.push((mac, down.is_some(), up.is_some()));
-        let (down, up) = (down.unwrap_or_default(), up.unwrap_or_default());
-        found.devices.elems.push((mac, down, up));
+    for (ip, (down, up)) in per {
+        let mac = mac_of(Key::Ip(ip), &neigh).filter(Mac::is_device);
+        found.devices.addrs.push(AddrCount { ip, mac, down, up });
     }
     Ok(found)
 }

@@ -28,7 +28,7 @@
 
 use super::*;
 use crate::device::{DeviceName, MAX_DEVICES, MAX_DEVICE_NAME};
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Longest LEB128 varint of a u64.
 const MAX_VARINT: usize = 10;
@@ -94,6 +94,10 @@ impl State {
         for d in &self.devices {
             w.device(d);
         }
+        w.varint(self.addrs.len() as u64);
+        for a in &self.addrs {
+            w.addr(a);
+        }
         let len = (w.0.len() + 4) as u32;
         w.0[8..12].copy_from_slice(&len.to_le_bytes());
         let crc = crc32(&w.0);
@@ -153,6 +157,7 @@ impl State {
         }
         if version == VERSION {
             decode_devices(&mut r, &mut st);
+            decode_addrs(&mut r, &mut st);
         }
         if r.bad.is_none() && r.i != body.len() {
             r.fail(DecodeError::Length);
@@ -180,6 +185,40 @@ fn decode_meter(r: &mut Reader<'_>) -> MeterState {
         b.count = r.count();
     }
     m
+}
+
+/// The remembered addresses: in address order (so each once), at most
+/// `MAX_ADDRS`.
+fn decode_addrs(r: &mut Reader<'_>, st: &mut State) {
+    let n = r.varint();
+    if n > MAX_ADDRS as u64 {
+        r.fail(DecodeError::Field);
+        return;
+    }
+    for _ in 0..n {
+        if r.bad.is_some() {
+            return;
+        }
+        let [family] = r.take::<1>();
+        let ip = match family {
+            4 => IpAddr::from(r.take::<4>()),
+            6 => IpAddr::from(r.take::<16>()),
+            _ => {
+                r.fail(DecodeError::Field);
+                return;
+            }
+        };
+        let owner = Mac(r.take());
+        let mut c = [Count::default(); 2];
+        for v in c.iter_mut() {
+            *v = Count::new(r.varint(), r.varint());
+        }
+        if st.addrs.last().is_some_and(|p| p.ip >= ip) {
+            r.fail(DecodeError::Field);
+        }
+        let last = DownUp::new(c[0], c[1]);
+        st.addrs.push(AddrState { ip, owner, last });
+    }
 }
 
 /// `other`, then the devices: in MAC order (so each once), none of them
@@ -309,6 +348,25 @@ impl Writer {
             self.varint(b.count.1);
         }
     }
+    /// `4` or `6`, the address, the owner's MAC, then varints.
+    fn addr(&mut self, a: &AddrState) {
+        match a.ip {
+            IpAddr::V4(v) => {
+                self.u8(4);
+                self.0.extend_from_slice(&v.octets());
+            }
+            IpAddr::V6(v) => {
+                self.u8(6);
+                self.0.extend_from_slice(&v.octets());
+            }
+        }
+        self.0.extend_from_slice(&a.owner.0);
+        for c in [a.last.down, a.last.up] {
+            self.varint(c.packets);
+            self.varint(c.bytes);
+        }
+    }
+
     fn device(&mut self, d: &DeviceState) {
         self.0.extend_from_slice(&d.mac.0);
         self.u8(d.name.len() as u8);

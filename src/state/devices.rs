@@ -13,7 +13,8 @@
 
 use super::{add_bucket, get_bucket, pull_back, Bucket, Count, State, EMPTY};
 use crate::device::{DeviceName, Host, Mac, MAX_DEVICES};
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::collections::BTreeMap;
 
 /// Day buckets per device: a month (a device's history is shorter than a
 /// meter's because there can be a thousand devices).
@@ -46,7 +47,36 @@ pub struct DeviceReading {
     /// as 1..=`MAX_DEVICES`). It travels with the reading so that
     /// `State::fold` keeps its signature.
     pub max_devices: usize,
+    /// Raw counters per address, where the firewall counts by address
+    /// (iptables: ipset `hash:ip`), each with the MAC the neighbour tables
+    /// give it now (`None`: no entry). `State::fold` turns them into
+    /// `elems` through the addresses it remembers (`State::addrs`), so an
+    /// address that loses its neighbour entry, or its counter, moves no
+    /// bytes twice.
+    pub addrs: Vec<AddrCount>,
 }
+
+/// One address's raw counters (iptables; see `DeviceReading::addrs`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct AddrCount {
+    pub ip: IpAddr,
+    pub mac: Option<Mac>,
+    pub down: Count,
+    pub up: Count,
+}
+
+/// An address the state remembers: whose it is, and its raw counters at
+/// the last reading. `Mac::OTHER` owns the firewall's own "other" counters
+/// (kept under the unspecified address, never a set member).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct AddrState {
+    pub ip: IpAddr,
+    pub owner: Mac,
+    pub last: DownUp,
+}
+
+/// Most addresses the state remembers: a few per device.
+pub const MAX_ADDRS: usize = 4 * MAX_DEVICES as usize + 1;
 
 impl Default for DeviceReading {
     fn default() -> DeviceReading {
@@ -56,6 +86,7 @@ impl Default for DeviceReading {
             other_down: Count::default(),
             other_up: Count::default(),
             max_devices: crate::device::DEFAULT_MAX_DEVICES as usize,
+            addrs: Vec::new(),
         }
     }
 }
@@ -250,6 +281,64 @@ fn sorted_elems(elems: &[(Mac, Count, Count)]) -> Vec<(Mac, DownUp)> {
 }
 
 impl State {
+    /// A reading by address (`r.addrs`) as one by MAC: each address's
+    /// growth since the last reading goes to its owner (the MAC the
+    /// neighbour tables give it now, else the one it had), and each owner's
+    /// counter is its last one plus that growth (from zero after a
+    /// restart), so it only moves forward. An address whose counter went
+    /// back (its element was deleted and made again) counts from zero; one
+    /// never seen with a MAC waits, uncounted, until it has one; one that
+    /// left the sets is forgotten.
+    pub(super) fn by_address(&mut self, r: &DeviceReading, restarted: bool) -> DeviceReading {
+        let mut grew: BTreeMap<Mac, DownUp> = BTreeMap::new();
+        let mut next = Vec::with_capacity(r.addrs.len().min(MAX_ADDRS));
+        for a in r.addrs.iter().take(MAX_ADDRS) {
+            let prev = self.addrs.binary_search_by_key(&a.ip, |s| s.ip).ok();
+            let prev = prev.and_then(|i| self.addrs.get(i)).filter(|_| !restarted);
+            let Some(owner) = a.mac.or(prev.map(|p| p.owner)) else {
+                continue;
+            };
+            let cur = DownUp::new(a.down, a.up);
+            let since = |now: Count, then: Count| now.checked_sub(then).unwrap_or(now);
+            let d = match prev {
+                Some(p) => DownUp::new(since(cur.down, p.last.down), since(cur.up, p.last.up)),
+                None => cur,
+            };
+            let g = grew.entry(owner).or_default();
+            *g = DownUp::new(g.down.saturating_add(d.down), g.up.saturating_add(d.up));
+            next.push(AddrState {
+                ip: a.ip,
+                owner,
+                last: cur,
+            });
+        }
+        next.sort_by_key(|s| s.ip);
+        next.dedup_by_key(|s| s.ip);
+        self.addrs = next;
+        let base = |d: Option<&DeviceState>| match (d, restarted) {
+            (Some(d), false) => d.last,
+            _ => DownUp::default(),
+        };
+        let mut out = DeviceReading {
+            on: r.on,
+            max_devices: r.max_devices,
+            ..DeviceReading::default()
+        };
+        let other = base(Some(&self.other));
+        let g = grew.remove(&Mac::OTHER).unwrap_or_default();
+        out.other_down = other.down.saturating_add(g.down);
+        out.other_up = other.up.saturating_add(g.up);
+        for (mac, g) in grew {
+            let b = base(self.device(mac));
+            out.elems.push((
+                mac,
+                b.down.saturating_add(g.down),
+                b.up.saturating_add(g.up),
+            ));
+        }
+        out
+    }
+
     /// Folds the device counters of a reading (see the module docs);
     /// returns the MACs evicted to keep at most `r.max()` devices.
     pub(super) fn fold_devices(&mut self, r: &DeviceReading, at: &Moment) -> Vec<Mac> {
@@ -314,10 +403,15 @@ impl State {
     /// an idle device loses nothing, its next element counts from zero).
     /// Call `pruned` once they are deleted.
     pub fn devices_to_prune(&self, r: &DeviceReading) -> Vec<Mac> {
-        let crowded = r.elems.len().saturating_mul(4) > r.max().saturating_mul(3);
-        r.elems
-            .iter()
-            .map(|e| e.0)
+        // By address (iptables): the owners the state remembers.
+        let (mut macs, held): (Vec<Mac>, usize) = match r.addrs.is_empty() {
+            true => (r.elems.iter().map(|e| e.0).collect(), r.elems.len()),
+            false => (self.addrs.iter().map(|a| a.owner).collect(), r.addrs.len()),
+        };
+        macs.sort_unstable();
+        macs.dedup();
+        let crowded = held.saturating_mul(4) > r.max().saturating_mul(3);
+        macs.into_iter()
             .filter(|&mac| match self.device(mac) {
                 None => mac != Mac::OTHER,
                 Some(d) => crowded && !d.moved,
@@ -332,6 +426,7 @@ impl State {
             d.gone();
         }
         self.other.gone();
+        self.addrs.clear();
     }
 
     /// The kernel elements of `macs` were deleted: an element created

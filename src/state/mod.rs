@@ -25,7 +25,10 @@ pub use crate::calendar::Calendar;
 use crate::device::Mac;
 use crate::meter::{Name, MAX_METERS, MAX_NAME};
 pub use codec::{crc32, max_bytes, DecodeError, DEVICE_MAX_BYTES, METERS_MAX_BYTES};
-pub use devices::{DeviceReading, DeviceState, DownUp, DownUpBytes, DEVICE_DAYS, DEVICE_MONTHS};
+pub use devices::{
+    AddrCount, AddrState, DeviceReading, DeviceState, DownUp, DownUpBytes, DEVICE_DAYS,
+    DEVICE_MONTHS, MAX_ADDRS,
+};
 
 pub const MAGIC: [u8; 4] = *b"NMST";
 /// Version 4 added the devices section (and the length field became the
@@ -336,6 +339,9 @@ pub struct State {
     /// `Mac::OTHER`: traffic of devices that did not fit in the kernel
     /// set, and everything of the devices evicted from the state.
     pub other: DeviceState,
+    /// Where the firewall counts by address (iptables): every address's
+    /// owner and last raw counters, sorted by address; at most `MAX_ADDRS`.
+    pub addrs: Vec<AddrState>,
 }
 
 impl State {
@@ -352,6 +358,7 @@ impl State {
             stop_noted: false,
             meters: Vec::new(),
             devices: Vec::new(),
+            addrs: Vec::new(),
             other: DeviceState::new(Mac::OTHER),
         }
     }
@@ -394,7 +401,13 @@ impl State {
                 period,
                 now,
             };
-            out.evicted = self.fold_devices(&r.devices, &at);
+            out.evicted = match r.devices.addrs.is_empty() {
+                true => self.fold_devices(&r.devices, &at),
+                false => {
+                    let by_mac = self.by_address(&r.devices, restarted);
+                    self.fold_devices(&by_mac, &at)
+                }
+            };
         }
         let mut next = Vec::with_capacity(self.meters.len().max(names.len()));
         for name in names.iter().take(MAX_METERS) {
