@@ -96,6 +96,46 @@ pub struct Lan {
     pub max: u32,
 }
 
+/// Flow offloading as the firewall config sets it (fw4 and fw3 alike:
+/// `config defaults`, `option flow_offloading` and `flow_offloading_hw`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Offload {
+    #[default]
+    Off,
+    /// The flowtable in software: offloaded flows skip the firewall's
+    /// input/output/forward hooks, not netdev ingress/egress.
+    Software,
+    /// Flows leave the CPU (MT7621 PPE, NSS): no software counter sees them.
+    Hardware,
+}
+
+impl Offload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Offload::Off => "off",
+            Offload::Software => "software",
+            Offload::Hardware => "hardware",
+        }
+    }
+
+    /// The sentence a report or `status` says about it; empty when off.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Offload::Off => "",
+            Offload::Software => {
+                "software flow offloading is on: meters on the input, output and forward hooks \
+                 miss offloaded connections; devices and meters on hook ingress/egress (the \
+                 default WAN meters on an Ethernet WAN) count them"
+            }
+            Offload::Hardware => {
+                "hardware flow offloading is on: offloaded connections leave the CPU, and no \
+                 software counter sees them, netmon's devices and link meters included (turn \
+                 flow_offloading_hw off for complete numbers)"
+            }
+        }
+    }
+}
+
 /// What the name sources say about one device (see `parse::hosts`).
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Host {

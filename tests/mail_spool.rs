@@ -161,6 +161,7 @@ fn rendered() -> (String, String) {
         table: None,
         zone: Zone::UTC,
         devices: None,
+        offload: Default::default(),
     };
     let mut t = Buf::new();
     text::render(&r, &mut t);

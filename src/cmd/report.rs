@@ -34,6 +34,8 @@ pub fn run(
     let mut s = current(cx, warn)?;
     let st = &s.st;
     let mut r = Report::of(st, &cx.names(), cx.now, cx.cal.zone);
+    let firewall = crate::sys::read_text("/etc/config/firewall").unwrap_or_default();
+    r.offload = crate::config::offload(&firewall);
     let cols = r.names();
     r.table = match hist {
         History::None => None,

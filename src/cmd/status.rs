@@ -3,7 +3,8 @@
 //! up.
 
 use super::ctx::Ctx;
-use crate::config::{self, Offload, Source};
+use crate::config::{self, Source};
+use crate::device::Offload;
 use crate::error::Result;
 use crate::firewall::Observed;
 use crate::state::State;
@@ -79,7 +80,10 @@ pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
     mail_lines(&cx.spool_dir(), &cx.cal.zone, out);
     devices_line(cx, &obs, st.as_deref(), out);
     let firewall = sys::read_text("/etc/config/firewall").unwrap_or_default();
-    out.push_bytes(offload_line(config::offload(&firewall)).as_bytes());
+    let offload = config::offload(&firewall);
+    if offload != Offload::Off {
+        out.fill("offload:  {}\n", &[offload.sentence()]);
+    }
     Ok(())
 }
 
@@ -113,24 +117,6 @@ fn devices_line(cx: &Ctx, obs: &Observed, st: Option<&State>, out: &mut Buf) {
         ],
     );
 }
-
-/// What flow offloading does to the numbers.
-fn offload_line(o: Offload) -> &'static str {
-    match o {
-        Offload::Off => "",
-        Offload::Software => {
-            "offload:  software flow offloading is on: meters on the input, output and forward \
-             hooks miss offloaded connections; devices and meters on hook ingress/egress (the \
-             default WAN meters on an Ethernet WAN) count them\n"
-        }
-        Offload::Hardware => {
-            "offload:  hardware flow offloading is on: offloaded connections leave the CPU, and \
-             no software counter sees them, netmon's devices and link meters included (turn \
-             flow_offloading_hw off for complete numbers)\n"
-        }
-    }
-}
-
 /// What waits in the mail spool, and what was given up (`failed/`).
 fn mail_lines(dir: &str, zone: &Zone, out: &mut Buf) {
     if let Ok(entries) = mail::spool::list(dir) {

@@ -108,18 +108,9 @@ pub fn wan_meters_on_link(cfg: &mut Config) {
     }
 }
 
-/// Flow offloading as `config defaults` in /etc/config/firewall sets it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Offload {
-    Off,
-    /// `flow_offloading '1'`: the flowtable in software.
-    Software,
-    /// `flow_offloading_hw '1'` too: flows leave the CPU (MT7621 PPE, NSS).
-    Hardware,
-}
-
 /// The flow offloading the firewall config (its text) turns on.
-pub fn offload(firewall: &str) -> Offload {
+pub fn offload(firewall: &str) -> crate::device::Offload {
+    use crate::device::Offload;
     use crate::parse::uci::{Lexer, Statement};
     let (mut in_defaults, mut sw, mut hw) = (false, false, false);
     for (_, st) in Lexer::new(firewall).map_while(|s| s.ok()) {
@@ -177,7 +168,8 @@ mod tests {
 
     #[test]
     fn offloading_is_read_from_the_firewall_defaults() {
-        use super::{offload, Offload};
+        use super::offload;
+        use crate::device::Offload;
         let sw = "config defaults\n\toption input 'REJECT'\n\toption flow_offloading '1'\n";
         assert_eq!(offload(sw), Offload::Software);
         let hw =

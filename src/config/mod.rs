@@ -26,9 +26,7 @@
 mod defaults;
 mod mail;
 
-pub use defaults::{
-    default_config, lan_device, offload, wan_meters_on_link, with_default_meters, Offload,
-};
+pub use defaults::{default_config, lan_device, offload, wan_meters_on_link, with_default_meters};
 
 use crate::device::{DEFAULT_MAX_DEVICES, MAX_DEVICES};
 use crate::mail::config::MailConfig;

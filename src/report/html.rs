@@ -17,6 +17,7 @@
 use super::devices::mac_text;
 use super::{DeviceList, Report, Row};
 use crate::device::Mac;
+use crate::device::Offload;
 use crate::text::{write_html_escaped, Buf};
 use crate::time::write_date;
 use crate::units::write_human as size;
@@ -100,6 +101,9 @@ pub fn render(r: &Report<'_>, days: &[(i64, Vec<u64>)], names: &[&str], b: &mut 
             b"<p style=\"color:#b00020;font-weight:bold;\">RESET DETECTED: the counters \
             restarted since the last report; usage is counted from the new counters.</p>\n",
         );
+    }
+    if r.offload != Offload::Off {
+        b.fill("<p><b>Note:</b> {}.</p>\n", &[r.offload.sentence()]);
     }
     for row in &r.rows {
         meter_table(row, b);
@@ -375,6 +379,7 @@ mod tests {
             table: None,
             zone: crate::tz::Zone::UTC,
             devices: None,
+            offload: Default::default(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! JSON report, a fixed shape scripts can rely on:
-//! `{"from","to","reset_detected","meters":[{"name","period_bytes",
+//! `{"from","to","reset_detected","flow_offloading" ("off", "software"
+//! or "hardware"),"meters":[{"name","period_bytes",
 //! "period_packets","total_bytes","total_packets","total_since"}]}`,
 //! times in RFC 3339 UTC, counts as exact integers. A meter no longer in
 //! the config carries `"retired":true` after its name.
@@ -57,10 +58,14 @@ pub fn render(r: &Report<'_>, b: &mut Buf) {
     b.push_bytes(b",\"to\":");
     time(b, r.to);
     b.push_bytes(if r.reset_detected {
-        b",\"reset_detected\":true,\"meters\":["
+        b",\"reset_detected\":true"
     } else {
-        b",\"reset_detected\":false,\"meters\":["
+        b",\"reset_detected\":false"
     });
+    b.fill(
+        ",\"flow_offloading\":\"{}\",\"meters\":[",
+        &[r.offload.as_str()],
+    );
     for (i, row) in r.rows.iter().enumerate() {
         if i > 0 {
             b.push_bytes(b",");
@@ -164,6 +169,46 @@ mod tests {
     use crate::report::Row;
     use crate::state::Count;
 
+    /// Every format says when flow offloading is on, and what it does.
+    #[test]
+    fn offloading_is_said_in_every_format() {
+        use crate::device::Offload;
+        let mut r = Report {
+            from: 0,
+            to: 60,
+            total_since: 0,
+            reset_detected: false,
+            rows: Vec::new(),
+            table: None,
+            zone: crate::tz::Zone::UTC,
+            devices: None,
+            offload: Offload::Software,
+        };
+        let (mut j, mut t, mut h) = (Buf::new(), Buf::new(), Buf::new());
+        render(&r, &mut j);
+        crate::report::text::render(&r, &mut t);
+        crate::report::html::render(&r, &[], &[], &mut h);
+        assert!(
+            j.as_str().contains("\"flow_offloading\":\"software\""),
+            "{}",
+            j.as_str()
+        );
+        for out in [t.as_str(), h.as_str()] {
+            assert!(
+                out.contains("software flow offloading is on: meters on the input"),
+                "{out}"
+            );
+        }
+        r.offload = Offload::Hardware;
+        let mut t = Buf::new();
+        crate::report::text::render(&r, &mut t);
+        assert!(t.as_str().contains("no software counter sees them"));
+        r.offload = Offload::Off;
+        let mut t = Buf::new();
+        crate::report::text::render(&r, &mut t);
+        assert!(!t.as_str().contains("offloading"));
+    }
+
     #[test]
     fn exact_shape() {
         let r = Report {
@@ -188,12 +233,13 @@ mod tests {
             table: None,
             zone: crate::tz::Zone::UTC,
             devices: None,
+            offload: Default::default(),
         };
         let mut b = Buf::new();
         render(&r, &mut b);
         assert_eq!(
             b.as_str(),
-            "{\"from\":\"1970-01-01T00:01:00Z\",\"to\":\"1970-01-01T00:02:00Z\",\"reset_detected\":false,\"meters\":[{\"name\":\"offnet\",\"period_bytes\":2,\"period_packets\":1,\"total_bytes\":18446744073709551615,\"total_packets\":3,\"total_since\":\"1970-01-01T00:00:00Z\"},{\"name\":\"old\",\"retired\":true,\"period_bytes\":0,\"period_packets\":0,\"total_bytes\":10,\"total_packets\":1,\"total_since\":\"1970-01-01T00:00:00Z\"}]}\n"
+            "{\"from\":\"1970-01-01T00:01:00Z\",\"to\":\"1970-01-01T00:02:00Z\",\"reset_detected\":false,\"flow_offloading\":\"off\",\"meters\":[{\"name\":\"offnet\",\"period_bytes\":2,\"period_packets\":1,\"total_bytes\":18446744073709551615,\"total_packets\":3,\"total_since\":\"1970-01-01T00:00:00Z\"},{\"name\":\"old\",\"retired\":true,\"period_bytes\":0,\"period_packets\":0,\"total_bytes\":10,\"total_packets\":1,\"total_since\":\"1970-01-01T00:00:00Z\"}]}\n"
         );
     }
 
@@ -216,6 +262,7 @@ mod tests {
             }),
             zone: crate::tz::Zone::UTC,
             devices: None,
+            offload: Default::default(),
         };
         let mut b = Buf::new();
         render(&r, &mut b);
@@ -250,12 +297,13 @@ mod tests {
             table: None,
             zone: crate::tz::Zone::UTC,
             devices: crate::report::DeviceList::of(&st),
+            offload: Default::default(),
         };
         let mut b = Buf::new();
         render(&r, &mut b);
         let a63 = "A".repeat(63);
         let want = [
-            "{\"from\":\"1970-01-01T00:00:00Z\",\"to\":\"1970-01-01T00:00:00Z\",\"reset_detected\":false,\"meters\":[],\"devices\":[",
+            "{\"from\":\"1970-01-01T00:00:00Z\",\"to\":\"1970-01-01T00:00:00Z\",\"reset_detected\":false,\"flow_offloading\":\"off\",\"meters\":[],\"devices\":[",
             "{\"mac\":\"02:00:00:00:00:01\",\"name\":\"<script>alert(1)</script>\",\"download_bytes\":60,\"upload_bytes\":7},",
             "{\"mac\":\"02:00:00:00:00:02\",\"name\":\"\\u001b[31mred\\u001b[0m\",\"download_bytes\":50,\"upload_bytes\":7},",
             "{\"mac\":\"02:00:00:00:00:03\",\"name\":\"cr\\u000d\\u000alf\",\"download_bytes\":40,\"upload_bytes\":7},",

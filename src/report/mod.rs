@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod text;
 
+use crate::device::Offload;
 use crate::state::{Calendar, Count, DeviceState, DownUp, MeterState, State};
 use crate::tz::Zone;
 
@@ -162,6 +163,9 @@ pub struct Report<'a> {
     pub zone: Zone,
     /// The devices of the period, when the state has any.
     pub devices: Option<DeviceList<'a>>,
+    /// Flow offloading as the firewall config sets it: what it does to
+    /// which numbers is said in every format.
+    pub offload: Offload,
 }
 
 /// Most devices a report lists; the others are summed in one line.
@@ -229,6 +233,7 @@ impl<'a> Report<'a> {
             table: None,
             zone,
             devices: DeviceList::of(st),
+            offload: Offload::Off,
         }
     }
 

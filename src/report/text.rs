@@ -6,6 +6,7 @@
 
 use super::devices::{mac_text, write_shown, Row};
 use super::{DeviceList, Report};
+use crate::device::Offload;
 use crate::text::Buf;
 use crate::units::write_human as size;
 
@@ -23,6 +24,9 @@ pub fn render(r: &Report<'_>, b: &mut Buf) {
         b.push_bytes(
             b"== RESET DETECTED == (counters restarted since the last report; usage is counted from the new counters)\n",
         );
+    }
+    if r.offload != Offload::Off {
+        b.fill("Note: {}.\n", &[r.offload.sentence()]);
     }
     for row in &r.rows {
         let retired = if row.retired {
@@ -175,6 +179,7 @@ mod tests {
             }),
             zone,
             devices: None,
+            offload: Default::default(),
         }
     }
 
