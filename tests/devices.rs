@@ -21,18 +21,7 @@ const D_MAC: &str = "02:00:00:00:30:30";
 const UDP4: u64 = IPV4_HDR + UDP_HDR;
 const UDP6: u64 = IPV6_HDR + UDP_HDR;
 
-/// Devices on `br-lan`, the WAN meters written out.
-const CONFIG: &str = "config devices 'devices'
-\toption bridge 'br-lan'
-
-config meter 'wan_down'
-\toption hook 'input forward'
-\toption iif 'wan'
-
-config meter 'wan_up'
-\toption hook 'output forward'
-\toption oif 'wan'
-";
+const CONFIG: &str = DEVICES_CONFIG;
 
 /// The lab plus a third device `d` on a third bridge port `lan3`, a second
 /// IPv6 address on the proxy, and masquerading out of `wan` as OpenWrt does.

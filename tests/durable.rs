@@ -458,19 +458,6 @@ fn crash_safety_sigkill_at_random_points() {
 // ---------------------------------------------------------------------------
 // 1b. Crash safety with devices (issue 11, done-when 6).
 
-/// Devices on the lab's `br-lan`, the WAN meters written out (as
-/// tests/devices.rs has them).
-const DEVICES_CONFIG: &str = "config devices 'devices'
-\toption bridge 'br-lan'
-
-config meter 'wan_down'
-\toption hook 'input forward'
-\toption iif 'wan'
-
-config meter 'wan_up'
-\toption hook 'output forward'
-\toption oif 'wan'
-";
 const DEVICE_CRASH_ROUNDS: usize = 200;
 
 /// What a state holds that must never go down: each meter's total, and

@@ -267,25 +267,31 @@ fn tsv(rows: &[Row<'_>], b: &mut Buf) {
 /// `{"devices":[{"mac","name","ipv4","ipv6","download_bytes",
 /// "upload_bytes","other"}]}`; `name` is null when unknown, `mac` null for
 /// the other devices.
+/// `"mac":"…","name":"…"` of a device: `null` for the MAC of `other` and
+/// for a name not known.
+pub(super) fn json_identity(b: &mut Buf, dev: &DeviceState) {
+    b.push_bytes(b"\"mac\":");
+    if dev.mac == Mac::OTHER {
+        b.push_bytes(b"null");
+    } else {
+        b.push_bytes(b"\"");
+        let _ = dev.mac.write(b);
+        b.push_bytes(b"\"");
+    }
+    b.push_bytes(b",\"name\":");
+    if dev.name.is_empty() {
+        b.push_bytes(b"null");
+    } else {
+        write_json_string(b, &dev.name);
+    }
+}
+
 fn json(rows: &[Row<'_>], b: &mut Buf) {
     b.push_bytes(b"{\"devices\":[");
     for (i, r) in rows.iter().enumerate() {
         b.push_bytes(if i == 0 { b"{" } else { b",{" });
         let other = r.dev.mac == Mac::OTHER;
-        b.push_bytes(b"\"mac\":");
-        if other {
-            b.push_bytes(b"null");
-        } else {
-            b.push_bytes(b"\"");
-            let _ = r.dev.mac.write(b);
-            b.push_bytes(b"\"");
-        }
-        b.push_bytes(b",\"name\":");
-        if r.dev.name.is_empty() {
-            b.push_bytes(b"null");
-        } else {
-            write_json_string(b, &r.dev.name);
-        }
+        json_identity(b, r.dev);
         for (key, ip) in [
             (",\"ipv4\":", r.dev.ip4.map(Into::into)),
             (",\"ipv6\":", r.dev.ip6.map(Into::into)),

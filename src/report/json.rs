@@ -16,7 +16,7 @@
 //! (`"days"` or `"months"`).
 
 use super::{DeviceList, Report};
-use crate::text::{num, write_json_string, Buf};
+use crate::text::{num, Buf};
 use crate::time::write_rfc3339;
 
 /// Writes `s` as a JSON string (RFC 8259 section 7 escapes).
@@ -99,20 +99,8 @@ pub fn render(r: &Report<'_>, b: &mut Buf) {
 fn devices(d: &DeviceList<'_>, b: &mut Buf) {
     b.push_bytes(b",\"devices\":[");
     for (i, r) in d.top.iter().enumerate() {
-        b.push_bytes(if i == 0 { b"{\"mac\":" } else { b",{\"mac\":" });
-        if r.is_other() {
-            b.push_bytes(b"null");
-        } else {
-            b.push_bytes(b"\"");
-            let _ = r.dev.mac.write(b);
-            b.push_bytes(b"\"");
-        }
-        b.push_bytes(b",\"name\":");
-        if r.dev.name.is_empty() {
-            b.push_bytes(b"null");
-        } else {
-            write_json_string(b, &r.dev.name);
-        }
+        b.push_bytes(if i == 0 { b"{" } else { b",{" });
+        super::devices::json_identity(b, r.dev);
         down_up(b, r.down, r.up);
         if r.is_other() {
             b.push_bytes(b",\"other\":true");

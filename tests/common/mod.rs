@@ -47,6 +47,20 @@ pub const TCP_MSS_OPT: u64 = 4;
 /// Where netmon looks for its config without `--config`.
 pub const DEFAULT_CONFIG: &str = "/etc/config/netmon";
 
+/// Devices on the lab's `br-lan`, the WAN meters written out on the
+/// firewall hooks.
+pub const DEVICES_CONFIG: &str = "config devices 'devices'
+\toption bridge 'br-lan'
+
+config meter 'wan_down'
+\toption hook 'input forward'
+\toption iif 'wan'
+
+config meter 'wan_up'
+\toption hook 'output forward'
+\toption oif 'wan'
+";
+
 /// Path of the binary under test.
 pub const NETMON: &str = env!("CARGO_BIN_EXE_netmon");
 /// The traffic generator the tests run inside namespaces.
