@@ -332,6 +332,13 @@ fn wan_meters_on_the_link_are_byte_exact(test: &str, backend: Backend) {
     let (r, p, q, o) = (&dl.lab.r, &dl.lab.p, &dl.lab.q, &dl.lab.o);
     let nm = Netmon::new(r, backend, Some("config devices 'devices'\n"));
     nm.ok(&["start"]);
+    // Where they count, as status says it: iptables has no link hooks.
+    let meters = match backend {
+        Backend::Nft => "meters:   wan_down (ingress wan) wan_up (egress wan)\n",
+        _ => "meters:   wan_down wan_up\n",
+    };
+    let status = nm.ok(&["status"]);
+    assert!(status.contains(meters), "{status}");
     let before = nm.report();
     udp_between(p, "192.168.1.10", o, "10.99.0.2", 1000, 5);
     udp_between(o, "fd00:99::2", p, "fd00::10", 900, 3);

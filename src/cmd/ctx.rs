@@ -85,6 +85,11 @@ impl Ctx {
         let choice = cmd.backend.or(cfg.backend).unwrap_or(BackendChoice::Auto);
         let path = sys::getenv(c"PATH").unwrap_or_default();
         let backend = Backend::resolve(choice, &path)?;
+        if backend == Backend::Iptables {
+            // No link hooks: status and every command see where they count.
+            let meters = crate::firewall::on_firewall_hooks(&cfg.meters);
+            cfg.meters = meters.into_iter().collect();
+        }
         let persist_dir = cmd
             .persist_dir
             .clone()

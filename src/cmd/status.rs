@@ -53,6 +53,10 @@ pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
     for m in &cx.cfg.meters {
         out.push_bytes(b" ");
         out.push_bytes(m.name.as_bytes());
+        // Where a meter on the link counts (offloading cannot bypass it).
+        if let (Some(link), Some(dev)) = (m.link, m.link_device()) {
+            out.fill(" ({} {})", &[link.as_str(), dev]);
+        }
     }
     out.push_bytes(b"\n");
     if let Some(st) = &st {
