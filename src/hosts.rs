@@ -1,11 +1,12 @@
 //! Reads what the router knows about its LAN devices (DHCP leases, static
 //! hosts, /etc/ethers, the neighbour tables) and merges it into one
-//! `Host` per MAC (`parse::hosts`). Every source is optional: a missing
+//! `Host` per MAC (`parse::hosts`); the neighbour tables are read by
+//! `firewall::neigh`. Every source is optional: a missing
 //! or unreadable file is simply not a source.
 
 use crate::device::{Host, Lan};
 use crate::firewall::run::Runner;
-use crate::parse::hosts::{self as h, Lease, Neighbour, Sources};
+use crate::parse::hosts::{self as h, Lease, Sources};
 use crate::sys;
 
 /// The files, where OpenWrt keeps them.
@@ -13,7 +14,6 @@ pub const LEASES: &str = "/tmp/dhcp.leases";
 pub const ODHCPD_DIR: &str = "/tmp/hosts";
 pub const DHCP_CONFIG: &str = "/etc/config/dhcp";
 pub const ETHERS: &str = "/etc/ethers";
-pub const ARP: &str = "/proc/net/arp";
 
 /// Most bytes read of one source (a lease file of 8192 devices is ~1 MB).
 const MAX_SOURCE: usize = 2 << 20;
@@ -43,26 +43,7 @@ pub fn load(lan: &Lan, r: &mut Runner) -> Vec<Host> {
             leases.push(l)
         });
     }
-    let on_lan = |n: &Neighbour| n.dev == lan.bridge || lan.ports.contains(&n.dev);
-    let mut neighbours = Vec::new();
-    h::proc_net_arp(&read(ARP), |n| {
-        if on_lan(&n) {
-            neighbours.push(n)
-        }
-    });
-    let argv = ["ip", "-6", "neigh", "show"];
-    let out = r.read(&argv, |rd| {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(rd, MAX_SOURCE as u64), &mut b)?;
-        Ok(b)
-    });
-    if let Ok(Some((Ok(text), _))) = out {
-        h::ip_neigh(&text, |n| {
-            if on_lan(&n) {
-                neighbours.push(n)
-            }
-        });
-    }
+    let neighbours = crate::firewall::neigh::read(r, Some(lan));
     h::merge_hosts(&Sources {
         statics: &statics,
         ethers: &ethers,

@@ -50,7 +50,6 @@ use super::{tag, Digest};
 use crate::device::{Lan, Mac};
 use crate::error::{Error, Result};
 use crate::meter::Family;
-use crate::parse::hosts::{self as h, Neighbour};
 use crate::parse::ipset::{self as ps, Item, Key};
 use crate::parse::{iptables as pi, LineReader};
 use crate::state::{AddrCount, Count, DownUp};
@@ -73,10 +72,6 @@ const CHAINS: [(&str, &str); 3] = [
     ("netmon_dev_out", "OUTPUT"),
     ("netmon_dev_fwd", "FORWARD"),
 ];
-/// The IPv4 neighbour table.
-const ARP: &str = "/proc/net/arp";
-/// Most bytes read of a neighbour table (as `crate::hosts`).
-const MAX_NEIGH: u64 = 2 << 20;
 /// What an install says when ipset is missing.
 const NO_IPSET: &str = "per-device accounting on the iptables backend needs ipset: install it \
                         (opkg install ipset kmod-ipt-ipset)";
@@ -432,24 +427,10 @@ fn read_chains(r: &mut Runner, fam: Family, lan: &Lan) -> Result<Option<ChainsRe
 /// The LAN's neighbours (`lan` `None`: every interface's), IP to MAC,
 /// sorted by IP.
 fn neighbours(r: &mut Runner, lan: Option<&Lan>) -> Vec<(IpAddr, Mac)> {
-    let mut out = Vec::new();
-    let on_lan = |n: &Neighbour| lan.is_none_or(|l| n.dev == l.bridge || l.ports.contains(&n.dev));
-    let mut keep = |n: Neighbour| {
-        if on_lan(&n) {
-            out.push((n.ip, n.mac));
-        }
-    };
-    let mut arp = sys::read_file(ARP).unwrap_or_default();
-    arp.truncate(MAX_NEIGH as usize);
-    h::proc_net_arp(&arp, &mut keep);
-    let read = r.read(&["ip", "-6", "neigh", "show"], |rd| {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(rd, MAX_NEIGH), &mut b)?;
-        Ok(b)
-    });
-    if let Ok(Some((Ok(text), _))) = read {
-        h::ip_neigh(&text, &mut keep);
-    }
+    let mut out: Vec<(IpAddr, Mac)> = super::neigh::read(r, lan)
+        .into_iter()
+        .map(|n| (n.ip, n.mac))
+        .collect();
     out.sort_unstable();
     out.dedup_by_key(|e| e.0);
     out

@@ -7,6 +7,7 @@
 
 pub mod ipset_devices;
 pub mod iptables;
+pub mod neigh;
 pub mod nft;
 pub mod nft_netdev;
 pub mod run;
