@@ -546,21 +546,23 @@ fn with_meters(parsed: Option<Box<Config>>, path: &str, state_dir: &str) -> Resu
         None => config::default_config(wan, path),
     }
     .map_err(Error::runtime)?;
-    if wan.is_some_and(is_ethernet) {
-        config::wan_meters_on_link(&mut cfg);
-    }
+    // On the link when the WAN is Ethernet (`links_on_ethernet` decides).
+    config::wan_meters_on_link(&mut cfg);
     Ok(cfg)
 }
 
 /// Link meters whose device is not (or not yet) an Ethernet device count
-/// on the firewall hooks instead; said when the device exists.
+/// on the firewall hooks instead; said when the device exists and the
+/// meter is the file's (the default WAN meters go there silently on a
+/// PPPoE or other non-Ethernet WAN).
 fn links_on_ethernet(cfg: &mut Config, warn: &mut Buf) {
+    let from_file = matches!(cfg.source, Source::File(_));
     for m in cfg.meters.iter_mut() {
         let Some(dev) = m.link_device() else { continue };
         if is_ethernet(dev) {
             continue;
         }
-        if sys::lexists(&store::join("/sys/class/net", dev)) {
+        if from_file && sys::lexists(&store::join("/sys/class/net", dev)) {
             warn.fill(
                 "meter {} counts on hook {} of {}, which is not an Ethernet device: it counts \
                  on the firewall hooks instead\n",

@@ -92,7 +92,8 @@ fn wan_meter(name: &str, hooks: &[Hook], iif: Option<&IfName>, oif: Option<&IfNa
 /// cannot bypass it (and what the firewall drops counts too, as the ISP
 /// counts it). For an Ethernet WAN device only: a PPP or raw-IP device
 /// has no Ethernet header to account for, and offloaded PPPoE flows never
-/// reach `pppoe-wan` anyway. Names and totals stay.
+/// reach `pppoe-wan` anyway: the caller moves link meters on such a device
+/// back to the firewall hooks. Names and totals stay.
 pub fn wan_meters_on_link(cfg: &mut Config) {
     if matches!(cfg.source, Source::File(_)) {
         return;
