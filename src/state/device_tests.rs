@@ -1,25 +1,14 @@
 //! Per-device state: folding, eviction, pruning, naming, and the
 //! version-4 devices section.
 
+use super::tests::utc;
 use super::*;
 use crate::device::{DeviceName, Host, MAX_DEVICES, MAX_DEVICE_NAME};
 use crate::meter::Name;
-use crate::time::{days_from_civil, Civil};
+use crate::time::days_from_civil;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 const CAL: Calendar = Calendar::UTC;
-
-fn utc(y: i64, mo: u8, d: u8, h: u8) -> i64 {
-    Civil {
-        year: y,
-        month: mo,
-        day: d,
-        hour: h,
-        min: 0,
-        sec: 0,
-    }
-    .to_unix()
-}
 
 /// A locally administered unicast MAC ending in `n`.
 fn mac(n: u16) -> Mac {

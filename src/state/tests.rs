@@ -29,7 +29,8 @@ fn reading_of(t: i64, counts: &[(&str, (u64, u64))]) -> Reading {
 const NAMES: [&str; 2] = ["proxy", "offnet"];
 const CAL: Calendar = Calendar::UTC;
 
-fn utc(y: i64, mo: u8, d: u8, h: u8) -> i64 {
+/// Unix time of a UTC hour (also for `device_tests`).
+pub(super) fn utc(y: i64, mo: u8, d: u8, h: u8) -> i64 {
     Civil {
         year: y,
         month: mo,
