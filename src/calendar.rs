@@ -46,6 +46,26 @@ impl Calendar {
         self.billing_day.clamp(1, days_in_month(y, m))
     }
 
+    /// The first second of local day `day`: a binary search over the two
+    /// days around its UTC midnight, since local days are 23 to 25 hours
+    /// long and `day_of` never goes back as time goes on.
+    pub fn day_start(&self, day: i64) -> i64 {
+        let midnight = day.saturating_mul(86_400);
+        let (mut lo, mut hi) = (
+            midnight.saturating_sub(2 * 86_400),
+            midnight.saturating_add(2 * 86_400),
+        );
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.day(mid) >= day {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        lo
+    }
+
     /// First local day of period `key`.
     pub fn period_start(&self, key: i32) -> i64 {
         let (y, m) = (

@@ -54,6 +54,10 @@ pub enum Sub {
     Shutdown(ShutdownArgs),
     Forget(ForgetArgs),
     Devices(DevicesArgs),
+    Block(BlockArgs),
+    Unblock(UnblockArgs),
+    Blocked(BlockedArgs),
+    Quota(QuotaArgs),
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -165,6 +169,45 @@ pub struct DevicesArgs {
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
+/// Cut a LAN device off: its traffic through the router (internet, other subnets; IPv4 and IPv6, established connections too) is dropped, its access to the router itself (DHCP, DNS, LuCI, SSH) is not. Kept across firewall reloads and reboots until unblock (or --for ends).
+#[argh(subcommand, name = "block")]
+pub struct BlockArgs {
+    /// the device: its name (netmon devices lists them), MAC or IP address
+    #[argh(positional, arg_name = "device")]
+    pub device: String,
+    /// lift the block after this long (e.g. 30m, 2h, 1d, 90s; lifted by the first update after it ends)
+    #[argh(option, arg_name = "duration", long = "for")]
+    pub for_: Option<String>,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Lift a block set with netmon block (a quota's cut lifts when its period ends).
+#[argh(subcommand, name = "unblock")]
+pub struct UnblockArgs {
+    /// the device: its name, MAC or IP address
+    #[argh(positional, arg_name = "device")]
+    pub device: String,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Update, then list the devices cut off now: blocked by the admin (until when) or by a used-up quota.
+#[argh(subcommand, name = "blocked")]
+pub struct BlockedArgs {
+    /// output format: text (default) or json
+    #[argh(option, arg_name = "fmt")]
+    pub format: Option<String>,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
+/// Update, then show each quota per device: used, limit, remaining, days left in the period and what that allows per day.
+#[argh(subcommand, name = "quota")]
+pub struct QuotaArgs {
+    /// output format: text (default) or json
+    #[argh(option, arg_name = "fmt")]
+    pub format: Option<String>,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
 /// Update, then copy the state to the persistent directory now (also done every sync_interval and by stop).
 #[argh(subcommand, name = "sync")]
 pub struct SyncArgs {}
@@ -184,6 +227,12 @@ pub enum Action {
     Shutdown,
     Forget(String),
     Devices(DevicesView),
+    /// The device as given, and for how many seconds (None: until unblock).
+    Block(String, Option<u32>),
+    Unblock(String),
+    /// JSON (else text).
+    Blocked(bool),
+    Quota(bool),
 }
 
 /// What `devices` shows.
@@ -253,7 +302,7 @@ pub enum Parsed {
 /// for suggestions. The blog's command names are kept as aliases:
 /// `initiate`, `initialise` (and `initialize`) start, `clear` and `flush`
 /// stop.
-const COMMANDS: [(&str, &str); 18] = [
+const COMMANDS: [(&str, &str); 22] = [
     ("start", "start"),
     ("stop", "stop"),
     ("update", "update"),
@@ -266,6 +315,10 @@ const COMMANDS: [(&str, &str); 18] = [
     ("shutdown", "shutdown"),
     ("forget", "forget"),
     ("devices", "devices"),
+    ("block", "block"),
+    ("unblock", "unblock"),
+    ("blocked", "blocked"),
+    ("quota", "quota"),
     ("help", "help"),
     ("initiate", "start"),
     ("initialise", "start"),
@@ -343,6 +396,17 @@ fn validate(a: Args) -> Result<Box<Command>> {
         Some(Sub::Shutdown(_)) => Action::Shutdown,
         Some(Sub::Forget(f)) => Action::Forget(forget(f)?),
         Some(Sub::Devices(d)) => Action::Devices(devices_view(d)?),
+        Some(Sub::Block(b)) => {
+            let secs = b.for_.as_deref().map(duration).transpose()?;
+            Action::Block(device_word(b.device)?, secs)
+        }
+        Some(Sub::Unblock(u)) => Action::Unblock(device_word(u.device)?),
+        Some(Sub::Blocked(b)) => {
+            Action::Blocked(format(&b.format, &["text", "json"], "text or json")? == 1)
+        }
+        Some(Sub::Quota(q)) => {
+            Action::Quota(format(&q.format, &["text", "json"], "text or json")? == 1)
+        }
     };
     let backend = match a.backend.as_deref() {
         None => None,
@@ -428,6 +492,43 @@ fn devices_view(d: DevicesArgs) -> Result<DevicesView> {
         (None, _) => devices::Span::Month,
     };
     Ok(DevicesView { format, span, sort })
+}
+
+/// Longest `block --for`: a year.
+pub const MAX_BLOCK_SECONDS: u32 = 366 * 86_400;
+
+/// `90s`, `30m`, `2h`, `1d` or seconds: 1 s to a year.
+fn duration(v: &str) -> Result<u32> {
+    let (digits, mult) = match v.as_bytes().last() {
+        Some(b's') => (&v[..v.len() - 1], 1),
+        Some(b'm') => (&v[..v.len() - 1], 60),
+        Some(b'h') => (&v[..v.len() - 1], 3600),
+        Some(b'd') => (&v[..v.len() - 1], 86_400),
+        _ => (v, 1),
+    };
+    match crate::text::parse_u64(digits) {
+        Ok(n) if digits.len() <= 8 && (1..=u64::from(MAX_BLOCK_SECONDS)).contains(&(n * mult)) => {
+            Ok((n * mult) as u32)
+        }
+        _ => Err(bad_value(
+            "--for",
+            v,
+            "a duration from 1s to 366d (e.g. 90s, 30m, 2h, 1d)",
+        )),
+    }
+}
+
+/// A device as the admin names it: not empty, no control characters
+/// (it is resolved against the state when the command runs).
+fn device_word(w: String) -> Result<String> {
+    if w.is_empty() || w.len() > crate::device::MAX_DEVICE_NAME || w.chars().any(char::is_control) {
+        return Err(bad_value(
+            "device",
+            &w,
+            "a device's name (up to 63 bytes), MAC or IP address",
+        ));
+    }
+    Ok(w)
 }
 
 /// One entry or `--all`, not both, not neither.

@@ -27,6 +27,7 @@ pub mod logging;
 pub mod mail;
 pub mod meter;
 pub mod parse;
+pub mod quota;
 pub mod report;
 pub mod state;
 pub mod store;

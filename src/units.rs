@@ -79,6 +79,57 @@ pub fn write_mib<W: uWrite + ?Sized>(w: &mut W, bytes: u64) -> Result<(), W::Err
     write_fixed2(w, scaled(bytes, 2))
 }
 
+/// A byte count as an admin writes it: `500`, `500B`, `1.5G`, `10GiB`,
+/// `10GB`. `K`, `M`, `G`, `T` alone or with `iB` are powers of 1024 (the
+/// units netmon shows); with `B` alone (`GB`) powers of 1000, as ISPs
+/// state their caps. Up to three decimals; either case. `None` when it is
+/// not such a count or does not fit in a u64.
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let (base, exp) = unit_of(unit)?;
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty()
+        || whole.len() > 20
+        || frac.len() > 3
+        || (number.contains('.') && frac.is_empty())
+    {
+        return None;
+    }
+    let mut scale = 1u64;
+    for _ in 0..exp {
+        scale = scale.checked_mul(base)?;
+    }
+    let whole: u64 = crate::text::parse_u64(whole).ok()?;
+    let mut frac_v = 0u64;
+    let mut frac_div = 1u64;
+    for d in frac.bytes() {
+        frac_v = frac_v * 10 + u64::from(d - b'0');
+        frac_div *= 10;
+    }
+    // frac_v < 1000 and scale <= 1024^4: the product fits in a u64.
+    let frac_bytes = frac_v * scale / frac_div;
+    whole.checked_mul(scale)?.checked_add(frac_bytes)
+}
+
+/// A unit's base and power: `""`/`B` bytes, `K`/`KiB` 1024, `KB` 1000, ...
+fn unit_of(unit: &str) -> Option<(u64, u32)> {
+    let u = unit.to_ascii_uppercase();
+    let (prefix, rest) = match u.as_bytes().first() {
+        None => return Some((1, 0)),
+        Some(b'B') if u.len() == 1 => return Some((1, 0)),
+        Some(c) => (*c, &u[1..]),
+    };
+    let exp = b"KMGT".iter().position(|p| *p == prefix)? as u32 + 1;
+    match rest {
+        "" | "IB" => Some((1024, exp)),
+        "B" => Some((1000, exp)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +208,31 @@ mod tests {
         b.clear();
         write_mib(&mut b, 5243).unwrap();
         assert_eq!(b.as_str(), "0.01");
+    }
+
+    #[test]
+    fn byte_counts_as_admins_write_them() {
+        assert_eq!(parse_bytes("500"), Some(500));
+        assert_eq!(parse_bytes("500B"), Some(500));
+        assert_eq!(parse_bytes("1k"), Some(1024));
+        assert_eq!(parse_bytes("1.5G"), Some(3 << 29));
+        assert_eq!(parse_bytes("10GiB"), Some(10 << 30));
+        assert_eq!(parse_bytes("10GB"), Some(10_000_000_000));
+        assert_eq!(parse_bytes("2T"), Some(2 << 40));
+        assert_eq!(parse_bytes("0.001K"), Some(1));
+        for bad in [
+            "",
+            "G",
+            "1.",
+            ".5G",
+            "1.2345G",
+            "1X",
+            "1GiBB",
+            "-1",
+            "1 G",
+            "99999999999T",
+        ] {
+            assert_eq!(parse_bytes(bad), None, "{bad}");
+        }
     }
 }

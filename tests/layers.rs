@@ -19,7 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "core",
         &[
-            "units", "time", "tz", "calendar", "meter", "device", "state",
+            "units", "time", "tz", "calendar", "meter", "device", "quota", "state",
         ],
     ),
     ("codec", &["parse"]),
@@ -45,6 +45,7 @@ const PURE: &[&str] = &[
     "calendar",
     "meter",
     "device",
+    "quota",
     "state",
     "parse",
     "report",

@@ -132,8 +132,12 @@ impl Ctx {
 
     /// Reads netmon's counters (and checks its rules).
     pub fn observe(&mut self) -> Result<Observed> {
-        self.backend
-            .read(&self.cfg.meters, self.lan.as_ref(), &mut self.runner)
+        self.backend.read(
+            &self.cfg.meters,
+            self.lan.as_ref(),
+            &self.cfg.quotas,
+            &mut self.runner,
+        )
     }
 
     /// A reading of what `obs` found, taken now.
@@ -208,6 +212,7 @@ impl Ctx {
             prev: (st.updated, totals),
             st,
             idle: false,
+            control: Default::default(),
         }))
     }
 }
@@ -222,6 +227,8 @@ pub struct Locked {
     /// `fold_current` found netmon stopped and had nothing to record: an
     /// update need not write anything.
     pub idle: bool,
+    /// What the firewall cuts, as last read or enforced.
+    pub control: crate::firewall::nft_control::Found,
 }
 
 impl Locked {
@@ -247,7 +254,10 @@ impl Locked {
             self.fold(cx, &obs, false, warn);
         }
         if obs.installed && obs.devices_installed {
-            return self.prune(cx, &obs);
+            self.prune(cx, &obs)?;
+            self.control = obs.control;
+            self.enforce_or_warn(cx, warn);
+            return Ok(());
         }
         // Both tables are made again together, so every counter starts
         // again at once (one restart for the fold), after what was there
@@ -257,10 +267,12 @@ impl Locked {
             store::save_state(&cx.state_dir, &self.st)?;
         }
         cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
-        if let Err(e) = cx
-            .backend
-            .install_netdev(cx.lan.as_ref(), &cx.cfg.meters, &mut cx.runner)
-        {
+        if let Err(e) = cx.backend.install_netdev(
+            cx.lan.as_ref(),
+            &cx.cfg.meters,
+            &cx.cfg.quotas,
+            &mut cx.runner,
+        ) {
             let hint = match cx.backend {
                 Backend::Nft => {
                     " (devices and link meters need the kernel's netdev family with the \
@@ -278,6 +290,36 @@ impl Locked {
         self.st.devices_restarted();
         let fresh = cx.observe()?;
         self.fold(cx, &fresh, true, warn);
+        self.control = fresh.control;
+        self.enforce_or_warn(cx, warn);
+        Ok(())
+    }
+
+    /// `enforce` for a reading: a failure is said, and the counting goes
+    /// on (the next update tries again).
+    fn enforce_or_warn(&mut self, cx: &mut Ctx, warn: &mut Buf) {
+        if let Err(e) = self.enforce(cx) {
+            warn.fill(
+                "blocks and quotas are not in place (the next update tries again): {}\n",
+                &[e.message()],
+            );
+        }
+    }
+
+    /// Makes the firewall cut what the state says (the admin's blocks,
+    /// used-up quotas) and keep the kernel quotas, after lifting the
+    /// timed blocks that are over.
+    pub fn enforce(&mut self, cx: &mut Ctx) -> Result<()> {
+        self.st.lift_expired(cx.now);
+        if cx.lan.is_none() || self.st.stopped {
+            return Ok(());
+        }
+        let quotas = &cx.cfg.quotas;
+        let blocked = self.st.blocked_now(quotas, &cx.cal, cx.now);
+        let want = self.st.kernel_quotas(quotas, &cx.cal, cx.now);
+        self.control =
+            cx.backend
+                .enforce(&blocked, quotas, &want, &self.control, &mut cx.runner)?;
         Ok(())
     }
 
@@ -384,6 +426,9 @@ pub fn current(cx: &mut Ctx, warn: &mut Buf) -> Result<Box<Locked>> {
     s.fold_current(cx, warn)?;
     if let Some(lan) = cx.lan.as_ref().filter(|_| !s.idle) {
         s.st.name_devices(&crate::hosts::load(lan, &mut cx.runner));
+    }
+    if !s.idle {
+        queue_quota_warnings(cx, &mut s, warn);
     }
     Ok(s)
 }
@@ -578,6 +623,137 @@ fn links_on_ethernet(cfg: &mut Config, warn: &mut Buf) {
 fn is_ethernet(dev: &str) -> bool {
     let path = store::join(&store::join("/sys/class/net", dev), "type");
     sys::read_text(&path).is_ok_and(|t| t.trim_ascii() == "1")
+}
+
+/// The device `word` names for `block`/`unblock`: a MAC, an IP address
+/// (a device's in the state, or the LAN's neighbour tables), or a device
+/// name. The router's own MAC, group addresses, unknown names and names
+/// shared by several devices are refused with what to do instead.
+pub fn resolve_device(cx: &mut Ctx, st: &State, word: &str) -> Result<Mac> {
+    if let Some(mac) = Mac::parse(word) {
+        if !mac.is_device() {
+            return Err(Error::usage(fill(
+                "{} is a multicast, broadcast or zero address, not a device's",
+                &[word],
+            )));
+        }
+        if cx.lan.as_ref().is_some_and(|l| l.mac == mac) {
+            return Err(Error::usage(fill(
+                "{} is the router's own MAC (the LAN bridge's): blocking it would cut every device",
+                &[word],
+            )));
+        }
+        return Ok(mac);
+    }
+    if let Ok(ip) = word.parse::<core::net::IpAddr>() {
+        let known = st.devices.iter().find(|d| {
+            d.ip4.map(core::net::IpAddr::from) == Some(ip)
+                || d.ip6.map(core::net::IpAddr::from) == Some(ip)
+        });
+        if let Some(d) = known {
+            return Ok(d.mac);
+        }
+        if let Some(a) = st.addrs.iter().find(|a| a.ip == ip) {
+            return Ok(a.owner);
+        }
+        let neigh = crate::firewall::neigh::read(&mut cx.runner, cx.lan.as_ref());
+        return match neigh.iter().find(|n| n.ip == ip) {
+            Some(n) => Ok(n.mac),
+            None => Err(Error::usage(fill(
+                "no LAN device has the address {} now (netmon devices lists the devices; give its MAC)",
+                &[word],
+            ))),
+        };
+    }
+    let macs = st.resolve(word);
+    match macs.as_slice() {
+        [mac] => Ok(*mac),
+        [] => Err(Error::usage(fill(
+            "no device is named '{}' (netmon devices lists the names; a MAC or IP address works too)",
+            &[word],
+        ))),
+        more => {
+            let mut list = Buf::new();
+            for (i, m) in more.iter().enumerate() {
+                list.push_bytes(if i > 0 { b", " } else { b"" });
+                let _ = m.write(&mut list);
+            }
+            Err(Error::usage(fill(
+                "{} devices are named '{}' ({}): give the MAC of the one you mean",
+                &[num(more.len() as u64).as_str(), word, list.as_str()],
+            )))
+        }
+    }
+}
+
+/// A device for the admin to read: its name (terminal-safe) and MAC.
+pub fn device_label(st: &State, mac: Mac, out: &mut Buf) {
+    let name = st.device(mac).map(|d| d.name.as_slice()).unwrap_or(b"");
+    if !name.is_empty() {
+        crate::text::write_terminal_safe(out, name, crate::device::MAX_DEVICE_NAME);
+        out.push_bytes(b" (");
+    }
+    let _ = mac.write(out);
+    if !name.is_empty() {
+        out.push_bytes(b")");
+    }
+}
+
+/// Puts a warning for each quota newly used up (with the mail action)
+/// into the mail spool, once per device and period; without an enabled
+/// mail section, says so on `warn` instead.
+pub fn queue_quota_warnings(cx: &Ctx, s: &mut Locked, warn: &mut Buf) {
+    let due = s.st.warnings_due(&cx.cfg.quotas, &cx.cal, cx.now);
+    for u in due {
+        let Some(q) = cx.cfg.quotas.get(u.quota) else {
+            continue;
+        };
+        let mut who = Buf::new();
+        let name = s.st.device(u.mac).map(|d| d.name.as_slice()).unwrap_or(b"");
+        crate::text::write_header_safe(&mut who, name, crate::device::MAX_DEVICE_NAME);
+        who.push_bytes(if name.is_empty() { b"" } else { b" " });
+        let _ = u.mac.write(&mut who);
+        let mut text = Buf::new();
+        text.fill("Quota '{}' is used up by {}: ", &[&q.name, who.as_str()]);
+        let _ = crate::units::write_human(&mut text, u.used);
+        text.push_bytes(b" of ");
+        let _ = crate::units::write_human(&mut text, q.limit);
+        text.fill(
+            " ({}, this {}).\n",
+            &[q.direction.as_str(), q.period.as_str()],
+        );
+        if q.block {
+            text.push_bytes(b"Its traffic through the router is cut until the period ends (");
+            let _ = cx
+                .cal
+                .zone
+                .write_human(&mut text, q.period.end(&cx.cal, cx.now));
+            text.push_bytes(b").\n");
+        }
+        let Some(m) = cx.mail() else {
+            warn.fill(
+                "{} (not mailed: no enabled mail section)\n",
+                &[text.as_str().trim_end()],
+            );
+            continue;
+        };
+        let host = m.host_name(&sys::hostname());
+        let subject = fill(
+            "netmon on {}: quota {} used up by {}",
+            &[&host.text, &q.name, who.as_str()],
+        );
+        let queued = crate::mail::deliver::build_text_message(
+            m,
+            &subject,
+            text.as_str(),
+            &host.text,
+            cx.now,
+        )
+        .and_then(|msg| Mailer::new(m, &host.text, &cx.spool_dir()).queue(&msg, cx.now));
+        if let Err(e) = queued {
+            warn.fill("quota warning not mailed: {}\n", &[e.message()]);
+        }
+    }
 }
 
 #[cfg(test)]

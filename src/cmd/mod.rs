@@ -1,17 +1,21 @@
 //! One file per command, over the shared pieces in `ctx`: a new command is
 //! a new file and a line in `run`.
 
+mod block;
+mod blocked;
 pub mod ctx;
 mod daily;
 mod devices;
 mod forget;
 mod mail_requeue;
 mod mail_test;
+mod quota;
 mod report;
 mod shutdown;
 mod start;
 mod status;
 mod stop;
+mod unblock;
 mod update;
 
 use crate::cli::{Action, Command};
@@ -40,6 +44,10 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Shutdown => shutdown::run(&mut cx, &mut out, warn)?,
         Action::Forget(name) => forget::run(&mut cx, name, &mut out, warn)?,
         Action::Devices(v) => devices::run(&mut cx, *v, &mut out, warn)?,
+        Action::Block(d, secs) => block::run(&mut cx, d, *secs, &mut out, warn)?,
+        Action::Unblock(d) => unblock::run(&mut cx, d, &mut out, warn)?,
+        Action::Blocked(json) => blocked::run(&mut cx, *json, &mut out, warn)?,
+        Action::Quota(json) => quota::run(&mut cx, *json, &mut out, warn)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));

@@ -14,9 +14,12 @@ pub fn run(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<()> {
     if cx.runner.dry_run {
         let _ = cx.observe()?;
         cx.backend.install(&cx.cfg.meters, &mut cx.runner)?;
-        return cx
-            .backend
-            .install_netdev(cx.lan.as_ref(), &cx.cfg.meters, &mut cx.runner);
+        return cx.backend.install_netdev(
+            cx.lan.as_ref(),
+            &cx.cfg.meters,
+            &cx.cfg.quotas,
+            &mut cx.runner,
+        );
     }
     let mut s = current(cx, warn)?;
     // Stopped, and already said so: nothing to write (no RAM write, no

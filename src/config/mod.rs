@@ -25,6 +25,7 @@
 
 mod defaults;
 mod mail;
+mod quota;
 
 pub use defaults::{default_config, lan_device, offload, wan_meters_on_link, with_default_meters};
 
@@ -34,6 +35,7 @@ use crate::meter::{
     valid_ifname, valid_name, Cidr, CidrError, Hook, IfName, Link, Meter, Name, Proto, MAX_METERS,
 };
 use crate::parse::uci::{Lexer, Statement};
+use crate::quota::{Quota, MAX_QUOTAS};
 use crate::text::{fill, fill_n, join, num, parse_u64, suggest, word_index, Buf};
 
 /// Where netmon looks for its config when `--config` is not given.
@@ -103,6 +105,8 @@ pub struct Config {
     /// `config devices 'devices'`; `None`: the file does not say (see
     /// `Config::devices_on`).
     pub devices: Option<DevicesConfig>,
+    /// `config quota` sections that are enabled, in file order.
+    pub quotas: Vec<Quota>,
 }
 
 /// Per-device accounting on the LAN side (`config devices 'devices'`).
@@ -165,7 +169,7 @@ pub fn parse(text: &str, file: &str) -> Result<Box<Config>, ConfigError> {
 struct Fail;
 
 /// Section types this file may hold.
-const SECTION_TYPES: [&str; 4] = ["netmon", "meter", "mail", "devices"];
+const SECTION_TYPES: [&str; 5] = ["netmon", "meter", "mail", "devices", "quota"];
 /// Options of `config devices 'devices'`.
 const DEVICE_OPTIONS: [&str; 3] = ["enabled", "bridge", "max_devices"];
 /// Options of `config netmon 'main'`, in the order of the setters in
@@ -212,6 +216,7 @@ enum Section {
     Meter(Box<Draft>),
     Mail(Box<mail::MailDraft>),
     Devices,
+    Quota(Box<quota::QuotaDraft>),
 }
 
 /// Stage two: statements in, a `Config` out.
@@ -227,6 +232,9 @@ struct Validator<'f> {
     main_line: u32,
     mail_line: u32,
     devices_line: u32,
+    /// Quota sections seen so far (disabled ones too), and their names.
+    quota_count: usize,
+    quota_names: Vec<String>,
     /// Line each devices option was set on.
     device_lines: [u32; DEVICE_OPTIONS.len()],
     /// Line each main option was set on, by position in `MAIN_OPTIONS`.
@@ -245,6 +253,8 @@ impl<'f> Validator<'f> {
             main_line: 0,
             mail_line: 0,
             devices_line: 0,
+            quota_count: 0,
+            quota_names: Vec::new(),
             device_lines: [0; DEVICE_OPTIONS.len()],
             main_lines: [0; MAIN_OPTIONS.len()],
             failure: (0, String::new()),
@@ -293,11 +303,14 @@ impl<'f> Validator<'f> {
                 &m,
                 ty,
                 &SECTION_TYPES,
-                " (known types: netmon, meter, mail, devices)",
+                " (known types: netmon, meter, mail, devices, quota)",
             ));
         };
         if i == 1 {
             return self.open_meter(line, name);
+        }
+        if i == 4 {
+            return self.open_quota(line, name);
         }
         // Scripts read `uci get netmon.main.state_dir` and `netmon.mail.to`,
         // so these names are fixed.
@@ -351,6 +364,27 @@ impl<'f> Validator<'f> {
         Ok(())
     }
 
+    /// A quota section: named by the admin, or `quotaN` by its place.
+    fn open_quota(&mut self, line: u32, name: Option<&str>) -> Result<(), String> {
+        self.quota_count += 1;
+        let name = match name {
+            Some(n) => n.into(),
+            None => fill_n("quota{}", &[], self.quota_count),
+        };
+        if self.quota_count > MAX_QUOTAS {
+            let m = "too many quotas: netmon keeps at most {} quota sections, disabled ones \
+                     included (merge some)";
+            return Err(fill_n(m, &[], MAX_QUOTAS));
+        }
+        if self.quota_names.contains(&name) {
+            let m = "quota '{}' is defined twice; rename one";
+            return Err(fill(m, &[&name]));
+        }
+        self.quota_names.push(name.clone());
+        self.section = Section::Quota(Box::new(quota::QuotaDraft::new(line, name)));
+        Ok(())
+    }
+
     fn option(&mut self, line: u32, key: &str, value: &str, list: bool) -> Result<(), Fail> {
         let r = match &mut self.section {
             Section::None => Err(String::from(
@@ -360,6 +394,7 @@ impl<'f> Validator<'f> {
             Section::Meter(d) => d.option(line, key, value, list),
             Section::Mail(d) => d.option(line, key, value, list),
             Section::Devices => self.devices_option(line, key, value, list),
+            Section::Quota(d) => d.option(line, key, value, list),
         };
         r.map_err(|m| self.fail(line, m))
     }
@@ -417,6 +452,7 @@ impl<'f> Validator<'f> {
                 }
             }),
             Section::Mail(d) => d.finish().map(|m| self.cfg.mail = Some(m)),
+            Section::Quota(d) => d.finish().map(|q| self.cfg.quotas.extend(q)),
             _ => Ok(()),
         };
         r.map_err(|(line, m)| self.fail(line, m))
@@ -795,6 +831,7 @@ impl Config {
             state_dir: None,
             mail: None,
             devices: None,
+            quotas: Vec::new(),
         }
     }
 
@@ -992,7 +1029,7 @@ config meter 'offnet'
         assert_err(
             "config interface 'a'\n",
             1,
-            "unknown section type 'interface' (known types: netmon, meter, mail, devices)",
+            "unknown section type 'interface' (known types: netmon, meter, mail, devices, quota)",
         );
         assert_err(
             "config netmon\n",

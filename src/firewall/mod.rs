@@ -9,13 +9,16 @@ pub mod ipset_devices;
 pub mod iptables;
 pub mod neigh;
 pub mod nft;
+pub mod nft_control;
 pub mod nft_netdev;
 pub mod run;
 
 use crate::config::BackendChoice;
-use crate::device::Lan;
+use crate::device::{Lan, Mac};
 use crate::error::{Error, Result};
 use crate::meter::Meter;
+use crate::quota::Quota;
+use crate::state::KernelQuota;
 use crate::state::{add_count, Counts, DeviceReading};
 use crate::text::Buf;
 use run::Runner;
@@ -47,12 +50,18 @@ impl Backend {
 
     /// Reads netmon's counters and checks its rules against `meters` and
     /// the LAN side (`None`: devices off).
-    pub fn read(self, meters: &[Meter], lan: Option<&Lan>, r: &mut Runner) -> Result<Observed> {
+    pub fn read(
+        self,
+        meters: &[Meter],
+        lan: Option<&Lan>,
+        quotas: &[Quota],
+        r: &mut Runner,
+    ) -> Result<Observed> {
         let mut obs = Observed::default();
         match self {
             Backend::Nft => {
                 nft::read(meters, r, &mut obs)?;
-                let d = nft_netdev::read(lan, meters, r)?;
+                let d = nft_netdev::read(lan, meters, quotas, r)?;
                 for (name, c) in &d.counts {
                     add_count(&mut obs.counts, name, *c);
                 }
@@ -60,6 +69,7 @@ impl Backend {
                 obs.device_sets = d.sets;
                 obs.devices_installed = d.installed;
                 obs.devices_present = d.present;
+                obs.control = d.control;
             }
             Backend::Iptables => {
                 iptables::read(&on_firewall_hooks(meters), r, &mut obs)?;
@@ -85,9 +95,15 @@ impl Backend {
     /// meters of `meters`, in a transaction of their own: a kernel without
     /// the netdev family or the egress hook fails this, not the meters on
     /// the firewall hooks.
-    pub fn install_netdev(self, lan: Option<&Lan>, meters: &[Meter], r: &mut Runner) -> Result<()> {
+    pub fn install_netdev(
+        self,
+        lan: Option<&Lan>,
+        meters: &[Meter],
+        quotas: &[Quota],
+        r: &mut Runner,
+    ) -> Result<()> {
         match self {
-            Backend::Nft => nft_netdev::install(lan, meters, r),
+            Backend::Nft => nft_netdev::install(lan, meters, quotas, r),
             Backend::Iptables => ipset_devices::install(lan, r),
         }
     }
@@ -98,6 +114,23 @@ impl Backend {
         match self {
             Backend::Nft => nft_netdev::prune(macs, r),
             Backend::Iptables => ipset_devices::prune(macs, r),
+        }
+    }
+
+    /// Makes the kernel cut exactly the devices of `blocked` and enforce
+    /// the kernel quotas `want` (nft), by difference with what the last
+    /// read found (`obs`).
+    pub fn enforce(
+        self,
+        blocked: &[Mac],
+        quotas: &[Quota],
+        want: &[KernelQuota],
+        found: &nft_control::Found,
+        r: &mut Runner,
+    ) -> Result<nft_control::Found> {
+        match self {
+            Backend::Nft => nft_control::enforce(blocked, quotas, want, found, r),
+            Backend::Iptables => Ok(nft_control::Found::default()),
         }
     }
 
@@ -168,6 +201,8 @@ pub struct Observed {
     pub devices_present: bool,
     /// Per MAC of `devices.elems`: in the download set, in the upload set.
     pub device_sets: Vec<(crate::device::Mac, bool, bool)>,
+    /// What the firewall cuts now: the blocked devices and the quotas.
+    pub control: nft_control::Found,
 }
 
 /// FNV-1a, 32 bits: a short, stable fingerprint of a rule's text.

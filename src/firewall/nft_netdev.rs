@@ -24,12 +24,14 @@
 //! frame without its Ethernet header, egress with it, so the reader takes
 //! 14 bytes per packet off the egress counts.
 
+use super::nft_control as control;
 use super::run::{Outcome, Runner};
 use super::{tag, Digest};
 use crate::device::{Lan, Mac};
 use crate::error::Result;
 use crate::meter::{valid_name, IfName, Link, Meter};
 use crate::parse::nft::{self as p, Item};
+use crate::quota::Quota;
 use crate::state::{add_count, Count, Counts, DeviceReading};
 use crate::text::{num, Buf};
 
@@ -65,12 +67,13 @@ struct Chain {
 /// writes and what `read` checks against.
 struct Plan<'a> {
     lan: Option<&'a Lan>,
+    quotas: &'a [Quota],
     links: Vec<&'a Meter>,
     chains: Vec<Chain>,
 }
 
 impl<'a> Plan<'a> {
-    fn new(lan: Option<&'a Lan>, meters: &'a [Meter]) -> Plan<'a> {
+    fn new(lan: Option<&'a Lan>, meters: &'a [Meter], quotas: &'a [Quota]) -> Plan<'a> {
         let lan = lan.filter(|l| !l.ports.is_empty());
         let links: Vec<&Meter> = meters
             .iter()
@@ -79,13 +82,33 @@ impl<'a> Plan<'a> {
         let mut chains = Vec::new();
         if let Some(lan) = lan {
             for (hook, set, addr, select) in DEVICE_CHAINS {
-                chains.push(device_chain(lan, hook, set, addr, select));
+                let mut chain = device_chain(lan, hook, set, addr, select);
+                let mut router = Buf::new();
+                router.push_bytes(select.as_bytes());
+                let _ = lan.mac.write(&mut router);
+                let mut rules = control::chain_rules(hook, router.as_str(), quotas);
+                rules.append(&mut chain.rules);
+                chain.rules = rules;
+                chains.push(chain);
+            }
+            for (name, rules) in control::cut_chains() {
+                chains.push(Chain {
+                    name: name.into(),
+                    hook: "",
+                    devices: Vec::new(),
+                    rules,
+                });
             }
         }
         for m in &links {
             link_rule(&mut chains, m);
         }
-        Plan { lan, links, chains }
+        Plan {
+            lan,
+            quotas,
+            links,
+            chains,
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -212,8 +235,8 @@ fn link_matches(m: &Meter, b: &mut Buf) {
 /// Appends the commands that (re)create the table to `b`, each followed by
 /// `sep`: the device sets and chains for `lan` and the chains of the link
 /// meters among `meters`; with neither, only that the table is gone.
-pub fn build(b: &mut Buf, lan: Option<&Lan>, meters: &[Meter], sep: &str) {
-    let plan = Plan::new(lan, meters);
+pub fn build(b: &mut Buf, lan: Option<&Lan>, meters: &[Meter], quotas: &[Quota], sep: &str) {
+    let plan = Plan::new(lan, meters, quotas);
     let mut line = |parts: &[&str]| {
         for p in parts {
             b.push_bytes(p.as_bytes());
@@ -235,11 +258,18 @@ pub fn build(b: &mut Buf, lan: Option<&Lan>, meters: &[Meter], sep: &str) {
             line(&["add set netdev netmon ", set, decl, size.as_str(), flags]);
             line(&["add counter netdev netmon ", set, "_other"]);
         }
+        for d in control::declarations(plan.quotas, lan.max) {
+            line(&[&d]);
+        }
     }
     for m in &plan.links {
         line(&["add counter netdev netmon m_", &m.name]);
     }
     for c in &plan.chains {
+        if c.hook.is_empty() {
+            line(&["add chain netdev netmon ", &c.name]);
+            continue;
+        }
         let devices: Vec<&str> = c.devices.iter().map(|d| d.as_str()).collect();
         let (t, d) = (" { type filter hook ", " devices = { ");
         let tail = " } priority -500; policy accept; }"; // PRIORITY
@@ -256,9 +286,14 @@ pub fn build(b: &mut Buf, lan: Option<&Lan>, meters: &[Meter], sep: &str) {
 
 /// (Re)creates the table for `lan` and the link meters of `meters`, or
 /// removes it when it would be empty, in one transaction.
-pub fn install(lan: Option<&Lan>, meters: &[Meter], r: &mut Runner) -> Result<()> {
+pub fn install(
+    lan: Option<&Lan>,
+    meters: &[Meter],
+    quotas: &[Quota],
+    r: &mut Runner,
+) -> Result<()> {
     let mut s = Buf::new();
-    build(&mut s, lan, meters, "; ");
+    build(&mut s, lan, meters, quotas, "; ");
     s.0.truncate(s.0.len().saturating_sub(2));
     r.change(&["nft", s.as_str()])
 }
@@ -277,12 +312,19 @@ pub struct Found {
     pub sets: Vec<(Mac, bool, bool)>,
     /// The link meters' counters, by meter name (IP bytes).
     pub counts: Counts,
+    /// The blocked set and the quotas.
+    pub control: control::Found,
 }
 
 /// Reads the per-device counters and the link meters' counters, and
 /// checks the table against what `lan` and `meters` plan.
-pub fn read(lan: Option<&Lan>, meters: &[Meter], r: &mut Runner) -> Result<Found> {
-    let plan = Plan::new(lan, meters);
+pub fn read(
+    lan: Option<&Lan>,
+    meters: &[Meter],
+    quotas: &[Quota],
+    r: &mut Runner,
+) -> Result<Found> {
+    let plan = Plan::new(lan, meters, quotas);
     let mut found = Found::default();
     let mut seen = Digest::default();
     let mut hooked = true;
@@ -309,6 +351,17 @@ pub fn read(lan: Option<&Lan>, meters: &[Meter], r: &mut Runner) -> Result<Found
                     _ => {}
                 }
             }
+            Item::Elem { set, key, value } if ours => {
+                let Some(mac) = Mac::parse(key) else { return };
+                match value {
+                    None if set == "blocked" => found.control.blocked.push(mac),
+                    Some(obj) => found.control.elems.push((set.into(), mac, obj.into())),
+                    None => {}
+                }
+            }
+            Item::Quota {
+                name, limit, used, ..
+            } if ours => found.control.quotas.push((name.into(), limit, used)),
             Item::Counter {
                 name,
                 packets,
@@ -456,7 +509,7 @@ mod tests {
     #[test]
     fn the_table_hooks_every_port_before_the_flowtable() {
         let mut b = Buf::new();
-        build(&mut b, Some(&lan()), &[], "\n");
+        build(&mut b, Some(&lan()), &[], &[], "\n");
         let s = b.as_str();
         assert!(s.contains(
             "add set netdev netmon up { type ether_addr; size 1024; flags dynamic; counter; }"
@@ -464,9 +517,22 @@ mod tests {
         assert!(s.contains("add chain netdev netmon ingress { type filter hook ingress devices = { lan1, lan2 } priority -500; policy accept; }"));
         assert!(s.contains("add rule netdev netmon ingress ether daddr 02:00:00:00:00:01 meta protocol { ip, ip6 } update @up { ether saddr } accept comment \"netmon:devices:"));
         assert!(s.contains("add rule netdev netmon egress ether daddr & 01:00:00:00:00:00 == 00:00:00:00:00:00 ether saddr 02:00:00:00:00:01 meta protocol { ip, ip6 } counter name \"down_other\""));
-        assert_eq!(s.lines().count(), 2 + 1 + 4 + 2 + 4);
+        // Blocked frames go to the cut chains before anything counts.
+        let rules: Vec<&str> = s
+            .lines()
+            .filter(|l| l.starts_with("add rule netdev netmon ingress"))
+            .collect();
+        assert!(
+            rules[0].contains("ether saddr @blocked meta protocol { ip, ip6 } jump cut_in"),
+            "{rules:?}"
+        );
+        assert!(s.contains("add rule netdev netmon cut_in fib daddr type local return"));
+        assert!(s.contains("add rule netdev netmon cut_out ip6 saddr fe80::/10 return"));
+        // Table, sets and counters, blocked, chains, rules (2 count and 1
+        // cut rule per device chain, 3 per cut chain).
+        assert_eq!(s.lines().count(), 2 + 1 + 4 + 1 + 4 + 6 + 6);
         let mut off = Buf::new();
-        build(&mut off, None, &[], "\n");
+        build(&mut off, None, &[], &[], "\n");
         assert_eq!(
             off.as_str(),
             "add table netdev netmon\ndelete table netdev netmon\n"
@@ -477,7 +543,7 @@ mod tests {
     fn a_new_port_or_size_makes_the_rules_stale() {
         let mut more = lan();
         more.ports.push("phy0-ap0".try_into().unwrap()).unwrap();
-        let digest = |l: &Lan| Plan::new(Some(l), &[]).digest();
+        let digest = |l: &Lan| Plan::new(Some(l), &[], &[]).digest();
         assert_ne!(digest(&lan()), digest(&more));
         let mut bigger = lan();
         bigger.max = 2048;

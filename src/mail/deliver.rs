@@ -290,6 +290,17 @@ pub fn build_report_message(
     )
 }
 
+/// A plain-text message with its own subject (quota warnings).
+pub fn build_text_message(
+    cfg: &MailConfig,
+    subject: &str,
+    text: &str,
+    hostname: &str,
+    now: i64,
+) -> Result<Vec<u8>> {
+    build(cfg, subject, text, None, hostname, now)
+}
+
 /// `netmon mail-test`: a short text message proving the path works.
 pub fn build_test_message(cfg: &MailConfig, hostname: &str, now: i64) -> Result<Vec<u8>> {
     let text = crate::mail::cat(&[

@@ -77,6 +77,20 @@ pub enum Item<'a> {
         packets: u64,
         bytes: u64,
     },
+    /// An element without a counter: a plain member (`value` None) or a
+    /// map element `KEY : VALUE` (the value unquoted).
+    Elem {
+        set: &'a str,
+        key: &'a str,
+        value: Option<&'a str>,
+    },
+    /// `quota NAME { [over] LIMIT UNIT used USED UNIT }`, in bytes.
+    Quota {
+        name: &'a str,
+        over: bool,
+        limit: u64,
+        used: u64,
+    },
 }
 
 /// Streams `nft list` text output into `f`, in order.
@@ -99,6 +113,7 @@ enum Obj {
     Chain,
     Set,
     Counter,
+    Quota,
     Other,
 }
 
@@ -182,6 +197,7 @@ impl State {
             Some("chain") => Obj::Chain,
             Some("set") | Some("map") => Obj::Set,
             Some("counter") => Obj::Counter,
+            Some("quota") => Obj::Quota,
             _ => Obj::Other,
         };
         self.obj = Obj::Other;
@@ -212,6 +228,7 @@ impl State {
         match self.obj {
             Obj::Chain => rule(&self.obj_name, t, no, f),
             Obj::Counter => counter_values(&self.obj_name, t, no, f),
+            Obj::Quota => quota_values(&self.obj_name, t, no, f),
             Obj::Set => match t.strip_prefix("elements = {") {
                 Some(rest) => elements(&self.obj_name, rest, no, f),
                 None => Ok(()),
@@ -271,6 +288,46 @@ fn counter_values(
         bytes,
     });
     Ok(())
+}
+
+/// `[over] N UNIT used M UNIT` inside a named quota block (nft prints
+/// each amount in the largest of bytes, kbytes, mbytes, gbytes that
+/// divides it).
+fn quota_values(
+    name: &str,
+    t: &str,
+    no: u32,
+    f: &mut impl FnMut(Item<'_>),
+) -> Result<(), ParseError> {
+    let mut c = Cursor::new(t);
+    let over = c.accept_word("over");
+    let Some(limit) = amount(&mut c) else {
+        return Ok(()); // `comment "..."` and future fields
+    };
+    let used = match c.word() {
+        Some("used") => amount(&mut c).ok_or_else(|| ParseError::syntax(no, "bad quota", t))?,
+        _ => 0,
+    };
+    f(Item::Quota {
+        name,
+        over,
+        limit,
+        used,
+    });
+    Ok(())
+}
+
+/// `N bytes`, `N kbytes`, `N mbytes` or `N gbytes`, in bytes.
+fn amount(c: &mut Cursor<'_>) -> Option<u64> {
+    let n = crate::text::parse_u64(c.word()?).ok()?;
+    let shift = match c.word()? {
+        "bytes" => 0,
+        "kbytes" => 10,
+        "mbytes" => 20,
+        "gbytes" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
 }
 
 /// `P bytes B` after a consumed `packets` word (commas after B are the
@@ -449,14 +506,20 @@ fn element(set: &str, e: &str, no: u32, f: &mut impl FnMut(Item<'_>)) -> Result<
             );
         }
     }
+    let key = e.get(..key_end).unwrap_or("").trim_ascii_end();
     if let Some((packets, bytes)) = counted {
-        let key = e.get(..key_end).unwrap_or("").trim_ascii_end();
         f(Item::SetElem {
             set,
             key,
             packets,
             bytes,
         });
+    } else if !key.is_empty() {
+        let value = e
+            .get(key_end..)
+            .and_then(|r| r.strip_prefix(':'))
+            .map(|v| unquote(v.trim_ascii()));
+        f(Item::Elem { set, key, value });
     }
     Ok(())
 }
@@ -577,9 +640,41 @@ mod tests {
             r#"Table { family: "ip", name: "x", handle: None }"#,
             r#"SetElem { set: "y", key: "1.1.1.1", packets: 0, bytes: 0 }"#,
             r#"SetElem { set: "y", key: "1.2.3.4", packets: 9, bytes: 756 }"#,
+            r#"Elem { set: "y", key: "2.2.2.2", value: None }"#,
             r#"SetElem { set: "y", key: "3.3.3.3 . \"eth0\"", packets: 18446744073709551615, bytes: 1 }"#,
             r#"Chain { name: "y", handle: None }"#,
             r#"Rule { chain: "y", counter_ref: None, counter: None, comment: None, handle: None }"#,
+        ];
+        assert_eq!(items(t), want);
+    }
+
+    #[test]
+    fn map_elements_and_quota_objects() {
+        let t = "table netdev netmon {
+\tquota q0_20425_02000000000a {
+\t\tover 20 gbytes used 1536 bytes
+\t}
+\tquota q1 {
+\t\t3 kbytes
+\t}
+\tmap q0_up {
+\t\ttype ether_addr : quota
+\t\telements = { 02:00:00:00:00:0a : \"q0_20425_02000000000a\",
+\t\t\t     02:00:00:00:00:0b : \"x\" }
+\t}
+\tset blocked {
+\t\ttype ether_addr
+\t\telements = { 02:00:00:00:00:0c }
+\t}
+}
+";
+        let want = [
+            r#"Table { family: "netdev", name: "netmon", handle: None }"#,
+            r#"Quota { name: "q0_20425_02000000000a", over: true, limit: 21474836480, used: 1536 }"#,
+            r#"Quota { name: "q1", over: false, limit: 3072, used: 0 }"#,
+            r#"Elem { set: "q0_up", key: "02:00:00:00:00:0a", value: Some("q0_20425_02000000000a") }"#,
+            r#"Elem { set: "q0_up", key: "02:00:00:00:00:0b", value: Some("x") }"#,
+            r#"Elem { set: "blocked", key: "02:00:00:00:00:0c", value: None }"#,
         ];
         assert_eq!(items(t), want);
     }
@@ -626,6 +721,7 @@ table ip f { # handle 3
 "#;
         let want = [
             r#"Table { family: "ip", name: "f", handle: Some(3) }"#,
+            r#"Quota { name: "q1", over: true, limit: 104857600, used: 0 }"#,
             r#"Chain { name: "c", handle: Some(1) }"#,
             r#"Rule { chain: "c", counter_ref: None, counter: Some((1, 2)), comment: None, handle: Some(7) }"#,
         ];

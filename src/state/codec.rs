@@ -3,7 +3,13 @@
 //! padded or foreign file is refused rather than misread, and a file
 //! moves between big- and little-endian routers unchanged.
 //!
-//! Version 4 (written): the header and meters of version 3, but the
+//! Version 5 (written): version 4's layout, then before the CRC the
+//! admin's blocks (their number, then in MAC order: the MAC, `since`
+//! (zigzag), the end plus one or 0 for none (zigzag)) and the quota
+//! warnings sent (their number, then sorted: the quota's id, the MAC, the
+//! period key (zigzag)).
+//!
+//! Version 4 (read): the header and meters of version 3, but the
 //! length field is the whole file's; then the devices section: `other`,
 //! the number of devices (a varint, at most `MAX_DEVICES`), the devices in
 //! MAC order; then the CRC. A device is its MAC (6 bytes), its name (a
@@ -53,7 +59,15 @@ pub const DEVICE_MAX_BYTES: usize = 6
 /// the README documents, about 13 MB at `MAX_DEVICES` (it lives in RAM;
 /// flash gets the same file, a few hundred bytes a device in practice).
 pub const fn max_bytes(devices: usize) -> usize {
-    METERS_MAX_BYTES + MAX_VARINT + (devices + 1) * DEVICE_MAX_BYTES
+    METERS_MAX_BYTES
+        + MAX_VARINT
+        + (devices + 1) * DEVICE_MAX_BYTES
+        + MAX_VARINT
+        + MAX_ADDRS * (1 + 16 + 6 + 4 * MAX_VARINT)
+        + MAX_VARINT
+        + MAX_BLOCKS * (6 + 2 * MAX_VARINT)
+        + MAX_VARINT
+        + MAX_WARNED * (6 + 2 * MAX_VARINT)
 }
 
 impl State {
@@ -98,6 +112,20 @@ impl State {
         for a in &self.addrs {
             w.addr(a);
         }
+        w.varint(self.blocks.len() as u64);
+        for b in &self.blocks {
+            w.0.extend_from_slice(&b.mac.0);
+            w.zigzag(b.since);
+            // 0: until unblocked; else the end plus one (an end at 0 is
+            // a time long gone, kept as such).
+            w.zigzag(b.until.map_or(0, |u| u.saturating_add(1).max(1)));
+        }
+        w.varint(self.warned.len() as u64);
+        for x in &self.warned {
+            w.varint(u64::from(x.quota));
+            w.0.extend_from_slice(&x.mac.0);
+            w.zigzag(x.period);
+        }
         let len = (w.0.len() + 4) as u32;
         w.0[8..12].copy_from_slice(&len.to_le_bytes());
         let crc = crc32(&w.0);
@@ -115,14 +143,14 @@ impl State {
         let version = r.u16();
         let (max_meters, max_flags) = match version {
             2 => (MAX_METERS, 1),
-            3 | VERSION => (MAX_STATE_METERS, 7),
+            3 | 4 | VERSION => (MAX_STATE_METERS, 7),
             v => return Err(DecodeError::Version(v)),
         };
         let n = usize::from(r.u16());
         let len = r.u32() as usize;
         let meters_end = HEADER + n * METER_BYTES;
         let fits = match version {
-            VERSION => len > meters_end + 4,
+            4 | VERSION => len > meters_end + 4,
             _ => len == meters_end + 4,
         };
         if n > max_meters || !fits || b.len() != len {
@@ -155,9 +183,13 @@ impl State {
         for _ in 0..n {
             st.meters.push(decode_meter(&mut r));
         }
-        if version == VERSION {
+        if version >= 4 {
             decode_devices(&mut r, &mut st);
             decode_addrs(&mut r, &mut st);
+        }
+        if version >= 5 {
+            decode_blocks(&mut r, &mut st);
+            decode_warned(&mut r, &mut st);
         }
         if r.bad.is_none() && r.i != body.len() {
             r.fail(DecodeError::Length);
@@ -185,6 +217,51 @@ fn decode_meter(r: &mut Reader<'_>) -> MeterState {
         b.count = r.count();
     }
     m
+}
+
+/// The admin's blocks: in MAC order (so each once), at most `MAX_BLOCKS`.
+fn decode_blocks(r: &mut Reader<'_>, st: &mut State) {
+    let n = r.varint();
+    if n > MAX_BLOCKS as u64 {
+        r.fail(DecodeError::Field);
+        return;
+    }
+    for _ in 0..n {
+        let mac = Mac(r.take());
+        let since = r.zigzag();
+        let until = match r.zigzag() {
+            0 => None,
+            u => Some(u - 1),
+        };
+        if st.blocks.last().is_some_and(|b| b.mac >= mac) || !mac.is_device() {
+            r.fail(DecodeError::Field);
+        }
+        st.blocks.push(Block { mac, since, until });
+    }
+}
+
+/// The quota warnings sent: sorted (so each once), at most `MAX_WARNED`.
+fn decode_warned(r: &mut Reader<'_>, st: &mut State) {
+    let n = r.varint();
+    if n > MAX_WARNED as u64 {
+        r.fail(DecodeError::Field);
+        return;
+    }
+    for _ in 0..n {
+        let quota = u32::try_from(r.varint()).unwrap_or_else(|_| {
+            r.fail(DecodeError::Field);
+            0
+        });
+        let w = Warned {
+            quota,
+            mac: Mac(r.take()),
+            period: r.zigzag(),
+        };
+        if st.warned.last().is_some_and(|p| *p >= w) {
+            r.fail(DecodeError::Field);
+        }
+        st.warned.push(w);
+    }
 }
 
 /// The remembered addresses: in address order (so each once), at most

@@ -19,23 +19,25 @@
 //! reset: netmon deletes kernel elements itself (pruning, eviction).
 
 mod codec;
+mod control;
 mod devices;
 
 pub use crate::calendar::Calendar;
 use crate::device::Mac;
 use crate::meter::{Name, MAX_METERS, MAX_NAME};
 pub use codec::{crc32, max_bytes, DecodeError, DEVICE_MAX_BYTES, METERS_MAX_BYTES};
+pub use control::{Block, BlocksFull, Cut, KernelQuota, Use, Warned, MAX_BLOCKS, MAX_WARNED};
 pub use devices::{
     AddrCount, AddrState, DeviceReading, DeviceState, DownUp, DownUpBytes, DEVICE_DAYS,
     DEVICE_MONTHS, MAX_ADDRS,
 };
 
 pub const MAGIC: [u8; 4] = *b"NMST";
-/// Version 4 added the devices section (and the length field became the
-/// whole file's); version 3 added the sticky stop and retired meters.
-/// Versions 2 and 3 are read (with no devices) and written back as
-/// version 4 at the next save.
-pub const VERSION: u16 = 4;
+/// Version 5 added the blocks and quota warnings; version 4 the devices
+/// section (and the length field became the whole file's); version 3 the
+/// sticky stop and retired meters. Versions 2 to 4 are read (with none of
+/// what came later) and written back as version 5 at the next save.
+pub const VERSION: u16 = 5;
 /// Most meters the state keeps: the configured ones (`MAX_METERS`) and as
 /// many retired ones. A new meter that finds no room is not added (its
 /// counter keeps counting in the kernel) until a retired one is forgotten.
@@ -342,6 +344,11 @@ pub struct State {
     /// Where the firewall counts by address (iptables): every address's
     /// owner and last raw counters, sorted by address; at most `MAX_ADDRS`.
     pub addrs: Vec<AddrState>,
+    /// The admin's blocks, sorted by MAC; at most `MAX_BLOCKS`.
+    pub blocks: Vec<Block>,
+    /// Quota warnings sent in the current periods, sorted; at most
+    /// `MAX_WARNED`.
+    pub warned: Vec<Warned>,
 }
 
 impl State {
@@ -359,6 +366,8 @@ impl State {
             meters: Vec::new(),
             devices: Vec::new(),
             addrs: Vec::new(),
+            blocks: Vec::new(),
+            warned: Vec::new(),
             other: DeviceState::new(Mac::OTHER),
         }
     }
