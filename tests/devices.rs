@@ -548,3 +548,84 @@ fn names_come_from_every_source_nft() {
     let kept = names(&nm.ok(&["devices", "--format", "json"]));
     assert_eq!(kept, got, "names are kept when the sources are gone");
 }
+
+/// Whether `from` gets one ping answered by `to` within a second.
+fn pings(from: &Netns, to: &str) -> bool {
+    from.run(&["ping", "-c", "1", "-W", "1", to])
+        .status
+        .success()
+}
+
+fn a_block_cuts_forwarding_keeps_the_router_and_outlives_flush_and_reboot(
+    test: &str,
+    backend: Backend,
+) {
+    let Some(dl) = setup(test, backend) else {
+        return;
+    };
+    let (r, p, q) = (&dl.lab.r, &dl.lab.p, &dl.lab.q);
+    let nm = Netmon::new(r, backend, Some(CONFIG));
+    nm.ok(&["start"]);
+    assert!(
+        pings(p, "10.99.0.2") && pings(p, "fd00:99::2"),
+        "before the block"
+    );
+    let said = nm.ok(&["block", P_MAC]);
+    assert!(
+        said.starts_with("blocked ") && said.contains(P_MAC),
+        "{said}"
+    );
+    // Forwarded traffic stops, both families; the router itself answers.
+    assert!(!pings(p, "10.99.0.2") && !pings(p, "fd00:99::2"), "blocked");
+    assert!(
+        pings(p, "192.168.1.1") && pings(p, "fd00::1"),
+        "the router stays reachable"
+    );
+    assert!(pings(q, "10.99.0.2"), "another device is not blocked");
+    let listed = nm.ok(&["blocked", "--format", "json"]);
+    assert!(
+        listed.contains(P_MAC) && listed.contains("\"reason\":\"block\""),
+        "{listed}"
+    );
+    // A firewall flush, then cron's update: the block is back.
+    nm.flush_firewall();
+    nm.ok(&["update"]);
+    assert!(
+        !pings(p, "10.99.0.2"),
+        "blocked after a flush and an update"
+    );
+    // A reboot: RAM gone, the firewall empty; the state comes from flash.
+    nm.ok(&["sync"]);
+    nm.flush_firewall();
+    std::fs::remove_dir_all(nm.state.path()).unwrap();
+    nm.ok(&["update"]);
+    assert!(!pings(p, "10.99.0.2"), "blocked after a reboot");
+    nm.ok(&["unblock", P_MAC]);
+    assert!(pings(p, "10.99.0.2") && pings(p, "fd00:99::2"), "unblocked");
+    // A timed block lifts at the first update after it ends.
+    nm.ok(&["block", "192.168.1.10", "--for", "2s"]);
+    assert!(!pings(p, "10.99.0.2"), "timed block by address");
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    nm.ok(&["update"]);
+    assert!(pings(p, "10.99.0.2"), "lifted after its end");
+    // What cannot be blocked.
+    let own = r.ok(&["cat", "/sys/class/net/br-lan/address"]);
+    for (word, why) in [
+        (own.trim(), "the router's own MAC"),
+        ("ff:ff:ff:ff:ff:ff", "multicast"),
+        ("nosuchdevice", "no device is named"),
+    ] {
+        let out = nm.run(&["block", word]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{word}: {err}");
+        assert!(err.contains(why), "{word}: {err}");
+    }
+}
+
+#[test]
+fn a_block_cuts_forwarding_nft() {
+    a_block_cuts_forwarding_keeps_the_router_and_outlives_flush_and_reboot(
+        "a_block_cuts_forwarding_nft",
+        Backend::Nft,
+    );
+}
