@@ -17,6 +17,11 @@ pub fn run(
             "blocking needs per-device accounting: enable config devices 'devices' (option enabled '1') with a LAN bridge",
         ));
     }
+    if cx.backend == crate::firewall::Backend::Iptables {
+        return Err(Error::runtime(
+            "blocking is not available on the iptables backend yet: only with nft (firewall4)",
+        ));
+    }
     let mut s = current(cx, warn)?;
     if s.idle || s.st.stopped {
         return Err(Error::runtime(
