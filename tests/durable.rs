@@ -1104,7 +1104,7 @@ fn golden_file_through_the_binary(test: &str, fixture: &str, version: u8) {
             assert_eq!(file, golden, "{fixture}: a stopped netmon's update wrote");
             continue;
         }
-        assert_eq!(file[4..6], [4, 0], "{fixture}: {action} writes version 4");
+        assert_eq!(file[4..6], [5, 0], "{fixture}: {action} writes version 5");
         assert_eq!(
             meter_totals(&load(&rig.ram_file())),
             old,
