@@ -112,29 +112,6 @@ fn setup(test: &str, backend: Backend) -> Option<DevLab> {
     Some(dl)
 }
 
-/// Bridged frames through iptables' FORWARD, as on a router with
-/// kmod-br-netfilter: the iptables rules must not count them.
-fn br_netfilter_on(r: &Netns) {
-    let keys = [
-        "net.bridge.bridge-nf-call-iptables",
-        "net.bridge.bridge-nf-call-ip6tables",
-    ];
-    if !std::path::Path::new("/proc/sys/net/bridge").exists() {
-        let _ = std::process::Command::new("modprobe")
-            .arg("br_netfilter")
-            .status();
-    }
-    r.sysctl(
-        &keys
-            .map(|k| format!("{k}=1"))
-            .each_ref()
-            .map(|s| s.as_str()),
-    );
-    for k in keys {
-        assert_eq!(r.ok(&["sysctl", "-n", k]).trim(), "1", "{k}");
-    }
-}
-
 fn each_device_is_counted_byte_exact(test: &str, backend: Backend) {
     let Some(dl) = setup(test, backend) else {
         return;

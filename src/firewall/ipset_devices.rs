@@ -85,7 +85,7 @@ enum Role {
     Other(bool),
 }
 
-fn family_word(f: Family) -> &'static str {
+pub(super) fn family_word(f: Family) -> &'static str {
     match f {
         Family::V4 => "inet",
         Family::V6 => "inet6",
@@ -202,13 +202,13 @@ fn role_of(lan: &Lan, fam: Family, chain: usize, tag: &str) -> Option<Role> {
     found
 }
 
-fn ipset_installed() -> bool {
+pub(super) fn ipset_installed() -> bool {
     super::in_path(&sys::getenv(c"PATH").unwrap_or_default(), "ipset")
 }
 
 /// Runs `TOOL -w -t filter WORDS...` (split at spaces); its stderr when it
 /// failed.
-fn xt(r: &mut Runner, f: Family, words: &[&str]) -> Result<Option<String>> {
+pub(super) fn xt(r: &mut Runner, f: Family, words: &[&str]) -> Result<Option<String>> {
     let mut argv = vec![tool(f), "-w", "-t", "filter"];
     for w in words {
         argv.extend(w.split_terminator(' ').filter(|w| !w.is_empty()));
@@ -216,7 +216,7 @@ fn xt(r: &mut Runner, f: Family, words: &[&str]) -> Result<Option<String>> {
     r.try_change(&argv)
 }
 
-fn xt_ok(r: &mut Runner, f: Family, words: &[&str]) -> Result<()> {
+pub(super) fn xt_ok(r: &mut Runner, f: Family, words: &[&str]) -> Result<()> {
     match xt(r, f, words)? {
         None => Ok(()),
         Some(err) => {

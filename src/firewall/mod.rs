@@ -5,6 +5,7 @@
 //! a read can tell "installed as configured" from "missing" or "stale"
 //! without relying on positions. Nothing untagged is ever changed.
 
+pub mod ipset_block;
 pub mod ipset_devices;
 pub mod iptables;
 pub mod neigh;

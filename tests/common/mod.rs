@@ -1513,6 +1513,30 @@ config meter 'offnet'
 pub const WAN_DOWN: &str = "wan_down";
 pub const WAN_UP: &str = "wan_up";
 
+/// Bridged frames through iptables' FORWARD, as on a router with
+/// kmod-br-netfilter: the iptables rules must leave them alone (neither
+/// count nor block them).
+pub fn br_netfilter_on(r: &Netns) {
+    let keys = [
+        "net.bridge.bridge-nf-call-iptables",
+        "net.bridge.bridge-nf-call-ip6tables",
+    ];
+    if !std::path::Path::new("/proc/sys/net/bridge").exists() {
+        let _ = std::process::Command::new("modprobe")
+            .arg("br_netfilter")
+            .status();
+    }
+    r.sysctl(
+        &keys
+            .map(|k| format!("{k}=1"))
+            .each_ref()
+            .map(|s| s.as_str()),
+    );
+    for k in keys {
+        assert_eq!(r.ok(&["sysctl", "-n", k]).trim(), "1", "{k}");
+    }
+}
+
 /// A permanent neighbour entry: no ARP/NDP traffic on the lab links, so
 /// the byte counts are exactly the test's own packets.
 pub fn static_neigh(ns: &Netns, addr: &str, mac: &str, dev: &str) {
