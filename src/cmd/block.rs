@@ -17,11 +17,6 @@ pub fn run(
             "blocking needs per-device accounting: enable config devices 'devices' (option enabled '1') with a LAN bridge",
         ));
     }
-    if cx.backend == crate::firewall::Backend::Iptables {
-        return Err(Error::runtime(
-            "blocking is not available on the iptables backend yet: only with nft (firewall4)",
-        ));
-    }
     let mut s = current(cx, warn)?;
     if s.idle || s.st.stopped {
         return Err(Error::runtime(
@@ -40,7 +35,7 @@ pub fn run(
     // The state first: a block the firewall did not take is retried by
     // every update.
     s.commit(cx, false, warn)?;
-    s.enforce(cx)?;
+    s.enforce(cx, warn)?;
     out.push_bytes(b"blocked ");
     device_label(&s.st, mac, out);
     match until {

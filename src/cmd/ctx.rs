@@ -19,6 +19,7 @@ use crate::state::{Calendar, DeviceReading, Generation, Reading, State, MAX_STAT
 use crate::text::{fill, num, Buf};
 use crate::tz::Zone;
 use crate::{store, sys};
+use core::net::IpAddr;
 
 /// How long a second netmon waits for the first to finish.
 pub const LOCK_WAIT_MS: u32 = 30_000;
@@ -228,7 +229,7 @@ pub struct Locked {
     /// update need not write anything.
     pub idle: bool,
     /// What the firewall cuts, as last read or enforced.
-    pub control: crate::firewall::nft_control::Found,
+    pub control: crate::firewall::Control,
 }
 
 impl Locked {
@@ -298,7 +299,7 @@ impl Locked {
     /// `enforce` for a reading: a failure is said, and the counting goes
     /// on (the next update tries again).
     fn enforce_or_warn(&mut self, cx: &mut Ctx, warn: &mut Buf) {
-        if let Err(e) = self.enforce(cx) {
+        if let Err(e) = self.enforce(cx, warn) {
             warn.fill(
                 "blocks and quotas are not in place (the next update tries again): {}\n",
                 &[e.message()],
@@ -309,18 +310,57 @@ impl Locked {
     /// Makes the firewall cut what the state says (the admin's blocks,
     /// used-up quotas) and keep the kernel quotas, after lifting the
     /// timed blocks that are over.
-    pub fn enforce(&mut self, cx: &mut Ctx) -> Result<()> {
+    pub fn enforce(&mut self, cx: &mut Ctx, warn: &mut Buf) -> Result<()> {
         self.st.lift_expired(cx.now);
-        if cx.lan.is_none() || self.st.stopped {
+        let Some(lan) = cx.lan.as_ref().filter(|_| !self.st.stopped) else {
             return Ok(());
-        }
+        };
         let quotas = &cx.cfg.quotas;
-        let blocked = self.st.blocked_now(quotas, &cx.cal, cx.now);
+        let macs = self.st.blocked_now(quotas, &cx.cal, cx.now);
+        let blocked = match cx.backend {
+            Backend::Nft => macs.into_iter().map(|m| (m, Vec::new())).collect(),
+            Backend::Iptables => self.addresses(macs, lan, &mut cx.runner),
+        };
         let want = self.st.kernel_quotas(quotas, &cx.cal, cx.now);
-        self.control =
-            cx.backend
-                .enforce(&blocked, quotas, &want, &self.control, &mut cx.runner)?;
+        self.control = cx.backend.enforce(
+            &blocked,
+            quotas,
+            &want,
+            &self.control,
+            lan,
+            &mut cx.runner,
+            warn,
+        )?;
         Ok(())
+    }
+
+    /// Each of `macs` with the addresses it has now (iptables blocks by
+    /// address): those the state knows, and the LAN's neighbour tables'.
+    fn addresses(&self, macs: Vec<Mac>, lan: &Lan, r: &mut Runner) -> Vec<(Mac, Vec<IpAddr>)> {
+        if macs.is_empty() {
+            return Vec::new();
+        }
+        let neigh = crate::firewall::neigh::read(r, Some(lan));
+        macs.into_iter()
+            .map(|mac| {
+                let mut ips: Vec<IpAddr> = Vec::new();
+                if let Some(d) = self.st.device(mac) {
+                    ips.extend(d.ip4.map(IpAddr::from));
+                    ips.extend(d.ip6.map(IpAddr::from));
+                }
+                ips.extend(
+                    self.st
+                        .addrs
+                        .iter()
+                        .filter(|a| a.owner == mac)
+                        .map(|a| a.ip),
+                );
+                ips.extend(neigh.iter().filter(|n| n.mac == mac).map(|n| n.ip));
+                ips.sort_unstable();
+                ips.dedup();
+                (mac, ips)
+            })
+            .collect()
     }
 
     /// Deletes the kernel elements of devices the state let go, and of

@@ -25,7 +25,7 @@ pub fn run(cx: &mut Ctx, word: &str, out: &mut Buf, warn: &mut Buf) -> Result<()
         )));
     }
     s.commit(cx, false, warn)?;
-    s.enforce(cx)?;
+    s.enforce(cx, warn)?;
     out.push_bytes(b"unblocked ");
     device_label(&s.st, mac, out);
     out.push_bytes(b"\n");

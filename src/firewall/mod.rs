@@ -22,6 +22,7 @@ use crate::quota::Quota;
 use crate::state::KernelQuota;
 use crate::state::{add_count, Counts, DeviceReading};
 use crate::text::Buf;
+use core::net::IpAddr;
 use run::Runner;
 
 /// A resolved backend.
@@ -70,7 +71,7 @@ impl Backend {
                 obs.device_sets = d.sets;
                 obs.devices_installed = d.installed;
                 obs.devices_present = d.present;
-                obs.control = d.control;
+                obs.control.nft = d.control;
             }
             Backend::Iptables => {
                 iptables::read(&on_firewall_hooks(meters), r, &mut obs)?;
@@ -79,6 +80,12 @@ impl Backend {
                 obs.device_sets = d.sets;
                 obs.devices_installed = d.installed;
                 obs.devices_present = d.present;
+                if let Some(lan) = lan {
+                    let b = ipset_block::read(lan, r)?;
+                    obs.devices_installed &= b.installed;
+                    obs.devices_present |= b.present;
+                    obs.control.ipt = b;
+                }
             }
         }
         Ok(obs)
@@ -105,7 +112,15 @@ impl Backend {
     ) -> Result<()> {
         match self {
             Backend::Nft => nft_netdev::install(lan, meters, quotas, r),
-            Backend::Iptables => ipset_devices::install(lan, r),
+            // The block's jump goes in last: it must stay the first
+            // rule of FORWARD, above the counting jumps.
+            Backend::Iptables => {
+                ipset_devices::install(lan, r)?;
+                match lan {
+                    Some(lan) => ipset_block::install(lan, r),
+                    None => ipset_block::remove(r),
+                }
+            }
         }
     }
 
@@ -123,15 +138,45 @@ impl Backend {
     /// read found (`obs`).
     pub fn enforce(
         self,
-        blocked: &[Mac],
+        blocked: &[(Mac, Vec<IpAddr>)],
         quotas: &[Quota],
         want: &[KernelQuota],
-        found: &nft_control::Found,
+        found: &Control,
+        lan: &Lan,
         r: &mut Runner,
-    ) -> Result<nft_control::Found> {
+        warn: &mut Buf,
+    ) -> Result<Control> {
         match self {
-            Backend::Nft => nft_control::enforce(blocked, quotas, want, found, r),
-            Backend::Iptables => Ok(nft_control::Found::default()),
+            Backend::Nft => {
+                let macs: Vec<Mac> = blocked.iter().map(|b| b.0).collect();
+                let nft = nft_control::enforce(&macs, quotas, want, &found.nft, r)?;
+                Ok(Control {
+                    nft,
+                    ..found.clone()
+                })
+            }
+            Backend::Iptables => {
+                let was = &found.ipt;
+                if blocked.is_empty() && was.addrs.is_empty() && was.macs.is_empty() {
+                    return Ok(found.clone());
+                }
+                ipset_block::apply(lan, blocked, was, r)?;
+                // Offloaded flows of the newly blocked skip FORWARD until
+                // their conntrack entries go.
+                let new: Vec<IpAddr> = blocked
+                    .iter()
+                    .filter(|b| !was.macs.contains(&b.0))
+                    .flat_map(|b| b.1.iter().copied())
+                    .collect();
+                if let Some(w) = ipset_block::forget_flows(&new, r) {
+                    warn.fill("{}\n", &[&w]);
+                }
+                let ipt = ipset_block::read(lan, r)?;
+                Ok(Control {
+                    ipt,
+                    ..found.clone()
+                })
+            }
         }
     }
 
@@ -142,7 +187,8 @@ impl Backend {
             Backend::Nft => nft::remove(r),
             Backend::Iptables => {
                 iptables::remove(&on_firewall_hooks(meters), r)?;
-                ipset_devices::remove(r)
+                ipset_devices::remove(r)?;
+                ipset_block::remove(r)
             }
         }
     }
@@ -203,7 +249,21 @@ pub struct Observed {
     /// Per MAC of `devices.elems`: in the download set, in the upload set.
     pub device_sets: Vec<(crate::device::Mac, bool, bool)>,
     /// What the firewall cuts now: the blocked devices and the quotas.
-    pub control: nft_control::Found,
+    pub control: Control,
+}
+
+/// What the firewall cuts, as read or enforced, per backend.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Control {
+    pub nft: nft_control::Found,
+    pub ipt: ipset_block::Found,
+}
+
+impl Control {
+    /// The quotas (config indexes) the kernel says `mac` used up (nft).
+    pub fn cut_by(&self, mac: Mac) -> Vec<usize> {
+        self.nft.cut_by(mac)
+    }
 }
 
 /// FNV-1a, 32 bits: a short, stable fingerprint of a rule's text.

@@ -23,6 +23,8 @@
 //!   Ethernet header per frame (no VLAN, no FCS), which the harness removes.
 #![allow(dead_code)]
 
+pub mod stream;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
