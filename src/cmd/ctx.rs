@@ -322,15 +322,14 @@ impl Locked {
             Backend::Iptables => self.addresses(macs, lan, &mut cx.runner),
         };
         let want = self.st.kernel_quotas(quotas, &cx.cal, cx.now);
-        self.control = cx.backend.enforce(
-            &blocked,
+        let want = crate::firewall::Wanted {
+            blocked: &blocked,
             quotas,
-            &want,
-            &self.control,
-            lan,
-            &mut cx.runner,
-            warn,
-        )?;
+            kernel: &want,
+        };
+        self.control = cx
+            .backend
+            .enforce(&want, &self.control, lan, &mut cx.runner, warn)?;
         Ok(())
     }
 

@@ -138,9 +138,7 @@ impl Backend {
     /// read found (`obs`).
     pub fn enforce(
         self,
-        blocked: &[(Mac, Vec<IpAddr>)],
-        quotas: &[Quota],
-        want: &[KernelQuota],
+        want: &Wanted<'_>,
         found: &Control,
         lan: &Lan,
         r: &mut Runner,
@@ -148,15 +146,15 @@ impl Backend {
     ) -> Result<Control> {
         match self {
             Backend::Nft => {
-                let macs: Vec<Mac> = blocked.iter().map(|b| b.0).collect();
-                let nft = nft_control::enforce(&macs, quotas, want, &found.nft, r)?;
+                let macs: Vec<Mac> = want.blocked.iter().map(|b| b.0).collect();
+                let nft = nft_control::enforce(&macs, want.quotas, want.kernel, &found.nft, r)?;
                 Ok(Control {
                     nft,
                     ..found.clone()
                 })
             }
             Backend::Iptables => {
-                let was = &found.ipt;
+                let (blocked, was) = (want.blocked, &found.ipt);
                 if blocked.is_empty() && was.addrs.is_empty() && was.macs.is_empty() {
                     return Ok(found.clone());
                 }
@@ -250,6 +248,15 @@ pub struct Observed {
     pub device_sets: Vec<(crate::device::Mac, bool, bool)>,
     /// What the firewall cuts now: the blocked devices and the quotas.
     pub control: Control,
+}
+
+/// What the state wants the firewall to cut.
+pub struct Wanted<'a> {
+    /// Each device to cut, with its addresses (iptables cuts by address).
+    pub blocked: &'a [(Mac, Vec<IpAddr>)],
+    pub quotas: &'a [Quota],
+    /// The kernel quotas (nft).
+    pub kernel: &'a [KernelQuota],
 }
 
 /// What the firewall cuts, as read or enforced, per backend.
