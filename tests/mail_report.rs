@@ -29,28 +29,16 @@ mod common;
 
 mod aiosmtpd;
 use aiosmtpd::aiosmtpd_python;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::smtpd::*;
 use common::{
-    ip, require_root_tools, unique, Backend, Host, Lab, Netmon, Netns, Report, TempDir, BLOG_CONFIG,
+    require_root_tools, unique, Backend, Host, Lab, Netmon, Netns, Report, TempDir, BLOG_CONFIG,
 };
 
-const SMTPD_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/smtpd.py");
-const PORT: u16 = 2525;
-const USER: &str = "router";
-/// Distinctive, so that a leak cannot be a coincidence.
-const PASSWORD: &str = "Pw-7f3a-secret-91";
 const WRONG_PASSWORD: &str = "Wr0ng-pass-5c2e";
-const FROM: &str = "netmon@gw.test";
-const TO: [&str; 2] = ["alice@example.org", "bob@example.org"];
-const SUBJECT: &str = "Usage %from .. %to on %host";
-/// Longest wait for the server to print its port.
-const SERVER_START: Duration = Duration::from_secs(20);
-
 // ---------------------------------------------------------------------------
 // Python with aiosmtpd: tests/aiosmtpd/mod.rs.
 
@@ -62,143 +50,9 @@ fn setup(test: &str) -> Option<String> {
     aiosmtpd_python()
 }
 
-// ---------------------------------------------------------------------------
-// The SMTP server inside a namespace.
-
-/// aiosmtpd on the namespace's 127.0.0.1:`PORT`, requiring AUTH with
-/// `USER`/`PASSWORD` and logging every connection. Killed on drop; it
-/// also exits by itself after 120 s.
-struct Smtpd {
-    child: Child,
-    maildir: PathBuf,
-    py: String,
-}
-
-impl Smtpd {
-    fn start(py: &str, ns: &str, maildir: &Path) -> Smtpd {
-        Smtpd::start_with(py, ns, maildir, &[])
-    }
-
-    /// `extra`: more smtpd.py options (`--reject-rcpt ...`).
-    fn start_with(py: &str, ns: &str, maildir: &Path, extra: &[&str]) -> Smtpd {
-        std::fs::create_dir_all(maildir).unwrap();
-        let log = std::fs::File::create(maildir.join("server.log")).unwrap();
-        let mut child = Command::new(ip())
-            .args(["netns", "exec", ns, py, SMTPD_PY])
-            .args(["--port", &PORT.to_string(), "--lifetime", "120"])
-            .args(["--user", USER, "--password", PASSWORD])
-            .args(["--auth-required", "--log-connections", "--maildir"])
-            .arg(maildir)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn smtpd.py");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(SERVER_START).unwrap_or_default();
-        let server = Smtpd {
-            child,
-            maildir: maildir.to_path_buf(),
-            py: py.into(),
-        };
-        if line.trim() != PORT.to_string() {
-            let log = std::fs::read_to_string(maildir.join("server.log")).unwrap_or_default();
-            panic!("smtpd.py did not start on port {PORT}: {line:?}\n{log}");
-        }
-        server
-    }
-
-    /// The saved messages, oldest first.
-    fn messages(&self) -> Vec<PathBuf> {
-        files_ending(&self.maildir, ".eml")
-    }
-
-    fn count(&self) -> usize {
-        self.messages().len()
-    }
-
-    fn file(&self, name: &str) -> String {
-        std::fs::read_to_string(self.maildir.join(name)).unwrap_or_default()
-    }
-
-    fn connections(&self) -> usize {
-        self.file("connections.log").lines().count()
-    }
-
-    /// Parses message `eml` with Python's email package (smtpd.py parse).
-    fn parse(&self, eml: &Path) -> Parsed {
-        let st = Command::new(&self.py)
-            .arg(SMTPD_PY)
-            .arg("parse")
-            .arg(eml)
-            .status()
-            .expect("smtpd.py parse");
-        assert!(st.success(), "smtpd.py parse {eml:?}");
-        let read = |suffix: &str| {
-            let mut p = eml.as_os_str().to_owned();
-            p.push(suffix);
-            std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p:?}: {e}"))
-        };
-        Parsed {
-            headers: read(".headers"),
-            parts: read(".parts"),
-            text: read(".part0"),
-            // A test message is text only.
-            html: std::fs::read_to_string(eml.with_extension("eml.part1")).unwrap_or_default(),
-        }
-    }
-}
-
-impl Drop for Smtpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().ends_with(suffix))
-            .collect(),
-        Err(_) => vec![],
-    };
-    v.sort();
-    v
-}
-
-/// A delivered message as Python's email package read it.
-struct Parsed {
-    headers: String,
-    parts: String,
-    text: String,
-    html: String,
-}
-
-impl Parsed {
-    /// Every value of header `name`.
-    fn header(&self, name: &str) -> Vec<&str> {
-        let prefix = format!("{name}: ");
-        self.headers
-            .lines()
-            .filter_map(|l| l.strip_prefix(prefix.as_str()))
-            .collect()
-    }
-
-    fn one(&self, name: &str) -> &str {
-        let v = self.header(name);
-        assert_eq!(v.len(), 1, "{name} once in:\n{}", self.headers);
-        v[0]
-    }
-}
+const FROM: &str = "netmon@gw.test";
+const TO: [&str; 2] = ["alice@example.org", "bob@example.org"];
+const SUBJECT: &str = "Usage %from .. %to on %host";
 
 // ---------------------------------------------------------------------------
 // netmon runs, each one's output kept for the password check.

@@ -742,7 +742,12 @@ pub fn device_label(st: &State, mac: Mac, out: &mut Buf) {
 /// into the mail spool, once per device and period; without an enabled
 /// mail section, says so on `warn` instead.
 pub fn queue_quota_warnings(cx: &Ctx, s: &mut Locked, warn: &mut Buf) {
-    let due = s.st.warnings_due(&cx.cfg.quotas, &cx.cal, cx.now);
+    let kernel: Vec<(usize, Mac)> =
+        s.st.devices
+            .iter()
+            .flat_map(|d| s.control.cut_by(d.mac).into_iter().map(move |i| (i, d.mac)))
+            .collect();
+    let due = s.st.warnings_due(&cx.cfg.quotas, &cx.cal, cx.now, &kernel);
     for u in due {
         let Some(q) = cx.cfg.quotas.get(u.quota) else {
             continue;

@@ -178,10 +178,18 @@ impl State {
     }
 
     /// The quota warnings due now (a quota with the mail action used up,
-    /// not yet warned in this period), recorded as sent: the caller spools
-    /// them in the same commit, so each goes out once. Warnings of past
-    /// periods are forgotten.
-    pub fn warnings_due(&mut self, quotas: &[Quota], cal: &Calendar, now: i64) -> Vec<Use> {
+    /// by the state's numbers or, `kernel`, by the kernel's quota (quota
+    /// index, MAC), which cuts a little before the state's numbers get
+    /// there), not yet warned in this period, recorded as sent: the caller
+    /// spools them in the same commit, so each goes out once. Warnings of
+    /// past periods are forgotten.
+    pub fn warnings_due(
+        &mut self,
+        quotas: &[Quota],
+        cal: &Calendar,
+        now: i64,
+        kernel: &[(usize, Mac)],
+    ) -> Vec<Use> {
         let current = |w: &Warned| {
             quotas
                 .iter()
@@ -196,7 +204,8 @@ impl State {
                 mac: u.mac,
                 period: q.period.key(cal, now),
             };
-            if !q.mail || u.used < q.limit || self.warned.contains(&w) {
+            let used_up = u.used >= q.limit || kernel.contains(&(u.quota, u.mac));
+            if !q.mail || !used_up || self.warned.contains(&w) {
                 continue;
             }
             if self.warned.len() >= MAX_WARNED {

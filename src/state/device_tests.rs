@@ -982,15 +982,26 @@ fn a_used_up_quota_cuts_and_warns_once_per_period() {
     }];
     let phone = Mac([2, 0, 0, 0, 0, 1]);
     assert_eq!(st.blocked_now(&total, &cal, now), vec![phone]);
-    assert_eq!(st.warnings_due(&total, &cal, now).len(), 1);
     assert!(
-        st.warnings_due(&total, &cal, now + 60).is_empty(),
+        st.warnings_due(&quotas, &cal, now, &[]).is_empty(),
+        "900 of 1000"
+    );
+    let kernel = [(0, phone)];
+    assert_eq!(
+        st.warnings_due(&quotas, &cal, now, &kernel).len(),
+        1,
+        "the kernel says it is used up"
+    );
+    st.warned.clear();
+    assert_eq!(st.warnings_due(&total, &cal, now, &[]).len(), 1);
+    assert!(
+        st.warnings_due(&total, &cal, now + 60, &[]).is_empty(),
         "once a period"
     );
     assert_eq!(st.kernel_quotas(&total, &cal, now)[0].used, 1100);
     // The next day: nothing used, nothing cut, the old warning forgotten.
     assert!(st.blocked_now(&total, &cal, now + 86_400).is_empty());
-    assert!(st.warnings_due(&total, &cal, now + 86_400).is_empty());
+    assert!(st.warnings_due(&total, &cal, now + 86_400, &[]).is_empty());
     assert!(st.warned.is_empty());
     // Every device, when the quota lists none.
     let every = [Quota {

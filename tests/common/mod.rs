@@ -23,6 +23,7 @@
 //!   Ethernet header per frame (no VLAN, no FCS), which the harness removes.
 #![allow(dead_code)]
 
+pub mod smtpd;
 pub mod stream;
 
 use std::collections::HashMap;
