@@ -97,6 +97,12 @@ impl Ctx {
             .or_else(|| cfg.persist_dir.clone())
             .unwrap_or_else(|| DEFAULT_PERSIST_DIR.into());
         let lan = find_lan(&cfg, warn);
+        if lan.is_none() && !cfg.quotas.is_empty() {
+            warn.push_bytes(
+                b"the quotas are not enforced: they need per-device accounting (config devices \
+                  'devices' with enabled '1' and a LAN bridge)\n",
+            );
+        }
         let cal = Calendar {
             zone: zone(warn),
             billing_day: cfg.billing_day.unwrap_or(1),

@@ -1572,4 +1572,56 @@ config mail 'mail'
         // The WAN examples are the default meters, on the DSA name.
         assert_eq!(c.meters[..2], wan_pair("wan"));
     }
+
+    #[test]
+    fn quota_sections_parse_and_refuse_what_is_wrong() {
+        let c = ok("config quota 'kids'\n\tlist device 'phone'\n\tlist device '02:00:00:00:00:01'\n\toption period 'day'\n\toption limit '1.5G'\n\toption direction 'down'\n\toption action 'block mail'\nconfig quota\n\toption limit '10GB'\n\toption action 'mail'\n");
+        assert_eq!(c.quotas.len(), 2);
+        let q = &c.quotas[0];
+        assert_eq!(
+            (q.name.as_str(), q.limit, q.block, q.mail),
+            ("kids", 3 << 29, true, true)
+        );
+        assert_eq!(q.devices, ["phone", "02:00:00:00:00:01"]);
+        assert_eq!(
+            (q.period, q.direction),
+            (crate::quota::Period::Day, crate::quota::Direction::Down)
+        );
+        let every = &c.quotas[1];
+        assert_eq!(
+            (every.name.as_str(), every.limit),
+            ("quota2", 10_000_000_000)
+        );
+        assert!(every.devices.is_empty() && every.mail && !every.block);
+        assert_eq!(every.period, crate::quota::Period::Month);
+        assert_err(
+            "config quota 'a'\n\toption action 'block'\n",
+            1,
+            "quota 'a' has no limit (add option limit, e.g. '20G')",
+        );
+        assert_err(
+            "config quota 'a'\n\toption limit '5G'\n",
+            1,
+            "quota 'a' has no action (add option action 'block', 'mail' or 'block mail')",
+        );
+        assert_err(
+            "config quota 'a'\n\toption limit '5 G'\n",
+            2,
+            "option limit '5 G': not a number of bytes above 0 (write e.g. '500M', '20G' or '1.5T'; G is GiB, GB is 10^9)",
+        );
+        assert_err(
+            "config quota 'a'\n\toption action 'cut'\n",
+            2,
+            "option action 'cut': not an action (use block, mail or 'block mail')",
+        );
+        assert_err(
+            "config quota 'a'\n\toption limit '1G'\n\toption action 'mail'\nconfig quota 'a'\n",
+            4,
+            "quota 'a' is defined twice; rename one",
+        );
+        let disabled = ok(
+            "config quota 'a'\n\toption limit '1G'\n\toption action 'mail'\n\toption enabled '0'\n",
+        );
+        assert!(disabled.quotas.is_empty());
+    }
 }
