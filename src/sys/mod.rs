@@ -1,8 +1,8 @@
 //! The only module that talks to libc directly, split by concern: the
 //! clock and boot identity (`clock`), files and descriptors (`fs`), child
-//! processes (`process`), name resolution and TCP (`net`), syslog
-//! (`syslog`) and the state lock (`lock`). Every `unsafe` block lives
-//! here, each with a `// SAFETY:` line.
+//! processes (`process`), name resolution and TCP (`net`), netfilter's
+//! netlink socket (`netlink`), syslog (`syslog`) and the state lock
+//! (`lock`). Every `unsafe` block lives here, each with a `// SAFETY:` line.
 //!
 //! A leaf: imports nothing from the crate. Callers format what they
 //! send and read what they receive; nothing here knows netmon's types.
@@ -12,6 +12,7 @@ pub mod clock;
 pub mod fs;
 pub mod lock;
 pub mod net;
+pub mod netlink;
 pub mod process;
 pub mod syslog;
 
