@@ -12,6 +12,7 @@ mod shutdown;
 mod start;
 mod status;
 mod stop;
+mod top;
 mod update;
 
 use crate::cli::{Action, Command};
@@ -40,6 +41,7 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Shutdown => shutdown::run(&mut cx, &mut out, warn)?,
         Action::Forget(name) => forget::run(&mut cx, name, &mut out, warn)?,
         Action::Devices(v) => devices::run(&mut cx, *v, &mut out, warn)?,
+        Action::Top(v) => top::run(&mut cx, *v)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));
