@@ -5,6 +5,7 @@ use crate::config::BackendChoice;
 use crate::error::{Error, Result};
 pub use crate::report::daily::DailyFormat;
 use crate::report::devices;
+use crate::report::top;
 use crate::text::word_index;
 use argh::FromArgs;
 
@@ -58,6 +59,7 @@ pub enum Sub {
     Unblock(UnblockArgs),
     Blocked(BlockedArgs),
     Quota(QuotaArgs),
+    Top(TopArgs),
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -208,6 +210,21 @@ pub struct QuotaArgs {
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
+/// Show live download and upload rates per LAN device and per meter, highest first, from the firewall's counters read every few seconds (read-only: no state is written, no lock held). On a terminal it redraws in place until Ctrl-C; otherwise, or with --count, it prints a block of plain text per interval.
+#[argh(subcommand, name = "top")]
+pub struct TopArgs {
+    /// seconds between two readings, a whole number from 1 to 3600 (default 2)
+    #[argh(option, arg_name = "secs")]
+    pub interval: Option<String>,
+    /// print N blocks (1-100000), then exit; without it, top runs until Ctrl-C or SIGTERM
+    #[argh(option, arg_name = "n")]
+    pub count: Option<String>,
+    /// order devices by download (default) or upload rate
+    #[argh(option, arg_name = "key")]
+    pub sort: Option<String>,
+}
+
+#[derive(FromArgs, PartialEq, Debug)]
 /// Update, then copy the state to the persistent directory now (also done every sync_interval and by stop).
 #[argh(subcommand, name = "sync")]
 pub struct SyncArgs {}
@@ -233,6 +250,17 @@ pub enum Action {
     /// JSON (else text).
     Blocked(bool),
     Quota(bool),
+    Top(TopView),
+}
+
+/// What `top` shows, and how often.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TopView {
+    /// Seconds between two readings.
+    pub interval: u32,
+    /// Blocks to print before exiting (plain text even on a terminal).
+    pub count: Option<u32>,
+    pub sort: top::Sort,
 }
 
 /// What `devices` shows.
@@ -302,7 +330,7 @@ pub enum Parsed {
 /// for suggestions. The blog's command names are kept as aliases:
 /// `initiate`, `initialise` (and `initialize`) start, `clear` and `flush`
 /// stop.
-const COMMANDS: [(&str, &str); 22] = [
+const COMMANDS: &[(&str, &str)] = &[
     ("start", "start"),
     ("stop", "stop"),
     ("update", "update"),
@@ -319,6 +347,7 @@ const COMMANDS: [(&str, &str); 22] = [
     ("unblock", "unblock"),
     ("blocked", "blocked"),
     ("quota", "quota"),
+    ("top", "top"),
     ("help", "help"),
     ("initiate", "start"),
     ("initialise", "start"),
@@ -407,6 +436,7 @@ fn validate(a: Args) -> Result<Box<Command>> {
         Some(Sub::Quota(q)) => {
             Action::Quota(format(&q.format, &["text", "json"], "text or json")? == 1)
         }
+        Some(Sub::Top(t)) => Action::Top(top_view(t)?),
     };
     let backend = match a.backend.as_deref() {
         None => None,
@@ -529,6 +559,38 @@ fn device_word(w: String) -> Result<String> {
         ));
     }
     Ok(w)
+}
+
+/// Seconds between readings when `--interval` is not given.
+pub const TOP_INTERVAL: u32 = 2;
+
+fn top_view(t: TopArgs) -> Result<TopView> {
+    let number = |opt: &str, v: Option<&str>, max: u64, want: &str| -> Result<Option<u32>> {
+        let Some(v) = v else { return Ok(None) };
+        match crate::text::parse_u64(v) {
+            Ok(n) if (1..=max).contains(&n) => Ok(u32::try_from(n).ok()),
+            _ => Err(bad_value(opt, v, want)),
+        }
+    };
+    let interval = t.interval.as_deref();
+    let whole = "a whole number of seconds from 1 to 3600";
+    let interval = number("--interval", interval, 3600, whole)?.unwrap_or(TOP_INTERVAL);
+    let count = number(
+        "--count",
+        t.count.as_deref(),
+        100_000,
+        "a number from 1 to 100000",
+    )?;
+    let sort = match t.sort.as_deref() {
+        None | Some("down") => top::Sort::Down,
+        Some("up") => top::Sort::Up,
+        Some(s) => return Err(bad_value("--sort", s, "down or up")),
+    };
+    Ok(TopView {
+        interval,
+        count,
+        sort,
+    })
 }
 
 /// One entry or `--all`, not both, not neither.
@@ -722,6 +784,15 @@ mod tests {
             &["daily", "--device", "tv", "--days", "32"],
             &["daily", "--device", "tv", "--log", "f"],
             &["daily", "--device", ""],
+            &["top", "--interval", "0"],
+            &["top", "--interval", "3601"],
+            &["top", "--interval", "1.5"],
+            &["top", "--interval", ""],
+            &["top", "--count", "0"],
+            &["top", "--count", "100001"],
+            &["top", "--count", "-1"],
+            &["top", "--sort", "total"],
+            &["top", "extra"],
         ] {
             let e = parse(bad).err().expect("error");
             assert_eq!(e.exit_code(), 2, "{bad:?}");
@@ -748,6 +819,42 @@ mod tests {
             e.message(),
             "invalid value '32' for --days: expected a number of days from 1 to 31 with --device \
              (the days a device keeps)"
+        );
+    }
+
+    #[test]
+    fn top_takes_an_interval_a_count_and_a_sort() {
+        let t = |args: &[&str]| match run(args).action {
+            Action::Top(v) => v,
+            a => panic!("{a:?}"),
+        };
+        let default = TopView {
+            interval: TOP_INTERVAL,
+            count: None,
+            sort: top::Sort::Down,
+        };
+        assert_eq!(t(&["top"]), default);
+        let v = t(&[
+            "top",
+            "--interval",
+            "3600",
+            "--count",
+            "100000",
+            "--sort",
+            "up",
+        ]);
+        assert_eq!(
+            (v.interval, v.count, v.sort),
+            (3600, Some(100_000), top::Sort::Up)
+        );
+        assert_eq!(
+            t(&["top", "--interval", "1", "--count", "1"]).count,
+            Some(1)
+        );
+        let e = parse(&["top", "--interval", "0.5"]).err().unwrap();
+        assert_eq!(
+            e.message(),
+            "invalid value '0.5' for --interval: expected a whole number of seconds from 1 to 3600"
         );
     }
 

@@ -505,3 +505,32 @@ fn daily_device_unknown_or_badly_combined_is_a_usage_error() {
         "{err}"
     );
 }
+
+/// `top` with an interval, count or order out of range: exit 2, one
+/// sentence naming the value and what is expected, before anything runs
+/// (no state directory is made, nothing is read).
+#[test]
+fn top_bad_arguments_are_usage_errors() {
+    let e = Env::new();
+    let state = e.path("never-made");
+    for (args, want) in [
+        (&["--interval", "0"][..], "invalid value '0' for --interval: expected a whole number of seconds from 1 to 3600"),
+        (&["--interval", "3601"], "invalid value '3601' for --interval: expected a whole number of seconds from 1 to 3600"),
+        (&["--interval", "0.5"], "invalid value '0.5' for --interval: expected a whole number of seconds from 1 to 3600"),
+        (&["--interval", "-1"], "invalid value '-1' for --interval: expected a whole number of seconds from 1 to 3600"),
+        (&["--count", "0"], "invalid value '0' for --count: expected a number from 1 to 100000"),
+        (&["--count", "100001"], "invalid value '100001' for --count: expected a number from 1 to 100000"),
+        (&["--sort", "total"], "invalid value 'total' for --sort: expected down or up"),
+    ] {
+        let mut argv = vec!["--state-dir", &state, "--backend", "nft", "top"];
+        argv.extend_from_slice(args);
+        let err = expect_error(&netmon(&argv, &real_path()), 2);
+        assert_eq!(err, format!("netmon: {want}\n"), "{args:?}");
+    }
+    let err = expect_error(
+        &netmon(&["--state-dir", &state, "top", "--interval"], &real_path()),
+        2,
+    );
+    assert!(err.contains("--interval"), "{err}");
+    assert!(!Path::new(&state).exists(), "top made its state directory");
+}

@@ -147,6 +147,13 @@ impl Ctx {
         )
     }
 
+    /// Reads netmon's counters only, without checking its rules, as cheaply
+    /// as the backend can (`Backend::read_counters`): for `top`.
+    pub fn counters(&mut self) -> Result<Observed> {
+        self.backend
+            .read_counters(&self.cfg.meters, self.lan.as_ref(), &mut self.runner)
+    }
+
     /// A reading of what `obs` found, taken now.
     fn reading(&self, obs: &Observed, reinstalled: bool) -> Reading {
         Reading {

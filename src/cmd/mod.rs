@@ -15,6 +15,7 @@ mod shutdown;
 mod start;
 mod status;
 mod stop;
+mod top;
 mod unblock;
 mod update;
 
@@ -48,6 +49,7 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Unblock(d) => unblock::run(&mut cx, d, &mut out, warn)?,
         Action::Blocked(json) => blocked::run(&mut cx, *json, &mut out, warn)?,
         Action::Quota(json) => quota::run(&mut cx, *json, &mut out, warn)?,
+        Action::Top(v) => top::run(&mut cx, *v)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));

@@ -12,6 +12,7 @@ pub mod neigh;
 pub mod nft;
 pub mod nft_control;
 pub mod nft_netdev;
+pub mod nft_netlink;
 pub mod run;
 
 use crate::config::BackendChoice;
@@ -63,15 +64,7 @@ impl Backend {
         match self {
             Backend::Nft => {
                 nft::read(meters, r, &mut obs)?;
-                let d = nft_netdev::read(lan, meters, quotas, r)?;
-                for (name, c) in &d.counts {
-                    add_count(&mut obs.counts, name, *c);
-                }
-                obs.devices = d.devices;
-                obs.device_sets = d.sets;
-                obs.devices_installed = d.installed;
-                obs.devices_present = d.present;
-                obs.control.nft = d.control;
+                obs.add_netdev(nft_netdev::read(lan, meters, quotas, r)?);
             }
             Backend::Iptables => {
                 iptables::read(&on_firewall_hooks(meters), r, &mut obs)?;
@@ -89,6 +82,29 @@ impl Backend {
             }
         }
         Ok(obs)
+    }
+
+    /// Reads netmon's counters only, as cheaply as the backend allows: on
+    /// nft over netlink (no `nft` child: `nft_netlink` says why), where the
+    /// rules are not checked, so `installed` and `devices_installed` are
+    /// false; on iptables, in a dry run, and when netlink fails, `read`.
+    /// For a reading every second (`top`); what changes rules uses `read`.
+    pub fn read_counters(
+        self,
+        meters: &[Meter],
+        lan: Option<&Lan>,
+        r: &mut Runner,
+    ) -> Result<Observed> {
+        if self == Backend::Nft && !r.dry_run {
+            let mut obs = Observed::default();
+            let netlink = nft::read_counters(meters, &mut obs)
+                .and_then(|_| nft_netdev::read_counters(lan, meters, &[]));
+            if let Ok(d) = netlink {
+                obs.add_netdev(d);
+                return Ok(obs);
+            }
+        }
+        self.read(meters, lan, &[], r)
     }
 
     /// Installs netmon's meter rules, replacing whatever of netmon's was there.
@@ -270,6 +286,21 @@ impl Control {
     /// The quotas (config indexes) the kernel says `mac` used up (nft).
     pub fn cut_by(&self, mac: Mac) -> Vec<usize> {
         self.nft.cut_by(mac)
+    }
+}
+
+impl Observed {
+    /// Takes in what a read of `table netdev netmon` found: the link
+    /// meters' counters, the devices and whether the table is there.
+    fn add_netdev(&mut self, d: nft_netdev::Found) {
+        for (name, c) in &d.counts {
+            add_count(&mut self.counts, name, *c);
+        }
+        self.devices = d.devices;
+        self.device_sets = d.sets;
+        self.devices_installed = d.installed;
+        self.devices_present = d.present;
+        self.control.nft = d.control;
     }
 }
 

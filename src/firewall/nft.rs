@@ -157,45 +157,65 @@ fn expected(meters: &[Meter]) -> [Digest; 3] {
     d
 }
 
-/// Fills `obs` (as `Observed::default` makes it).
+/// Fills `obs` (as `Observed::default` makes it) from `nft -a list table`.
 pub fn read(meters: &[Meter], r: &mut Runner, obs: &mut Observed) -> Result<()> {
+    read_from(meters, obs, |f| {
+        let absent = Some("No such file or directory");
+        r.read_checked(&READ_ARGV, absent, &mut |rd| p::parse(rd, &mut *f))
+    })
+}
+
+/// Fills `obs` from a netlink dump (`nft_netlink`): the counters and the
+/// table's handle. A dump has no rules: `installed` stays false.
+pub fn read_counters(meters: &[Meter], obs: &mut Observed) -> Result<()> {
+    read_from(meters, obs, |f| {
+        super::nft_netlink::list(crate::parse::nfnetlink::FAMILY_INET, &[], f)
+    })?;
+    obs.installed = false;
+    Ok(())
+}
+
+/// Fills `obs` from the items `source` streams into the callback it gets.
+fn read_from(
+    meters: &[Meter],
+    obs: &mut Observed,
+    source: impl FnOnce(&mut dyn FnMut(Item<'_>)) -> Result<Outcome>,
+) -> Result<()> {
     let mut seen = [Digest::default(); 3];
     let mut counters = 0usize;
     let mut ours = false;
-    let out = r.read_checked(&READ_ARGV, Some("No such file or directory"), &mut |rd| {
-        p::parse(rd, |item| match item {
-            Item::Table {
-                family,
-                name,
-                handle,
-            } => {
-                ours = family == "inet" && name == TABLE;
-                if ours {
-                    obs.present = true;
-                    obs.handle = handle.unwrap_or(0);
-                }
+    let out = source(&mut |item| match item {
+        Item::Table {
+            family,
+            name,
+            handle,
+        } => {
+            ours = family == "inet" && name == TABLE;
+            if ours {
+                obs.present = true;
+                obs.handle = handle.unwrap_or(0);
             }
-            Item::Counter {
-                name,
-                packets,
-                bytes,
-            } if ours => {
-                if let Some(n) = name.strip_prefix("m_").filter(|n| valid_name(n)) {
-                    add_count(&mut obs.counts, n, Count::new(packets, bytes));
-                    counters += usize::from(meters.iter().any(|m| m.name == n && m.link.is_none()));
-                }
+        }
+        Item::Counter {
+            name,
+            packets,
+            bytes,
+        } if ours => {
+            if let Some(n) = name.strip_prefix("m_").filter(|n| valid_name(n)) {
+                add_count(&mut obs.counts, n, Count::new(packets, bytes));
+                counters += usize::from(meters.iter().any(|m| m.name == n && m.link.is_none()));
             }
-            Item::Rule {
-                chain,
-                comment: Some(c),
-                ..
-            } if ours => {
-                if let Some(h) = Hook::parse(chain) {
-                    seen[h.index()].add(c.as_bytes());
-                }
+        }
+        Item::Rule {
+            chain,
+            comment: Some(c),
+            ..
+        } if ours => {
+            if let Some(h) = Hook::parse(chain) {
+                seen[h.index()].add(c.as_bytes());
             }
-            _ => {}
-        })
+        }
+        _ => {}
     })?;
     match out {
         Outcome::DryRun => {}

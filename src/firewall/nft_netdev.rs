@@ -324,6 +324,31 @@ pub fn read(
     quotas: &[Quota],
     r: &mut Runner,
 ) -> Result<Found> {
+    read_from(lan, meters, quotas, |f| {
+        let absent = Some("No such file or directory");
+        r.read_checked(&READ_ARGV, absent, &mut |rd| p::parse(rd, &mut *f))
+    })
+}
+
+/// The counters as a netlink dump gives them (`nft_netlink`): the devices'
+/// sets and the named counters. A dump has no chains or rules, so the
+/// table is not checked: `installed` is false.
+pub fn read_counters(lan: Option<&Lan>, meters: &[Meter], quotas: &[Quota]) -> Result<Found> {
+    let sets = DEVICE_CHAINS.map(|c| c.1);
+    let mut found = read_from(lan, meters, quotas, |f| {
+        super::nft_netlink::list(crate::parse::nfnetlink::FAMILY_NETDEV, &sets, f)
+    })?;
+    found.installed = false;
+    Ok(found)
+}
+
+/// What the items `source` streams into the callback it gets say.
+fn read_from(
+    lan: Option<&Lan>,
+    meters: &[Meter],
+    quotas: &[Quota],
+    source: impl FnOnce(&mut dyn FnMut(Item<'_>)) -> Result<Outcome>,
+) -> Result<Found> {
     let plan = Plan::new(lan, meters, quotas);
     let mut found = Found::default();
     let mut seen = Digest::default();
@@ -331,64 +356,62 @@ pub fn read(
     let mut counters = 0usize;
     let (mut up, mut down) = (Vec::new(), Vec::new());
     let mut ours = false;
-    let out = r.read_checked(&READ_ARGV, Some("No such file or directory"), &mut |rd| {
-        p::parse(rd, |item| match item {
-            Item::Table { family, name, .. } => {
-                ours = family == "netdev" && name == TABLE;
-                found.present |= ours;
+    let out = source(&mut |item| match item {
+        Item::Table { family, name, .. } => {
+            ours = family == "netdev" && name == TABLE;
+            found.present |= ours;
+        }
+        Item::SetElem {
+            set,
+            key,
+            packets,
+            bytes,
+        } if ours => {
+            let Some(mac) = Mac::parse(key) else { return };
+            let c = Count::new(packets, bytes);
+            match set {
+                "up" => up.push((mac, c)),
+                "down" => down.push((mac, ip_bytes(c))),
+                _ => {}
             }
-            Item::SetElem {
-                set,
-                key,
-                packets,
-                bytes,
-            } if ours => {
-                let Some(mac) = Mac::parse(key) else { return };
-                let c = Count::new(packets, bytes);
-                match set {
-                    "up" => up.push((mac, c)),
-                    "down" => down.push((mac, ip_bytes(c))),
-                    _ => {}
-                }
+        }
+        Item::Elem { set, key, value } if ours => {
+            let Some(mac) = Mac::parse(key) else { return };
+            match value {
+                None if set == "blocked" => found.control.blocked.push(mac),
+                Some(obj) => found.control.elems.push((set.into(), mac, obj.into())),
+                None => {}
             }
-            Item::Elem { set, key, value } if ours => {
-                let Some(mac) = Mac::parse(key) else { return };
-                match value {
-                    None if set == "blocked" => found.control.blocked.push(mac),
-                    Some(obj) => found.control.elems.push((set.into(), mac, obj.into())),
-                    None => {}
-                }
+        }
+        Item::Quota {
+            name, limit, used, ..
+        } if ours => found.control.quotas.push((name.into(), limit, used)),
+        Item::Counter {
+            name,
+            packets,
+            bytes,
+        } if ours => {
+            let c = Count::new(packets, bytes);
+            match name {
+                "up_other" => found.devices.other_up = c,
+                "down_other" => found.devices.other_down = ip_bytes(c),
+                _ => link_counter(&plan, name, c, &mut found.counts, &mut counters),
             }
-            Item::Quota {
-                name, limit, used, ..
-            } if ours => found.control.quotas.push((name.into(), limit, used)),
-            Item::Counter {
-                name,
-                packets,
-                bytes,
-            } if ours => {
-                let c = Count::new(packets, bytes);
-                match name {
-                    "up_other" => found.devices.other_up = c,
-                    "down_other" => found.devices.other_down = ip_bytes(c),
-                    _ => link_counter(&plan, name, c, &mut found.counts, &mut counters),
-                }
-            }
-            Item::ChainType { chain, text } if ours => {
-                let want = plan.chains.iter().find(|c| c.name == chain);
-                let on = |c: &Chain| p::hook_devices(text).eq(c.devices.iter().map(|d| d.as_str()));
-                hooked &= want.is_some_and(on);
-            }
-            Item::Rule {
-                chain,
-                comment: Some(c),
-                ..
-            } if ours => {
-                seen.add(chain.as_bytes());
-                seen.add(c.as_bytes());
-            }
-            _ => {}
-        })
+        }
+        Item::ChainType { chain, text } if ours => {
+            let want = plan.chains.iter().find(|c| c.name == chain);
+            let on = |c: &Chain| p::hook_devices(text).eq(c.devices.iter().map(|d| d.as_str()));
+            hooked &= want.is_some_and(on);
+        }
+        Item::Rule {
+            chain,
+            comment: Some(c),
+            ..
+        } if ours => {
+            seen.add(chain.as_bytes());
+            seen.add(c.as_bytes());
+        }
+        _ => {}
     })?;
     match out {
         Outcome::DryRun => {}

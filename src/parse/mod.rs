@@ -22,6 +22,7 @@
 pub mod hosts;
 pub mod ipset;
 pub mod iptables;
+pub mod nfnetlink;
 pub mod nft;
 pub mod route;
 pub mod uci;

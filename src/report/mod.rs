@@ -7,6 +7,7 @@ pub mod devices;
 pub mod html;
 pub mod json;
 pub mod text;
+pub mod top;
 
 use crate::device::Offload;
 use crate::state::{Calendar, Count, DeviceState, DownUp, MeterState, State};

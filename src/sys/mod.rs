@@ -1,8 +1,9 @@
 //! The only module that talks to libc directly, split by concern: the
-//! clock and boot identity (`clock`), files and descriptors (`fs`), child
-//! processes (`process`), name resolution and TCP (`net`), syslog
-//! (`syslog`) and the state lock (`lock`). Every `unsafe` block lives
-//! here, each with a `// SAFETY:` line.
+//! clocks and boot identity (`clock`), files and descriptors (`fs`), child
+//! processes (`process`), name resolution and TCP (`net`), netfilter's
+//! netlink socket (`netlink`), syslog (`syslog`), the state lock (`lock`),
+//! stop signals (`signal`) and the terminal (`term`). Every `unsafe` block
+//! lives here, each with a `// SAFETY:` line.
 //!
 //! A leaf: imports nothing from the crate. Callers format what they
 //! send and read what they receive; nothing here knows netmon's types.
@@ -12,10 +13,13 @@ pub mod clock;
 pub mod fs;
 pub mod lock;
 pub mod net;
+pub mod netlink;
 pub mod process;
+pub mod signal;
 pub mod syslog;
+pub mod term;
 
-pub use clock::{boot_id, now, uptime};
+pub use clock::{boot_id, monotonic_ms, now, uptime};
 pub use fs::{
     create_dirs, hostname, is_dir, lexists, mkdir, open, open_as, read_dir, read_file, read_text,
     stderr_is_tty, write_fd, Fd,

@@ -125,8 +125,8 @@ fn wait_connected(fd: &Fd, timeout_ms: u32) -> io::Result<()> {
     };
     let ms = i32::try_from(timeout_ms).unwrap_or(i32::MAX);
     loop {
-        // SAFETY: one valid pollfd. (A signal restarts the full wait: netmon
-        // installs no handlers, so EINTR does not happen in practice.)
+        // SAFETY: one valid pollfd. (A signal restarts the full wait: only
+        // `top` installs handlers, and it connects nowhere.)
         match unsafe { libc::poll(&mut p, 1, ms) } {
             0 => return Err(io::ErrorKind::TimedOut.into()),
             n if n > 0 => break,

@@ -893,6 +893,70 @@ pub fn udp_between(from: &Netns, src: &str, to: &Netns, dst: &str, size: u64, co
     );
 }
 
+/// UDP at a steady rate in the background (`udp_paced`); `finish` waits
+/// for the end and checks that every datagram arrived.
+pub struct Paced {
+    rx: Receiver,
+    tx: Child,
+    want: String,
+}
+
+/// Starts `rate` datagrams a second of `size` payload bytes from `src` in
+/// `from` to `dst` in `to`, for `secs` seconds, and returns at once: for a
+/// test that watches a rate while the traffic flows. Each datagram leaves
+/// at its own deadline from the start (`traffic.py udp-pace`), so every
+/// second carries `rate` of them, `rate * (size + headers)` bytes.
+pub fn udp_paced(
+    from: &Netns,
+    src: &str,
+    to: &Netns,
+    dst: &str,
+    size: u64,
+    rate: u64,
+    secs: u64,
+) -> Paced {
+    let port = "5305";
+    let count = rate * secs;
+    let rx = Receiver::spawn(to, &["udp-recv", dst, port, &count.to_string(), "5"]);
+    let mut cmd = Command::new(ip());
+    cmd.args(["netns", "exec", &from.name])
+        .arg(python())
+        .arg(TRAFFIC_PY)
+        .args([
+            "udp-pace",
+            src,
+            dst,
+            port,
+            &size.to_string(),
+            &rate.to_string(),
+            &secs.to_string(),
+        ])
+        .stdin(Stdio::null());
+    let tx = cmd.spawn().expect("spawn udp-pace");
+    Paced {
+        rx,
+        tx,
+        want: format!("udp {count} {}", count * size),
+    }
+}
+
+impl Paced {
+    pub fn finish(mut self) {
+        let st = self.tx.wait().expect("udp-pace wait");
+        assert!(st.success(), "udp-pace failed");
+        assert_eq!(self.rx.finish(), self.want, "paced datagrams lost");
+    }
+}
+
+impl Drop for Paced {
+    fn drop(&mut self) {
+        if let Ok(None) = self.tx.try_wait() {
+            let _ = self.tx.kill();
+            let _ = self.tx.wait();
+        }
+    }
+}
+
 /// A traffic receiver running in a namespace; killed on drop if still alive.
 struct Receiver {
     child: Child,

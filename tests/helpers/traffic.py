@@ -7,6 +7,11 @@ Prints one line of results on stdout so the Rust test can check delivery.
   udp-recv BIND PORT COUNT TIMEOUT   -> prints "READY", then "udp <n> <payload bytes>"
   udp-send SRC DST PORT SIZE COUNT   -> sends COUNT datagrams of SIZE bytes from SRC
                                         (DST may be a broadcast address)
+  udp-pace SRC DST PORT SIZE RATE SECONDS
+                                     -> sends RATE datagrams of SIZE bytes a second for
+                                        SECONDS (RATE * SECONDS in all), each at its own
+                                        deadline from the start, so a late wake-up is
+                                        caught up and every second carries RATE
   tcp-recv BIND PORT TIMEOUT         -> prints "READY", accepts one connection, reads to EOF,
                                         prints "tcp <payload bytes>", closes
   tcp-send SRC DST PORT SIZE TIMEOUT -> connects from SRC, sends SIZE bytes, half-closes,
@@ -14,6 +19,7 @@ Prints one line of results on stdout so the Rust test can check delivery.
 """
 import socket
 import sys
+import time
 
 
 def family(addr):
@@ -45,6 +51,20 @@ def udp_send(src, dst, port, size, count):
     s.bind((src, 0))
     payload = b"u" * int(size)
     for _ in range(int(count)):
+        s.sendto(payload, (dst, int(port)))
+    return 0
+
+
+def udp_pace(src, dst, port, size, rate, seconds):
+    s = socket.socket(family(dst), socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    payload = b"p" * int(size)
+    gap = 1.0 / int(rate)
+    start = time.monotonic()
+    for i in range(int(rate) * int(seconds)):
+        delay = start + i * gap - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
         s.sendto(payload, (dst, int(port)))
     return 0
 
@@ -86,6 +106,7 @@ def tcp_send(src, dst, port, size, timeout):
 MODES = {
     "udp-recv": (udp_recv, 4),
     "udp-send": (udp_send, 5),
+    "udp-pace": (udp_pace, 6),
     "tcp-recv": (tcp_recv, 3),
     "tcp-send": (tcp_send, 5),
 }
