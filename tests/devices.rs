@@ -575,6 +575,13 @@ fn a_block_cuts_forwarding_keeps_the_router_and_outlives_flush_and_reboot(
         "the router stays reachable"
     );
     assert!(pings(q, "10.99.0.2"), "another device is not blocked");
+    let status = nm.ok(&["status"]);
+    assert!(
+        status.contains(
+            "control:  1 blocked by the admin, 0 quotas, 1 devices on the firewall's block list"
+        ),
+        "{status}"
+    );
     let listed = nm.ok(&["blocked", "--format", "json"]);
     assert!(
         listed.contains(P_MAC) && listed.contains("\"reason\":\"block\""),

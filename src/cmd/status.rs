@@ -83,6 +83,7 @@ pub fn run(cx: &mut Ctx, out: &mut Buf) -> Result<()> {
     }
     mail_lines(&cx.spool_dir(), &cx.cal.zone, out);
     devices_line(cx, &obs, st.as_deref(), out);
+    control_line(cx, &obs, st.as_deref(), out);
     let firewall = sys::read_text("/etc/config/firewall").unwrap_or_default();
     let offload = config::offload(&firewall);
     if offload != Offload::Off {
@@ -121,6 +122,30 @@ fn devices_line(cx: &Ctx, obs: &Observed, st: Option<&State>, out: &mut Buf) {
         ],
     );
 }
+/// The blocks and quotas, when there are any.
+fn control_line(cx: &Ctx, obs: &Observed, st: Option<&State>, out: &mut Buf) {
+    let blocks = st.map_or(0, |s| s.blocks.len()) as u64;
+    let quotas = cx.cfg.quotas.len() as u64;
+    if blocks == 0 && quotas == 0 {
+        return;
+    }
+    let cut = obs
+        .control
+        .nft
+        .blocked
+        .len()
+        .max(obs.control.ipt.macs.len()) as u64;
+    out.fill(
+        "control:  {} blocked by the admin, {} quotas, {} devices on the firewall's block list \
+         (netmon blocked, netmon quota)\n",
+        &[
+            num(blocks).as_str(),
+            num(quotas).as_str(),
+            num(cut).as_str(),
+        ],
+    );
+}
+
 /// What waits in the mail spool, and what was given up (`failed/`).
 fn mail_lines(dir: &str, zone: &Zone, out: &mut Buf) {
     if let Ok(entries) = mail::spool::list(dir) {
