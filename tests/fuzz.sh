@@ -14,7 +14,8 @@ triple=x86_64-unknown-linux-gnu
 cargo build --locked --quiet --release --bins --target "$triple"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/parse_nft" "$work/parse_iptables" "$work/state_decode" "$work/parse_hosts"
+mkdir -p "$work/parse_nft" "$work/parse_iptables" "$work/state_decode" "$work/parse_hosts" \
+  "$work/parse_nfnetlink"
 cp ../tests/fixtures/*.nft "$work/parse_nft/" 2>/dev/null || true
 cp ../tests/fixtures/*.txt "$work/parse_iptables/" 2>/dev/null || true
 cp ../tests/fixtures/state-v*.bin "$work/state_decode/" 2>/dev/null || true
@@ -22,7 +23,7 @@ for f in dhcp.leases dhcp.leases-hostile odhcpd-hosts odhcpd-statefile-2026 dhcp
   proc-net-arp ip6-neigh-iproute2.txt ip6-neigh-busybox.txt; do
   cp "../tests/fixtures/$f" "$work/parse_hosts/" 2>/dev/null || true
 done
-for t in parse_nft parse_iptables state_decode parse_hosts; do
+for t in parse_nft parse_iptables state_decode parse_hosts parse_nfnetlink; do
   echo "fuzz $t for ${secs}s"
   if ! "target/$triple/release/$t" -max_total_time="$secs" -max_len=9000 \
     -print_final_stats=1 "$work/$t" >"$work/$t.log" 2>&1; then

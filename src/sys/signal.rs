@@ -97,12 +97,13 @@ mod tests {
         // SIGTERM to this thread alone, 100 ms into an hour's sleep: the
         // harness's other threads are not disturbed, the handler runs here.
         // SAFETY: pthread_self has no preconditions.
-        let me = unsafe { libc::pthread_self() };
+        // As a number: on musl `pthread_t` is a pointer, which is not Send.
+        let me = unsafe { libc::pthread_self() } as usize;
         let killer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
             // SAFETY: `me` is alive (it waits in `sleep_ms` until this
             // signal ends the wait), and SIGTERM is caught.
-            unsafe { libc::pthread_kill(me, libc::SIGTERM) };
+            unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGTERM) };
         });
         let t = Instant::now();
         sleep_ms(3_600_000);
