@@ -55,8 +55,8 @@
 //! addresses of each (the MAC rule still catches the upload of the others),
 //! so a set (`maxelem` `SET_SIZE`) never fills.
 
-use super::ipset_devices::{family_word, ipset_installed, xt, xt_ok};
-use super::iptables::{no_such_chain, tool, JUMP_TAG, MAX_JUMPS};
+use super::ipset_devices::{family_word, ipset_installed, remove_chain, xt_ok};
+use super::iptables::{tool, JUMP_TAG};
 use super::run::{Outcome, Runner};
 use super::tag;
 use crate::device::{Lan, Mac};
@@ -252,26 +252,7 @@ pub fn remove(r: &mut Runner) -> Result<()> {
 /// not there is not an error.
 fn teardown(r: &mut Runner) -> Result<()> {
     for fam in FAMILIES {
-        let jump = [
-            "-D ",
-            BUILTIN,
-            " -m comment --comment ",
-            JUMP_TAG,
-            " -j ",
-            CHAIN,
-        ];
-        for _ in 0..MAX_JUMPS {
-            if xt(r, fam, &jump)?.is_some() || r.dry_run {
-                break;
-            }
-        }
-        for op in ["-F ", "-X "] {
-            if let Some(err) = xt(r, fam, &[op, CHAIN])? {
-                if !no_such_chain(&err) {
-                    return Err(super::run::failed(&[tool(fam), op.trim_end(), CHAIN], &err));
-                }
-            }
-        }
+        remove_chain(r, fam, BUILTIN, CHAIN)?;
     }
     for (set, _) in SETS {
         if let Some(err) = r.try_change(&["ipset", "destroy", set])? {

@@ -208,7 +208,7 @@ pub(super) fn ipset_installed() -> bool {
 
 /// Runs `TOOL -w -t filter WORDS...` (split at spaces); its stderr when it
 /// failed.
-pub(super) fn xt(r: &mut Runner, f: Family, words: &[&str]) -> Result<Option<String>> {
+fn xt(r: &mut Runner, f: Family, words: &[&str]) -> Result<Option<String>> {
     let mut argv = vec![tool(f), "-w", "-t", "filter"];
     for w in words {
         argv.extend(w.split_terminator(' ').filter(|w| !w.is_empty()));
@@ -288,6 +288,33 @@ pub fn install(lan: Option<&Lan>, r: &mut Runner) -> Result<()> {
     Ok(())
 }
 
+/// Deletes netmon's jumps from `builtin` to `chain` (by their full
+/// specification: only rules identical to netmon's), then flushes and
+/// deletes `chain`; what is not there is not an error.
+pub(super) fn remove_chain(r: &mut Runner, fam: Family, builtin: &str, chain: &str) -> Result<()> {
+    let jump = [
+        "-D ",
+        builtin,
+        " -m comment --comment ",
+        JUMP_TAG,
+        " -j ",
+        chain,
+    ];
+    for _ in 0..MAX_JUMPS {
+        if xt(r, fam, &jump)?.is_some() || r.dry_run {
+            break;
+        }
+    }
+    for op in ["-F ", "-X "] {
+        if let Some(err) = xt(r, fam, &[op, chain])? {
+            if !no_such_chain(&err) {
+                return Err(super::run::failed(&[tool(fam), op.trim_end(), chain], &err));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Removes the jumps, chains and sets, when netmon's sets exist (see the
 /// module doc); a no-op otherwise, and without ipset.
 pub fn remove(r: &mut Runner) -> Result<()> {
@@ -296,26 +323,7 @@ pub fn remove(r: &mut Runner) -> Result<()> {
     }
     for fam in FAMILIES {
         for (chain, builtin) in CHAINS {
-            let jump = [
-                "-D ",
-                builtin,
-                " -m comment --comment ",
-                JUMP_TAG,
-                " -j ",
-                chain,
-            ];
-            for _ in 0..MAX_JUMPS {
-                if xt(r, fam, &jump)?.is_some() || r.dry_run {
-                    break;
-                }
-            }
-            for op in ["-F ", "-X "] {
-                if let Some(err) = xt(r, fam, &[op, chain])? {
-                    if !no_such_chain(&err) {
-                        return Err(super::run::failed(&[tool(fam), op.trim_end(), chain], &err));
-                    }
-                }
-            }
+            remove_chain(r, fam, builtin, chain)?;
         }
     }
     for (set, _, _) in SETS {
