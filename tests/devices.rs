@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-const P_MAC: &str = "02:00:00:00:10:10";
 const Q_MAC: &str = "02:00:00:00:20:20";
 const D_MAC: &str = "02:00:00:00:30:30";
 const UDP4: u64 = IPV4_HDR + UDP_HDR;
@@ -35,23 +34,7 @@ impl DevLab {
     fn new() -> DevLab {
         let lab = Lab::new(true);
         let d = Netns::new(&format!("{}d", lab.r.name));
-        let (r, p) = (&lab.r, &lab.p);
-        p.ok(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "fd00::11/64",
-            "dev",
-            "eth0",
-            "nodad",
-        ]);
-        static_neigh(r, "fd00::11", P_MAC, "br-lan");
-        r.ok(&[
-            "nft",
-            "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; \
-             add rule ip nat post oifname \"wan\" masquerade",
-        ]);
+        masquerade_and_second_v6(&lab);
         let dl = DevLab { lab, d };
         dl.plug_d();
         dl.lab.wait_quiet();

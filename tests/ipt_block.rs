@@ -44,8 +44,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const P_MAC: &str = "02:00:00:00:10:10";
-
 /// One `#[test]` per iptables flavour.
 macro_rules! per_iptables {
     ($body:ident: $ipt_nft:ident, $ipt_legacy:ident) => {
@@ -150,27 +148,15 @@ fn setup(test: &str, flavour: Backend, extra: &[&str]) -> Option<BlockLab> {
         return None;
     }
     let lab = Lab::new(true);
-    let (r, p) = (&lab.r, &lab.p);
+    let r = &lab.r;
     // A second address of the device's that the block's sets never hold,
     // as an IPv6 privacy address taken after the last update.
-    p.ok(&[
-        "ip",
-        "-6",
-        "addr",
-        "add",
-        "fd00::11/64",
-        "dev",
-        "eth0",
-        "nodad",
-    ]);
-    static_neigh(r, "fd00::11", P_MAC, "br-lan");
-    // Masquerade, and connection tracking in both families (fw3's
-    // `--ctstate RELATED,ESTABLISHED -j ACCEPT` turns it on for IPv6 too).
+    masquerade_and_second_v6(&lab);
+    // Connection tracking in both families (fw3's `--ctstate
+    // RELATED,ESTABLISHED -j ACCEPT` turns it on for IPv6 too).
     r.ok(&[
         "nft",
-        "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; \
-         add rule ip nat post oifname \"wan\" masquerade; \
-         add table inet track; \
+        "add table inet track; \
          add chain inet track forward { type filter hook forward priority 10; }; \
          add rule inet track forward ct state established,related accept",
     ]);

@@ -21,7 +21,6 @@ use common::smtpd::*;
 use common::stream::*;
 use common::*;
 
-const P_MAC: &str = "02:00:00:00:10:10";
 /// The download quota, bytes.
 const LIMIT: u64 = 300_000;
 

@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-const P_MAC: &str = "02:00:00:00:10:10";
 const UDP4: u64 = IPV4_HDR + UDP_HDR;
 /// The device's lease name: an ANSI colour and markup, as anyone on the
 /// LAN may choose (dnsmasq keeps it as sent).

@@ -1659,3 +1659,29 @@ pub fn civil_time(t: i64) -> String {
         s % 60
     )
 }
+
+/// The proxy's MAC in the lab (`Host::Proxy`, 192.168.1.10).
+pub const P_MAC: &str = "02:00:00:00:10:10";
+
+/// Makes the lab a router as OpenWrt's: masquerading out of `wan`, and
+/// `fd00::11`, a second IPv6 address of the proxy (as a privacy address)
+/// in the router's neighbour table.
+pub fn masquerade_and_second_v6(lab: &Lab) {
+    let (r, p) = (&lab.r, &lab.p);
+    p.ok(&[
+        "ip",
+        "-6",
+        "addr",
+        "add",
+        "fd00::11/64",
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
+    static_neigh(r, "fd00::11", P_MAC, "br-lan");
+    r.ok(&[
+        "nft",
+        "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; \
+         add rule ip nat post oifname \"wan\" masquerade",
+    ]);
+}
