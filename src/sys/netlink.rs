@@ -10,7 +10,7 @@ use std::io;
 
 /// How long a reply may take before the read fails (the kernel answers a
 /// dump at once; this only keeps a wedged socket from hanging netmon).
-const RECV_TIMEOUT_S: libc::time_t = 5;
+const RECV_TIMEOUT_S: i32 = 5;
 
 /// An open NETLINK_NETFILTER socket, closed on drop.
 pub struct Netlink(Fd);
@@ -25,7 +25,7 @@ impl Netlink {
         let nl = Netlink(Fd(fd));
         // SAFETY: an all-zero timeval is plain storage; tv_sec is set.
         let mut tv: libc::timeval = unsafe { core::mem::zeroed() };
-        tv.tv_sec = RECV_TIMEOUT_S;
+        tv.tv_sec = RECV_TIMEOUT_S.into();
         let size = core::mem::size_of::<libc::timeval>() as libc::socklen_t;
         // SAFETY: `tv` is a timeval that outlives the call, `size` its size.
         cvt(unsafe {

@@ -62,7 +62,8 @@ pub fn sleep_ms(ms: u64) {
             core::mem::zeroed(),
         )
     };
-    ts.tv_sec = (ms / 1000) as libc::time_t;
+    // At most a day in seconds: fits any time_t.
+    ts.tv_sec = (ms / 1000) as _;
     ts.tv_nsec = ((ms % 1000) * 1_000_000) as _;
     // SAFETY: every pointer is to a local that outlives the calls; ppoll
     // with no descriptors (NULL, 0) only waits; the old mask is restored.
