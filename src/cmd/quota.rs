@@ -11,8 +11,21 @@ pub fn run(cx: &mut Ctx, json: bool, out: &mut Buf, warn: &mut Buf) -> Result<()
     s.commit(cx, false, warn)?;
     let quotas = &cx.cfg.quotas;
     if quotas.is_empty() && !json {
-        out.push_bytes(b"no quota is configured (see README: Quotas)\n");
+        out.push_bytes(
+            b"no quota is configured (config quota; see README: Blocking a device and quotas)\n",
+        );
         return Ok(());
+    }
+    // A listed name that is no device's (yet): said, not silently empty.
+    for q in quotas {
+        for word in q.devices.iter().filter(|w| s.st.resolve(w).is_empty()) {
+            let mut w = Buf::new();
+            crate::text::write_terminal_safe(&mut w, word.as_bytes(), 63);
+            warn.fill(
+                "quota {}: no device is named '{}' yet (netmon devices lists the names)\n",
+                &[&q.name, w.as_str()],
+            );
+        }
     }
     if json {
         out.push_bytes(b"{\"quotas\":[");
