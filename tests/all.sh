@@ -52,6 +52,9 @@ step "router build: mips (big-endian) under qemu" \
 # on the files as packed.
 step "ipk package checks: mips" \
 	bash tests/package.sh --no-build mips-unknown-linux-musl
+# JSON, node --check, ACL == the views' fs.exec argv, the views rendered
+# in headless Chromium on real netmon output (network-namespace lab).
+step "luci-app-netmon checks" bash tests/luci.sh
 step "fuzz targets (short runs)" bash tests/fuzz.sh
 step "cargo test" cargo_test
 
