@@ -1,7 +1,8 @@
 #!/bin/bash
 # Packs built router binaries into OpenWrt packages:
 #   cross/package.sh [TARGET...]   (default: all four; run cross/build.sh first)
-# writes dist/netmon_<version>_<arch>.ipk.
+# writes dist/netmon_<version>_<arch>.ipk, and dist/luci-app-netmon_<version>_all.ipk
+# (the LuCI app in luci-app-netmon/: no binary, one package for every arch).
 #
 # OpenWrt's ipk is NOT Debian's ar archive (opkg rejects that): it is a
 # gzipped tar of ./debian-binary, ./data.tar.gz and ./control.tar.gz, made
@@ -75,6 +76,57 @@ CONTROL
 	done
 }
 
+# luci-app-netmon: luci-app-netmon/htdocs goes to /www and root/ to /, as
+# luci.mk installs a LuCI app; every file 0644 (served or read, never run).
+LUCI=$ROOT/luci-app-netmon
+stage_luci_data() { # DIR
+	local d=$1 f
+	install -d -m 0755 "$d/www"
+	(cd "$LUCI/htdocs" && find . -type f) | sort | while read -r f; do
+		install -D -m 0644 "$LUCI/htdocs/$f" "$d/www/$f"
+	done
+	(cd "$LUCI/root" && find . -type f) | sort | while read -r f; do
+		install -D -m 0644 "$LUCI/root/$f" "$d/$f"
+	done
+	find "$d" -type d -exec chmod 0755 {} +
+}
+
+stage_luci_control() { # INSTALLED_SIZE DIR
+	local d=$2
+	install -d -m 0755 "$d"
+	cat >"$d/control" <<CONTROL
+Package: luci-app-netmon
+Version: $VERSION
+Depends: netmon, luci-base
+Source: netmon
+SourceName: luci-app-netmon
+License: $LICENSE
+Section: luci
+Maintainer: $MAINTAINER
+Architecture: all
+Installed-Size: $1
+Description: LuCI support for netmon
+ Status -> netmon: meters with a 14-day chart, devices (block/unblock),
+ quotas; Services -> netmon: the settings. Runs only the netmon commands its
+ ACL names.
+CONTROL
+	chmod 0644 "$d/control"
+	install -m 0755 "$LUCI/control/postinst" "$d/postinst"
+}
+
+# ipk from a staged package dir (data/, control/) to FILE.
+pack_ipk() { # PKGDIR FILE
+	local p=$1
+	mkdir -p "$p/out"
+	pack "$p/control" >"$p/out/control.tar.gz"
+	echo 2.0 >"$p/out/debian-binary"
+	touch -d "@$EPOCH" "$p/out/"*
+	tar -C "$p/out" --format=gnu --numeric-owner --owner=0 --group=0 \
+		--mtime="@$EPOCH" -cf - ./debian-binary ./data.tar.gz ./control.tar.gz |
+		gzip -9n >"$2"
+	echo "cross: $2 ($(stat -c %s "$2") bytes)" >&2
+}
+
 mkdir -p dist
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -92,12 +144,11 @@ for t in "$@"; do
 	# As ipkg-build: Installed-Size is the uncompressed data tar's size.
 	size=$(gzip -dc "$work/pkg/out/data.tar.gz" | wc -c)
 	stage_control "$arch" "$size" "$work/pkg/control"
-	pack "$work/pkg/control" >"$work/pkg/out/control.tar.gz"
-	echo 2.0 >"$work/pkg/out/debian-binary"
-	touch -d "@$EPOCH" "$work/pkg/out/"*
-	ipk=dist/netmon_${VERSION}_$arch.ipk
-	tar -C "$work/pkg/out" --format=gnu --numeric-owner --owner=0 --group=0 \
-		--mtime="@$EPOCH" -cf - ./debian-binary ./data.tar.gz ./control.tar.gz |
-		gzip -9n >"$ipk"
-	echo "cross: $ipk ($(stat -c %s "$ipk") bytes)" >&2
+	pack_ipk "$work/pkg" "dist/netmon_${VERSION}_$arch.ipk"
 done
+
+rm -rf "$work/luci" && mkdir -p "$work/luci/data" "$work/luci/out"
+stage_luci_data "$work/luci/data"
+pack "$work/luci/data" >"$work/luci/out/data.tar.gz"
+stage_luci_control "$(gzip -dc "$work/luci/out/data.tar.gz" | wc -c)" "$work/luci/control"
+pack_ipk "$work/luci" "dist/luci-app-netmon_${VERSION}_all.ipk"

@@ -11,7 +11,9 @@
 # as packed, the init script and sysupgrade hook as packed
 # (tests/initscript.sh), the feed Makefile installing the same files, the
 # package scripts against a temporary root (IPKG_INSTROOT), byte-identical
-# repacking.
+# repacking. And luci-app-netmon's ipk (arch all): format, control, its files
+# at LuCI's paths with the repository's bytes, installed as opkg lays it out
+# beside netmon, its feed Makefile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=SCRIPTDIR/../cross/lib.sh
@@ -227,10 +229,100 @@ cp "$tab" "$w/tab-before"
 run postinst configure && run prerm remove
 check "no /lib/functions.sh (not OpenWrt): scripts do nothing" cmp -s "$tab" "$w/tab-before"
 
+# --- luci-app-netmon ------------------------------------------------------------
+lipk=dist/luci-app-netmon_${version}_all.ipk
+check "cross/package.sh wrote $lipk" test -f "$lipk"
+l=$w/luci
+mkdir -p "$l/outer" "$l/control" "$l/data"
+tar -tzf "$lipk" >"$l/members" 2>/dev/null || true
+check "luci ipk: gzipped tar of exactly ./debian-binary ./data.tar.gz ./control.tar.gz" \
+	cmp -s "$l/members" "$w/want-members"
+tar -C "$l/outer" -xzf "$lipk"
+check "luci ipk: debian-binary is \"2.0\\n\"" cmp -s "$l/outer/debian-binary" "$w/want-db"
+tar -C "$l/control" -xzf "$l/outer/control.tar.gz"
+tar -C "$l/data" -xzf "$l/outer/data.tar.gz"
+lfield() { sed -n "s/^$1: //p" "$l/control/control"; }
+check "luci control: Package luci-app-netmon" test "$(lfield Package)" = luci-app-netmon
+check "luci control: Architecture all" test "$(lfield Architecture)" = all
+check "luci control: Depends netmon, luci-base" test "$(lfield Depends)" = "netmon, luci-base"
+check "luci control: Version $version" test "$(lfield Version)" = "$version"
+check "luci control: Installed-Size is the uncompressed data size" \
+	test "$(lfield Installed-Size)" = "$(gzip -dc "$l/outer/data.tar.gz" | wc -c)"
+tar -tvzf "$l/outer/control.tar.gz" | awk '{print $1, $2, $6}' >"$l/control-list"
+printf '%s\n' 'drwxr-xr-x 0/0 ./' '-rw-r--r-- 0/0 ./control' '-rwxr-xr-x 0/0 ./postinst' \
+	>"$l/want-control-list"
+check "luci control.tar.gz: control and postinst, modes, owner 0:0" \
+	cmp -s "$l/control-list" "$l/want-control-list"
+check "shellcheck: luci postinst (as packed)" shellcheck -s sh "$l/control/postinst"
+tar -tvzf "$l/outer/data.tar.gz" | awk '{print $1, $2, $6}' >"$l/data-list"
+cat >"$l/want-data-list" <<'LIST'
+drwxr-xr-x 0/0 ./
+drwxr-xr-x 0/0 ./usr/
+drwxr-xr-x 0/0 ./usr/share/
+drwxr-xr-x 0/0 ./usr/share/luci/
+drwxr-xr-x 0/0 ./usr/share/luci/menu.d/
+-rw-r--r-- 0/0 ./usr/share/luci/menu.d/luci-app-netmon.json
+drwxr-xr-x 0/0 ./usr/share/rpcd/
+drwxr-xr-x 0/0 ./usr/share/rpcd/acl.d/
+-rw-r--r-- 0/0 ./usr/share/rpcd/acl.d/luci-app-netmon.json
+drwxr-xr-x 0/0 ./www/
+drwxr-xr-x 0/0 ./www/luci-static/
+drwxr-xr-x 0/0 ./www/luci-static/resources/
+drwxr-xr-x 0/0 ./www/luci-static/resources/view/
+drwxr-xr-x 0/0 ./www/luci-static/resources/view/netmon/
+-rw-r--r-- 0/0 ./www/luci-static/resources/view/netmon/devices.js
+-rw-r--r-- 0/0 ./www/luci-static/resources/view/netmon/overview.js
+-rw-r--r-- 0/0 ./www/luci-static/resources/view/netmon/quotas.js
+-rw-r--r-- 0/0 ./www/luci-static/resources/view/netmon/settings.js
+LIST
+if cmp -s "$l/data-list" "$l/want-data-list"; then
+	ok "luci data.tar.gz: views in /www/luci-static/resources/view/netmon/, menu.d, rpcd acl.d; 0644, owner 0:0"
+else
+	bad "luci data.tar.gz: files at LuCI's paths, modes, owner"
+	diff "$l/want-data-list" "$l/data-list" | sed 's/^/     /' || true
+fi
+same_as_repo() {
+	local f
+	for f in luci-app-netmon/htdocs/luci-static/resources/view/netmon/*.js \
+		luci-app-netmon/root/usr/share/luci/menu.d/luci-app-netmon.json \
+		luci-app-netmon/root/usr/share/rpcd/acl.d/luci-app-netmon.json; do
+		case $f in
+		*/htdocs/*) cmp -s "$f" "$l/data/www/${f#luci-app-netmon/htdocs/}" || return 1 ;;
+		*) cmp -s "$f" "$l/data/${f#luci-app-netmon/root/}" || return 1 ;;
+		esac
+	done
+}
+check "luci ipk: the repository's views, menu and ACL, byte for byte" same_as_repo
+# Installed as opkg lays a package out, into the root netmon is in: the
+# ACL's command is the binary netmon installs; postinst under IPKG_INSTROOT
+# (an image build) touches nothing and succeeds.
+tar -C "$r" -xzf "$l/outer/data.tar.gz"
+for s in control postinst; do
+	cp -p "$l/control/$s" "$r/usr/lib/opkg/info/luci-app-netmon.$s"
+done
+luci_installed() {
+	[ -x "$r/usr/sbin/netmon" ] &&
+		[ -f "$r/usr/share/rpcd/acl.d/luci-app-netmon.json" ] &&
+		[ -f "$r/usr/share/luci/menu.d/luci-app-netmon.json" ] &&
+		[ -f "$r/www/luci-static/resources/view/netmon/overview.js" ] &&
+		grep -q '"/usr/sbin/netmon devices --format json"' "$r/usr/share/rpcd/acl.d/luci-app-netmon.json"
+}
+check "luci ipk installed beside netmon: the ACL's /usr/sbin/netmon is netmon's binary" luci_installed
+check "luci postinst with IPKG_INSTROOT: exits 0" \
+	env IPKG_INSTROOT="$r" sh "$r/usr/lib/opkg/info/luci-app-netmon.postinst" configure
+lm=openwrt/luci-app-netmon/Makefile
+luci_makefile() {
+	grep -qx 'include ../../luci.mk' "$lm" && grep -qx 'LUCI_DEPENDS:=+luci-base +netmon' "$lm" &&
+		grep -qx 'LUCI_PKGARCH:=all' "$lm"
+}
+check "$lm: a luci.mk app, depends on luci-base and netmon (as the ipk), arch all" luci_makefile
+
 # --- reproducible -------------------------------------------------------------
 cp "$ipk" "$w/first.ipk"
+cp "$lipk" "$w/first-luci.ipk"
 cross/package.sh "$t" 2>/dev/null
 check "repacking gives the same bytes" cmp -s "$ipk" "$w/first.ipk"
+check "repacking gives the same luci-app-netmon bytes" cmp -s "$lipk" "$w/first-luci.ipk"
 
 if [ $fails -ne 0 ]; then
 	echo "tests/package.sh: $fails check(s) failed for $ipk"
