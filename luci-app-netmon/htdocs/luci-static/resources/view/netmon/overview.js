@@ -1,7 +1,6 @@
 'use strict';
 'require view';
 'require fs';
-'require ui';
 
 // Status -> netmon -> Overview: the meters of `netmon report --format json
 // --days 14` and a bar chart of their last 14 days. Every string from the
