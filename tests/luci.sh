@@ -174,7 +174,7 @@ else
 	ok "lab: real netmon JSON from a LAN bridge with two devices (one hostile name, blocked) and a quota"
 	mkdir "$w/page"
 	cp tests/luci/page.html tests/luci/fake-luci.js tests/luci/run-views.js "$w/page/"
-	pycheck wrap "$VIEWS" "$w/data" "$w/page"
+	pycheck wrap "$VIEWS" "$w/data" "$w/page" "$ACL"
 	# --virtual-time-budget: the page's promises and timers run to the end
 	# before the DOM is dumped.
 	if "$CHROMIUM" --headless --no-sandbox --disable-gpu --virtual-time-budget=10000 \

@@ -4,9 +4,10 @@
       the ACL grants exactly the netmon argv the views pass to fs.exec
       (both ways), the read part grants no write, the menu and the view
       files agree.
-  check.py wrap VIEWS_DIR DATA_DIR OUT_DIR
+  check.py wrap VIEWS_DIR DATA_DIR OUT_DIR ACL_JSON
       views.js (each view as LuCI's loader runs it: a function of the
-      modules it requires) and data.js (what the real binary printed).
+      modules it requires) and data.js (what the real binary printed, and
+      the ACL's exec entries, which the fake fs.exec enforces as rpcd does).
   check.py dom DUMP DATA_DIR SRC_DIR
       what the views rendered in Chromium (--dump-dom) against the data.
 
@@ -114,7 +115,7 @@ def acl(vdir, acl_path, menu_path):
               for k in ("admin/status/netmon", "admin/services/netmon")))
 
 
-def wrap(vdir, ddir, out):
+def wrap(vdir, ddir, out, acl_path):
     with open(os.path.join(out, "views.js"), "w") as w:
         w.write("var NETMON_VIEWS = {};\n")
         for f in views(vdir):
@@ -126,6 +127,9 @@ def wrap(vdir, ddir, out):
     with open(os.path.join(out, "data.js"), "w") as w:
         w.write("var NETMON_DATA = %s;\n" % json.dumps(stdout))
         w.write("var HOSTILE = %s;\n" % json.dumps(open(os.path.join(ddir, "hostile")).read()))
+        g = json.load(open(acl_path))["luci-app-netmon"]
+        entries = sorted(set(g["read"]["file"]) | set(g["write"]["file"]))
+        w.write("var NETMON_ACL = %s;\n" % json.dumps(entries))
 
 
 class Tree(html.parser.HTMLParser):
@@ -204,6 +208,8 @@ def dom(dump, ddir, src):
     body = next(n for n in walk(root) if n[0] == "body")
     check("the page ran to the end", body[1].get("data-done") == "1")
     check("no error in any view", not text(by_id(root, "errors")).strip(), text(by_id(root, "errors")))
+    check("no fs.exec call was refused by the ACL (checked as rpcd does)",
+          text(by_id(root, "denied")).strip() == "[]", text(by_id(root, "denied")))
 
     meters = by_id(root, "netmon-meters")
     check("overview: meters table rendered", meters is not None)

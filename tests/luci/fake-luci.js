@@ -9,6 +9,7 @@
 'use strict';
 
 var NETMON_CALLS = [];
+var NETMON_DENIED = [];
 
 function isNode(x) {
 	return x !== null && typeof x === 'object' && typeof x.nodeType === 'number';
@@ -87,18 +88,34 @@ var view = {
 	}
 };
 
-// Answers exactly the argv the netmon binary was run with to make the
-// data (NETMON_DATA: "ARGV JOINED BY SPACES" -> stdout); block and unblock
-// succeed with no output; anything else fails as rpcd's ACL would refuse it.
+// rpcd's check for the file object's exec: the command line, "command arg
+// arg...", must match an entry of the session's ACL (NETMON_ACL: the
+// package's read and write entries) as a glob (fnmatch without
+// FNM_PATHNAME: * matches anything, spaces and slashes too).
+function granted(line) {
+	return NETMON_ACL.some(function(p) {
+		var re = p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+		return new RegExp('^' + re + '$').test(line);
+	});
+}
+
+// What rpcd refuses is rejected, as LuCI's fs.exec rejects a failed ubus
+// call. Otherwise the argv the netmon binary was run with to make the data
+// (NETMON_DATA: "ARGV JOINED BY SPACES" -> stdout) get that output; block
+// and unblock succeed with none.
 var fs = {
 	exec: function(cmd, argv) {
 		NETMON_CALLS.push([ cmd ].concat(argv));
 		var key = argv.join(' ');
+		if (!granted(cmd + ' ' + key)) {
+			NETMON_DENIED.push(cmd + ' ' + key);
+			return Promise.reject(new Error('PermissionError: ' + cmd + ' ' + key));
+		}
 		if (cmd === '/usr/sbin/netmon' && Object.prototype.hasOwnProperty.call(NETMON_DATA, key))
 			return Promise.resolve({ code: 0, stdout: NETMON_DATA[key], stderr: '' });
 		if (cmd === '/usr/sbin/netmon' && (argv[0] === 'block' || argv[0] === 'unblock'))
 			return Promise.resolve({ code: 0, stdout: '', stderr: '' });
-		return Promise.resolve({ code: 255, stdout: '', stderr: 'Access denied: ' + cmd + ' ' + key });
+		return Promise.resolve({ code: 1, stdout: '', stderr: 'no test data for ' + key });
 	}
 };
 

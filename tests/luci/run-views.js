@@ -49,6 +49,7 @@ async function main() {
 		return c[1] === 'block' || c[1] === 'unblock';
 	})));
 	note('calls', JSON.stringify(NETMON_CALLS));
+	note('denied', JSON.stringify(NETMON_DENIED));
 	// The control: the hostile name, its alert renamed, as a BARE string
 	// child, which LuCI (and fake-luci.js) set as innerHTML. It must become
 	// an <img> whose onerror runs, or this test could not tell escaped text
@@ -63,6 +64,11 @@ window.alert = function(msg) {
 };
 window.addEventListener('error', function(e) {
 	note('errors', String(e.message));
+});
+// A click handler's failure, if the browser reports it (a refused fs.exec
+// is also listed in NETMON_DENIED).
+window.addEventListener('unhandledrejection', function(e) {
+	note('errors', 'unhandled: ' + e.reason);
 });
 main().catch(function(e) {
 	note('errors', 'main: ' + e);
