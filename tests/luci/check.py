@@ -197,6 +197,11 @@ def human(n):
     return ("%.1f" % n if i else "%d" % n) + " " + units[i]
 
 
+def shown(d):
+    """A device's name as the devices view shows it."""
+    return "(other devices)" if d.get("other") else d["name"] or "-"
+
+
 def dom(dump, ddir, src):
     raw = open(dump).read()
     t = Tree()
@@ -230,7 +235,7 @@ def dom(dump, ddir, src):
     devs = by_id(root, "netmon-devices")
     check("devices: table rendered", devs is not None)
     got = sorted(r[:2] + r[4:6] for r in rows(devs)) if devs else []
-    want = sorted([d["name"] or "-", d["mac"], human(d["download_bytes"]), human(d["upload_bytes"])]
+    want = sorted([shown(d), d["mac"] or "other", human(d["download_bytes"]), human(d["upload_bytes"])]
                   for d in data["devices"]["devices"])
     check("devices: one row per device with name, MAC, download, upload", got == want,
           {"got": got, "want": want})
@@ -247,7 +252,7 @@ def dom(dump, ddir, src):
     check("control: a bare string child (LuCI's innerHTML trap) does become an <img> and runs",
           any(n[0] == "img" for n in walk(control)) and "control" in alerts, alerts)
     order = lambda i: json.loads(text(by_id(root, i)))
-    by_total = [d["name"] or "-" for d in sorted(data["devices"]["devices"],
+    by_total = [shown(d) for d in sorted(data["devices"]["devices"],
                 key=lambda d: -(d["download_bytes"] + d["upload_bytes"]))]
     check("devices: sorted by total, largest first", order("order-default") == by_total,
           order("order-default"))

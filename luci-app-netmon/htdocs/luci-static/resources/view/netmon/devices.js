@@ -35,7 +35,7 @@ function json(res) {
 
 // Columns: title, value used for sorting, cell text.
 var COLUMNS = [
-	[ _('Name'), function(d) { return (d.name || '').toLowerCase(); }, function(d) { return d.name || '-'; } ],
+	[ _('Name'), function(d) { return (d.name || '').toLowerCase(); }, function(d) { return d.other ? _('(other devices)') : (d.name || '-'); } ],
 	[ _('MAC'), function(d) { return d.mac || ''; }, function(d) { return d.mac || _('other'); } ],
 	[ _('IPv4'), function(d) { return d.ipv4 || ''; }, function(d) { return d.ipv4 || '-'; } ],
 	[ _('IPv6'), function(d) { return d.ipv6 || ''; }, function(d) { return d.ipv6 || '-'; } ],
