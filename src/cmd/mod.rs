@@ -9,6 +9,7 @@ mod devices;
 mod forget;
 mod mail_requeue;
 mod mail_test;
+mod metrics;
 mod quota;
 mod report;
 mod shutdown;
@@ -50,6 +51,7 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Blocked(json) => blocked::run(&mut cx, *json, &mut out, warn)?,
         Action::Quota(json) => quota::run(&mut cx, *json, &mut out, warn)?,
         Action::Top(v) => top::run(&mut cx, *v)?,
+        Action::Metrics => metrics::run(&mut cx, &mut out, warn)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));
