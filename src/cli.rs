@@ -916,6 +916,17 @@ mod tests {
     }
 
     #[test]
+    fn metrics_takes_no_arguments() {
+        assert_eq!(run(&["metrics"]).action, Action::Metrics);
+        assert!(parse(&["metrics", "--format", "json"]).is_err());
+        let h = help(&["metrics", "--help"]);
+        assert!(
+            h.starts_with("Usage: netmon metrics\n\nUpdate, then print"),
+            "{h}"
+        );
+    }
+
+    #[test]
     fn help_is_not_an_error() {
         assert!(matches!(parse(&["--help"]), Ok(Parsed::Help(_))));
         assert!(matches!(parse(&["report", "--help"]), Ok(Parsed::Help(_))));
