@@ -1607,10 +1607,6 @@ config mail 'mail'
         );
         // The WAN examples are the default meters, on the DSA name.
         assert_eq!(c.meters[..2], wan_pair("wan"));
-        assert_eq!(
-            c.metrics_file.as_deref(),
-            Some("/var/prometheus/netmon.prom")
-        );
     }
 
     #[test]
