@@ -1,0 +1,319 @@
+//! The dashboard page (`/cgi-bin/netmon`, see `cmd::cgi`): the meters
+//! (today, this billing month, since the last report, total), a 30-day
+//! chart per meter, the devices (today and this month, name, MAC,
+//! addresses), a 30-day chart for each of the largest devices, the
+//! quotas (used, limit, left) and the devices cut off now. Also the small
+//! page a refused or failed request gets (`error_page`).
+//!
+//! It shares the mail report's renderer (`report::html`): the same
+//! tables, escaping and SVG chart. Invariants are the mail's: no script,
+//! no event attribute, no external resource, every name from outside the
+//! code escaped. The page adds what a browser wants and a mail client
+//! drops: a viewport for phones and one `<style>` element (the page is
+//! served with `style-src 'unsafe-inline'` and nothing else allowed).
+//!
+//! Pure: the caller passes the state as last saved, the config's quotas,
+//! the calendar and the time; the page says when the state was saved.
+
+use super::html::{chart, device_cells, escape, h3, more_row, size_cells, table_head, CELL, HEAD};
+use super::{day_rows, device_day_rows, devices, meter_names};
+use crate::calendar::Calendar;
+use crate::device::{Mac, Offload};
+use crate::quota::Quota;
+use crate::state::{Cut, State};
+use crate::text::{write_html_escaped, Buf};
+use crate::units::write_human as size;
+
+/// Days in each chart.
+pub const CHART_DAYS: u8 = 30;
+/// Most devices listed; the rest are summed in one row.
+pub const PAGE_DEVICES: usize = 50;
+/// The largest devices (this month) that get a chart of their own.
+pub const DEVICE_CHARTS: usize = 3;
+
+/// Phones first: the tables scroll sideways in their box, charts shrink.
+const STYLE: &str = "body{font-family:Helvetica,Arial,sans-serif;color:#222;margin:8px;\
+max-width:60em}h1{font-size:1.4em;margin:0 0 4px 0}.s{overflow-x:auto}\
+svg{max-width:100%;height:auto}td,th{white-space:nowrap}";
+
+/// What the page shows.
+pub struct Page<'a> {
+    /// The state as the last update saved it.
+    pub st: &'a State,
+    /// The configured meters, config order (retired ones are added).
+    pub configured: &'a [&'a str],
+    pub quotas: &'a [Quota],
+    pub cal: &'a Calendar,
+    /// The time of the request: which day is today.
+    pub now: i64,
+    pub offload: Offload,
+}
+
+/// The start of a document titled `title` (plain text), up to `<body>`.
+fn head(b: &mut Buf, title: &str) {
+    b.fill(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{}</style>\n</head>\n<body>\n",
+        &[title, STYLE],
+    );
+}
+
+fn tail(b: &mut Buf) {
+    b.push_bytes(b"</body>\n</html>\n");
+}
+
+/// A small page for a request netmon refuses or cannot answer: `title`
+/// (plain text from the code) and `message` (escaped: it may quote the
+/// request or a path).
+pub fn error_page(b: &mut Buf, title: &str, message: &str) {
+    head(b, title);
+    b.fill("<h1>{}</h1>\n<p>", &[title]);
+    write_html_escaped(b, message.as_bytes(), usize::MAX);
+    b.push_bytes(b"</p>\n");
+    tail(b);
+}
+
+/// The whole dashboard.
+pub fn render(p: &Page<'_>, b: &mut Buf) {
+    head(b, "Network usage");
+    b.push_bytes(b"<h1>Network usage</h1>\n");
+    intro(p, b);
+    let names = meter_names(p.st, p.configured);
+    meters(p, &names, b);
+    devices_section(p, b);
+    quotas(p, b);
+    blocked(p, b);
+    tail(b);
+}
+
+/// When the numbers are from, and what the reader must know about them.
+fn intro(p: &Page<'_>, b: &mut Buf) {
+    let zone = &p.cal.zone;
+    b.push_bytes(b"<p>As of the last update, ");
+    let _ = zone.write_human(b, p.st.updated);
+    b.push_bytes(b" (cron runs <code>netmon update</code>; this page only reads what it saved). Counting since ");
+    let _ = zone.write_human(b, p.st.created);
+    b.push_bytes(b".</p>\n");
+    if p.st.stopped {
+        b.push_bytes(b"<p><b>netmon is stopped</b> (netmon stop): nothing is counted until netmon start.</p>\n");
+    }
+    if p.st.reset_pending {
+        b.push_bytes(
+            b"<p style=\"color:#b00020;font-weight:bold;\">RESET DETECTED: the counters \
+            restarted since the last report; usage is counted from the new counters.</p>\n",
+        );
+    }
+    if p.offload != Offload::Off {
+        b.fill("<p><b>Note:</b> {}.</p>\n", &[p.offload.sentence()]);
+    }
+}
+
+/// The meters' table, then a chart per meter.
+fn meters(p: &Page<'_>, names: &[&str], b: &mut Buf) {
+    h3(b, "Meters");
+    if names.is_empty() {
+        b.push_bytes(b"<p>No meter has counted anything yet.</p>\n");
+        return;
+    }
+    let (today, period) = (p.cal.day(p.now), p.cal.period(p.cal.day(p.now)));
+    b.push_bytes(b"<div class=\"s\">\n");
+    table_head(
+        b,
+        &[
+            "Meter",
+            "Today",
+            "This month",
+            "Since the last report",
+            "Total",
+        ],
+    );
+    for name in names {
+        let Some(m) = p.st.meter(name) else { continue };
+        let _ = ufmt::uwrite!(b, "<tr><th style=\"{}\">", HEAD);
+        escape(b, name);
+        b.push_bytes(b"</th>");
+        let values = [
+            m.day(today).bytes,
+            m.month(period).bytes,
+            p.st.period(m).bytes,
+        ];
+        size_cells_open(b, &values);
+        size_cells(b, &[m.total.bytes]);
+    }
+    b.push_bytes(b"</table>\n</div>\n");
+    for name in names {
+        let t = day_rows(p.st, &[name], p.cal, p.now, CHART_DAYS);
+        let mut title = Buf::new();
+        escape(&mut title, name);
+        title.push_bytes(b", last 30 days");
+        h3(b, title.as_str());
+        chart(&t.rows, &[name], b);
+    }
+}
+
+/// Size cells without the end of the row.
+fn size_cells_open(b: &mut Buf, values: &[u64]) {
+    for v in values {
+        let _ = ufmt::uwrite!(b, "<td style=\"{}\">", CELL);
+        let _ = size(b, *v);
+        b.push_bytes(b"</td>");
+    }
+}
+
+/// The devices with traffic this month (today's too), largest first; then
+/// a chart for each of the largest.
+fn devices_section(p: &Page<'_>, b: &mut Buf) {
+    let month = devices::rows(
+        p.st,
+        p.cal,
+        p.now,
+        devices::Span::Month,
+        devices::Sort::Total,
+    );
+    if month.is_empty() && p.st.devices.is_empty() {
+        return; // devices are not counted
+    }
+    h3(b, "Devices this month");
+    if month.is_empty() {
+        b.push_bytes(b"<p>No device traffic this month.</p>\n");
+        return;
+    }
+    let today = p.cal.day(p.now);
+    b.push_bytes(b"<div class=\"s\">\n");
+    table_head(
+        b,
+        &[
+            "Device",
+            "MAC",
+            "Addresses",
+            "Today down",
+            "Today up",
+            "Month down",
+            "Month up",
+        ],
+    );
+    let shown = month.len().min(PAGE_DEVICES);
+    for r in &month[..shown] {
+        device_cells(b, r.dev);
+        let _ = ufmt::uwrite!(b, "<td style=\"{};text-align:left\">", CELL);
+        devices::ip_text(b, r.dev);
+        b.push_bytes(b"</td>");
+        let (down, up) = r.dev.day(today);
+        size_cells(b, &[down, up, r.down, r.up]);
+    }
+    let rest = &month[shown..];
+    if !rest.is_empty() {
+        let sum =
+            |f: fn(&devices::Row<'_>) -> u64| rest.iter().fold(0u64, |a, r| a.saturating_add(f(r)));
+        more_row(b, rest.len(), 4);
+        size_cells(b, &[sum(|r| r.down), sum(|r| r.up)]);
+    }
+    b.push_bytes(b"</table>\n</div>\n");
+    for r in month.iter().filter(|r| !r.is_other()).take(DEVICE_CHARTS) {
+        let mut title = Buf::new();
+        device_title(&mut title, r.dev.mac, &r.dev.name);
+        title.push_bytes(b", last 30 days");
+        h3(b, title.as_str());
+        let t = device_day_rows(r.dev, p.cal, p.now, CHART_DAYS);
+        chart(&t.rows, &["download", "upload"], b);
+    }
+}
+
+/// A device as a heading: its name (escaped), else its MAC.
+fn device_title(b: &mut Buf, mac: Mac, name: &[u8]) {
+    if name.is_empty() {
+        let _ = mac.write(b);
+    } else {
+        write_html_escaped(b, name, super::html::MAX_NAME_CHARS);
+    }
+}
+
+/// A device's name and MAC cells by MAC (it may have left the state).
+fn device_by_mac(p: &Page<'_>, mac: Mac, b: &mut Buf) {
+    match p.st.device(mac) {
+        Some(d) => device_cells(b, d),
+        None => device_cells(b, &crate::state::DeviceState::new(mac)),
+    }
+}
+
+/// Each quota's use per device: used, limit, left, and whether it cut.
+fn quotas(p: &Page<'_>, b: &mut Buf) {
+    if p.quotas.is_empty() {
+        return;
+    }
+    h3(b, "Quotas");
+    let uses = p.st.quota_uses(p.quotas, p.cal, p.now);
+    if uses.is_empty() {
+        b.push_bytes(b"<p>No device has a quota yet.</p>\n");
+        return;
+    }
+    b.push_bytes(b"<div class=\"s\">\n");
+    table_head(
+        b,
+        &["Device", "MAC", "Quota", "Used", "Limit", "Left", "State"],
+    );
+    for u in &uses {
+        let Some(q) = p.quotas.get(u.quota) else {
+            continue;
+        };
+        device_by_mac(p, u.mac, b);
+        let _ = ufmt::uwrite!(b, "<td style=\"{};text-align:left\">", CELL);
+        escape(b, &q.name);
+        b.fill(" ({}, {})</td>", &[q.direction.as_str(), q.period.as_str()]);
+        size_cells_open(b, &[u.used, q.limit, q.limit.saturating_sub(u.used)]);
+        let state = match (u.used >= q.limit, q.block) {
+            (true, true) => "used up: cut off",
+            (true, false) => "used up",
+            (false, _) => "",
+        };
+        let _ = ufmt::uwrite!(
+            b,
+            "<td style=\"{};text-align:left\">{}</td></tr>\n",
+            CELL,
+            state
+        );
+    }
+    b.push_bytes(b"</table>\n</div>\n");
+}
+
+/// The devices cut off now: by the admin (until when) or by a quota.
+fn blocked(p: &Page<'_>, b: &mut Buf) {
+    let mut cuts = p.st.cuts(p.quotas, p.cal, p.now);
+    if cuts.is_empty() && p.quotas.is_empty() && p.st.blocks.is_empty() {
+        return;
+    }
+    h3(b, "Blocked devices");
+    if cuts.is_empty() {
+        b.push_bytes(b"<p>No device is blocked.</p>\n");
+        return;
+    }
+    cuts.sort_by_key(|c| c.0);
+    b.push_bytes(b"<div class=\"s\">\n");
+    table_head(b, &["Device", "MAC", "Why", "Until"]);
+    for (mac, cut) in &cuts {
+        device_by_mac(p, *mac, b);
+        let _ = ufmt::uwrite!(b, "<td style=\"{};text-align:left\">", CELL);
+        let until = match cut {
+            Cut::Block(k) => {
+                b.push_bytes(b"blocked by the admin");
+                k.until
+            }
+            Cut::Quota(i, end) => {
+                b.push_bytes(b"quota ");
+                escape(b, p.quotas.get(*i).map_or("", |q| q.name.as_str()));
+                b.push_bytes(b" used up");
+                Some(*end)
+            }
+        };
+        let _ = ufmt::uwrite!(b, "</td><td style=\"{};text-align:left\">", CELL);
+        match until {
+            Some(t) => {
+                let _ = p.cal.zone.write_human(b, t);
+            }
+            None => b.push_bytes(b"netmon unblock"),
+        }
+        b.push_bytes(b"</td></tr>\n");
+    }
+    b.push_bytes(b"</table>\n</div>\n");
+}
