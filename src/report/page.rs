@@ -24,6 +24,9 @@ use crate::state::{Cut, State};
 use crate::text::{write_html_escaped, Buf};
 use crate::units::write_human as size;
 
+/// A cell of text (the shared `CELL` is for numbers).
+const TEXT: &str = "padding:4px 10px;border-bottom:1px solid #ddd;text-align:left";
+
 /// Days in each chart.
 pub const CHART_DAYS: u8 = 30;
 /// Most devices listed; the rest are summed in one row.
@@ -79,7 +82,9 @@ pub fn render(p: &Page<'_>, b: &mut Buf) {
     head(b, "Network usage");
     b.push_bytes(b"<h1>Network usage</h1>\n");
     intro(p, b);
-    let names = meter_names(p.st, p.configured);
+    // A configured meter the state does not hold yet has nothing to show.
+    let mut names = meter_names(p.st, p.configured);
+    names.retain(|n| p.st.meter(n).is_some());
     meters(p, &names, b);
     devices_section(p, b);
     quotas(p, b);
@@ -129,7 +134,9 @@ fn meters(p: &Page<'_>, names: &[&str], b: &mut Buf) {
         ],
     );
     for name in names {
-        let Some(m) = p.st.meter(name) else { continue };
+        let Some(m) = p.st.meter(name) else {
+            continue;
+        };
         let _ = ufmt::uwrite!(b, "<tr><th style=\"{}\">", HEAD);
         escape(b, name);
         b.push_bytes(b"</th>");
@@ -196,7 +203,7 @@ fn devices_section(p: &Page<'_>, b: &mut Buf) {
     let shown = month.len().min(PAGE_DEVICES);
     for r in &month[..shown] {
         device_cells(b, r.dev);
-        let _ = ufmt::uwrite!(b, "<td style=\"{};text-align:left\">", CELL);
+        let _ = ufmt::uwrite!(b, "<td style=\"{}\">", TEXT);
         devices::ip_text(b, r.dev);
         b.push_bytes(b"</td>");
         let (down, up) = r.dev.day(today);
@@ -258,7 +265,7 @@ fn quotas(p: &Page<'_>, b: &mut Buf) {
             continue;
         };
         device_by_mac(p, u.mac, b);
-        let _ = ufmt::uwrite!(b, "<td style=\"{};text-align:left\">", CELL);
+        let _ = ufmt::uwrite!(b, "<td style=\"{}\">", TEXT);
         escape(b, &q.name);
         b.fill(" ({}, {})</td>", &[q.direction.as_str(), q.period.as_str()]);
         size_cells_open(b, &[u.used, q.limit, q.limit.saturating_sub(u.used)]);
@@ -267,12 +274,7 @@ fn quotas(p: &Page<'_>, b: &mut Buf) {
             (true, false) => "used up",
             (false, _) => "",
         };
-        let _ = ufmt::uwrite!(
-            b,
-            "<td style=\"{};text-align:left\">{}</td></tr>\n",
-            CELL,
-            state
-        );
+        let _ = ufmt::uwrite!(b, "<td style=\"{}\">{}</td></tr>\n", TEXT, state);
     }
     b.push_bytes(b"</table>\n</div>\n");
 }
@@ -293,7 +295,7 @@ fn blocked(p: &Page<'_>, b: &mut Buf) {
     table_head(b, &["Device", "MAC", "Why", "Until"]);
     for (mac, cut) in &cuts {
         device_by_mac(p, *mac, b);
-        let _ = ufmt::uwrite!(b, "<td style=\"{};text-align:left\">", CELL);
+        let _ = ufmt::uwrite!(b, "<td style=\"{}\">", TEXT);
         let until = match cut {
             Cut::Block(k) => {
                 b.push_bytes(b"blocked by the admin");
@@ -306,7 +308,7 @@ fn blocked(p: &Page<'_>, b: &mut Buf) {
                 Some(*end)
             }
         };
-        let _ = ufmt::uwrite!(b, "</td><td style=\"{};text-align:left\">", CELL);
+        let _ = ufmt::uwrite!(b, "</td><td style=\"{}\">", TEXT);
         match until {
             Some(t) => {
                 let _ = p.cal.zone.write_human(b, t);
@@ -316,4 +318,225 @@ fn blocked(p: &Page<'_>, b: &mut Buf) {
         b.push_bytes(b"</td></tr>\n");
     }
     b.push_bytes(b"</table>\n</div>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::{Direction, Period};
+    use crate::report::fixture::{device, hostile_state};
+    use crate::state::{Count, DeviceReading, Generation, Reading};
+
+    /// 2026-12-02 12:00 UTC.
+    const NOW: i64 = 1_796_212_800;
+    const CAL: Calendar = Calendar::UTC;
+
+    /// The hostile devices, a meter that counted 1000 bytes yesterday and
+    /// 5000 today, a quota on the first device and a block on the second.
+    fn state() -> State {
+        let mut st = State::new(NOW - 2 * 86_400);
+        for (t, bytes) in [(NOW - 2 * 86_400, 0), (NOW - 86_400, 1000), (NOW, 6000)] {
+            let r = Reading {
+                time: t,
+                uptime: 0,
+                counts: [("wan_down".try_into().unwrap(), Count::new(1, bytes))]
+                    .into_iter()
+                    .collect(),
+                generation: Generation::default(),
+                reinstalled: false,
+                devices: DeviceReading::default(),
+            };
+            st.fold(&["wan_down"], &r, &CAL);
+        }
+        let mut devs = hostile_state().devices;
+        for d in &mut devs {
+            let key = CAL.day(NOW) as i32;
+            let slot = key.rem_euclid(d.days.len() as i32) as usize;
+            d.days[slot] = crate::state::Bucket {
+                key,
+                count: (3000, 70),
+            };
+            let p = CAL.period(CAL.day(NOW));
+            let slot = p.rem_euclid(d.months.len() as i32) as usize;
+            d.months[slot] = crate::state::Bucket {
+                key: p,
+                count: (9000, 700),
+            };
+        }
+        st.devices = devs;
+        let _ = st.block(st.devices[1].mac, NOW - 60, None);
+        st
+    }
+
+    fn quota() -> Quota {
+        Quota {
+            name: "cap<b>".into(),
+            devices: vec!["02:00:00:00:00:01".into()],
+            period: Period::Month,
+            limit: 9000,
+            direction: Direction::Down,
+            block: true,
+            mail: false,
+        }
+    }
+
+    fn page(st: &State, quotas: &[Quota]) -> String {
+        let p = Page {
+            st,
+            configured: &["wan_down"],
+            quotas,
+            cal: &CAL,
+            now: NOW,
+            offload: Offload::Off,
+        };
+        let mut b = Buf::new();
+        render(&p, &mut b);
+        b.into_string()
+    }
+
+    #[test]
+    fn a_whole_document_for_a_phone_with_no_script_and_nothing_external() {
+        let st = state();
+        let html = page(&st, &[quota()]);
+        assert!(html.starts_with(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        ));
+        assert!(html
+            .contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
+        assert!(html.ends_with("</body>\n</html>\n"));
+        assert_eq!(html.matches("<style>").count(), 1);
+        let lower = html.to_ascii_lowercase();
+        let outside_ns = lower.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+        for bad in [
+            "<script",
+            "http:",
+            "https:",
+            "<link",
+            "<img",
+            "url(",
+            "<iframe",
+            "<form",
+            "javascript:",
+        ] {
+            assert!(!outside_ns.contains(bad), "{bad} in {html}");
+        }
+        for (i, _) in lower.match_indices(" on") {
+            let word: String = lower[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
+            assert!(!lower[i + 1 + word.len()..].starts_with('='), "{word}");
+        }
+        // A chart per meter and per largest device.
+        assert_eq!(html.matches("<svg ").count(), 1 + DEVICE_CHARTS);
+        for l in html.lines() {
+            assert!(!l.chars().any(char::is_control), "{l:?}");
+        }
+    }
+
+    #[test]
+    fn meters_today_this_month_since_the_report_and_total() {
+        let html = page(&state(), &[]);
+        let row = html
+            .lines()
+            .find(|l| l.contains(">wan_down</th>"))
+            .expect("the meter's row");
+        let cells: Vec<&str> = row
+            .split("\">")
+            .skip(2)
+            .map(|c| c.split('<').next().unwrap_or(""))
+            .collect();
+        // Today 5000, this month 6000 (yesterday too), since the report
+        // (made when the state began) 6000, total 6000.
+        assert_eq!(
+            cells,
+            ["4.88 KiB", "5.86 KiB", "5.86 KiB", "5.86 KiB"],
+            "{row}"
+        );
+        assert!(html.contains(">wan_down, last 30 days</h3>"), "{html}");
+        assert!(
+            html.contains("<p>As of the last update, 2026-12-02 12:00:00 UTC"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn hostile_names_are_text_everywhere() {
+        let html = page(&state(), &[quota()]);
+        assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
+        assert!(!html.contains("<b>"), "{html}");
+        let name = "&lt;script&gt;alert(1)&lt;/script&gt;";
+        // Devices table, its chart's heading, the quota's row and the
+        // quota's cut.
+        assert_eq!(html.matches(name).count(), 4, "{html}");
+        assert!(
+            html.contains(&format!(">{name}, last 30 days</h3>")),
+            "{html}"
+        );
+        assert!(html.contains(">cap&lt;b&gt; (down, month)</td>"), "{html}");
+        assert!(html.contains("?[31mred?[0m"), "{html}");
+    }
+
+    #[test]
+    fn devices_today_and_month_quota_and_block() {
+        let html = page(&state(), &[quota()]);
+        let row = html
+            .lines()
+            .find(|l| {
+                // Its addresses cell: the devices table.
+                l.contains("&lt;script&gt;alert(1)&lt;/script&gt;</th>") && l.contains(">-</td>")
+            })
+            .expect("the device's row");
+        assert!(row.ends_with(">2.93 KiB</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">70 B</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">8.79 KiB</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">700 B</td></tr>"), "{row}");
+        // Quota: 9000 of 9000 used, none left, cut.
+        assert!(html.contains(">8.79 KiB</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">8.79 KiB</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">0 B</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:left\">used up: cut off</td>"), "{html}");
+        // Blocked: the admin's block (until unblocked) and the quota's cut.
+        assert!(html.contains(">blocked by the admin</td>"), "{html}");
+        assert!(html.contains(">netmon unblock</td>"), "{html}");
+        assert!(html.contains(">quota cap&lt;b&gt; used up</td>"), "{html}");
+        assert!(html.contains(">2027-01-01 00:00:00 UTC</td>"), "{html}");
+    }
+
+    #[test]
+    fn many_devices_are_cut_and_summed() {
+        let mut st = state();
+        let key = CAL.period(CAL.day(NOW));
+        st.devices = (0..PAGE_DEVICES as u8 + 2)
+            .map(|i| {
+                let mut d = device(i + 1, b"d", 0, 0);
+                let slot = key.rem_euclid(d.months.len() as i32) as usize;
+                d.months[slot] = crate::state::Bucket {
+                    key,
+                    count: (100, 1),
+                };
+                d
+            })
+            .collect();
+        let html = page(&st, &[]);
+        assert!(html.contains(">2 more devices</th>"), "{html}");
+        assert!(!html.contains(">Quotas</h3>"), "no quota configured");
+    }
+
+    #[test]
+    fn an_empty_state_says_so() {
+        let html = page(&State::new(NOW), &[]);
+        assert!(
+            html.contains("<p>No meter has counted anything yet.</p>"),
+            "{html}"
+        );
+        assert!(!html.contains("<svg"));
+        assert!(!html.contains("Devices this month"));
+    }
+
+    #[test]
+    fn error_pages_escape_the_message() {
+        let mut b = Buf::new();
+        error_page(&mut b, "400 Bad Request", "unknown key '<x>'");
+        let html = b.into_string();
+        assert!(
+            html.contains("<h1>400 Bad Request</h1>\n<p>unknown key &#39;&lt;x&gt;&#39;</p>"),
+            "{html}"
+        );
+        assert!(html.ends_with("</html>\n"));
+    }
 }
