@@ -228,12 +228,17 @@ pub(super) fn more_row(b: &mut Buf, more: usize, blank: usize) {
 
 /// A size cell per value, then the end of the row.
 pub(super) fn size_cells(b: &mut Buf, values: &[u64]) {
+    size_cells_open(b, values);
+    b.push_bytes(b"</tr>\n");
+}
+
+/// A size cell per value; the row goes on.
+pub(super) fn size_cells_open(b: &mut Buf, values: &[u64]) {
     for v in values {
         let _ = ufmt::uwrite!(b, "<td style=\"{}\">", CELL);
         let _ = size(b, *v);
         b.push_bytes(b"</td>");
     }
-    b.push_bytes(b"</tr>\n");
 }
 
 /// `t` with each `{}` replaced by the next of `nums`: one call per tag

@@ -15,14 +15,15 @@
 //! Pure: the caller passes the state as last saved, the config's quotas,
 //! the calendar and the time; the page says when the state was saved.
 
-use super::html::{chart, device_cells, escape, h3, more_row, size_cells, table_head, CELL, HEAD};
+use super::html::{
+    chart, device_cells, escape, h3, more_row, size_cells, size_cells_open, table_head, HEAD,
+};
 use super::{day_rows, device_day_rows, devices, meter_names};
 use crate::calendar::Calendar;
 use crate::device::{Mac, Offload};
 use crate::quota::Quota;
 use crate::state::{Cut, State};
 use crate::text::{write_html_escaped, Buf};
-use crate::units::write_human as size;
 
 /// A cell of text (the shared `CELL` is for numbers).
 const TEXT: &str = "padding:4px 10px;border-bottom:1px solid #ddd;text-align:left";
@@ -156,15 +157,6 @@ fn meters(p: &Page<'_>, names: &[&str], b: &mut Buf) {
         title.push_bytes(b", last 30 days");
         h3(b, title.as_str());
         chart(&t.rows, &[name], b);
-    }
-}
-
-/// Size cells without the end of the row.
-fn size_cells_open(b: &mut Buf, values: &[u64]) {
-    for v in values {
-        let _ = ufmt::uwrite!(b, "<td style=\"{}\">", CELL);
-        let _ = size(b, *v);
-        b.push_bytes(b"</td>");
     }
 }
 
