@@ -195,9 +195,15 @@ fn devices(d: &DeviceList<'_>, b: &mut Buf) {
     b.push_bytes(b"</table>\n");
 }
 
+/// The start of a device's row, then its MAC.
+fn device_cells(b: &mut Buf, dev: &DeviceState) {
+    device_name_cell(b, dev);
+    mac_cell(b, dev.mac);
+}
+
 /// The start of a device's row: its name (escaped: chosen by anyone on
-/// the LAN; its MAC when it has none) and its MAC.
-pub(super) fn device_cells(b: &mut Buf, dev: &DeviceState) {
+/// the LAN; its MAC when it has none).
+pub(super) fn device_name_cell(b: &mut Buf, dev: &DeviceState) {
     let _ = ufmt::uwrite!(b, "<tr><th style=\"{}\">", HEAD);
     if dev.mac == Mac::OTHER {
         b.push_bytes(b"(other devices)");
@@ -206,8 +212,13 @@ pub(super) fn device_cells(b: &mut Buf, dev: &DeviceState) {
     } else {
         write_html_escaped(b, &dev.name, MAX_NAME_CHARS);
     }
-    let _ = ufmt::uwrite!(b, "</th><td style=\"{};font-family:monospace;\">", CELL);
-    mac_text(b, dev.mac);
+    b.push_bytes(b"</th>");
+}
+
+/// A MAC cell (`-` for the other devices).
+pub(super) fn mac_cell(b: &mut Buf, mac: Mac) {
+    let _ = ufmt::uwrite!(b, "<td style=\"{};font-family:monospace;\">", CELL);
+    mac_text(b, mac);
     b.push_bytes(b"</td>");
 }
 

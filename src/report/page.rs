@@ -16,7 +16,8 @@
 //! the calendar and the time; the page says when the state was saved.
 
 use super::html::{
-    chart, device_cells, escape, h3, more_row, size_cells, size_cells_open, table_head, HEAD,
+    chart, device_name_cell, escape, h3, mac_cell, more_row, size_cells, size_cells_open,
+    table_head, HEAD,
 };
 use super::{day_rows, device_day_rows, devices, meter_names};
 use crate::calendar::Calendar;
@@ -38,7 +39,7 @@ pub const DEVICE_CHARTS: usize = 3;
 /// Phones first: the tables scroll sideways in their box, charts shrink.
 const STYLE: &str = "body{font-family:Helvetica,Arial,sans-serif;color:#222;margin:8px;\
 max-width:60em}h1{font-size:1.4em;margin:0 0 4px 0}.s{overflow-x:auto}\
-svg{max-width:100%;height:auto}td,th{white-space:nowrap}";
+svg{max-width:100%;height:auto}td{white-space:nowrap}th{overflow-wrap:anywhere}";
 
 /// What the page shows.
 pub struct Page<'a> {
@@ -126,13 +127,7 @@ fn meters(p: &Page<'_>, names: &[&str], b: &mut Buf) {
     b.push_bytes(b"<div class=\"s\">\n");
     table_head(
         b,
-        &[
-            "Meter",
-            "Today",
-            "This month",
-            "Since the last report",
-            "Total",
-        ],
+        &["Meter", "Today", "This month", "Since report", "Total"],
     );
     for name in names {
         let Some(m) = p.st.meter(name) else {
@@ -184,29 +179,33 @@ fn devices_section(p: &Page<'_>, b: &mut Buf) {
         b,
         &[
             "Device",
-            "MAC",
-            "Addresses",
             "Today down",
             "Today up",
             "Month down",
             "Month up",
+            "MAC",
+            "Addresses",
         ],
     );
     let shown = month.len().min(PAGE_DEVICES);
     for r in &month[..shown] {
-        device_cells(b, r.dev);
+        device_name_cell(b, r.dev);
+        let (down, up) = r.dev.day(today);
+        size_cells_open(b, &[down, up, r.down, r.up]);
+        mac_cell(b, r.dev.mac);
         let _ = ufmt::uwrite!(b, "<td style=\"{}\">", TEXT);
         devices::ip_text(b, r.dev);
-        b.push_bytes(b"</td>");
-        let (down, up) = r.dev.day(today);
-        size_cells(b, &[down, up, r.down, r.up]);
+        b.push_bytes(b"</td></tr>\n");
     }
     let rest = &month[shown..];
     if !rest.is_empty() {
-        let sum =
-            |f: fn(&devices::Row<'_>) -> u64| rest.iter().fold(0u64, |a, r| a.saturating_add(f(r)));
-        more_row(b, rest.len(), 4);
-        size_cells(b, &[sum(|r| r.down), sum(|r| r.up)]);
+        let sum = |f: &dyn Fn(&devices::Row<'_>) -> u64| {
+            rest.iter().fold(0u64, |a, r| a.saturating_add(f(r)))
+        };
+        more_row(b, rest.len(), 0);
+        let today_down = sum(&|r| r.dev.day(today).0);
+        let today_up = sum(&|r| r.dev.day(today).1);
+        size_cells(b, &[today_down, today_up, sum(&|r| r.down), sum(&|r| r.up)]);
     }
     b.push_bytes(b"</table>\n</div>\n");
     for r in month.iter().filter(|r| !r.is_other()).take(DEVICE_CHARTS) {
@@ -228,11 +227,12 @@ fn device_title(b: &mut Buf, mac: Mac, name: &[u8]) {
     }
 }
 
-/// A device's name and MAC cells by MAC (it may have left the state).
+/// The start of a row with a device's name, by MAC (it may have left the
+/// state: then its MAC).
 fn device_by_mac(p: &Page<'_>, mac: Mac, b: &mut Buf) {
     match p.st.device(mac) {
-        Some(d) => device_cells(b, d),
-        None => device_cells(b, &crate::state::DeviceState::new(mac)),
+        Some(d) => device_name_cell(b, d),
+        None => device_name_cell(b, &crate::state::DeviceState::new(mac)),
     }
 }
 
@@ -250,7 +250,7 @@ fn quotas(p: &Page<'_>, b: &mut Buf) {
     b.push_bytes(b"<div class=\"s\">\n");
     table_head(
         b,
-        &["Device", "MAC", "Quota", "Used", "Limit", "Left", "State"],
+        &["Device", "Quota", "Used", "Limit", "Left", "State", "MAC"],
     );
     for u in &uses {
         let Some(q) = p.quotas.get(u.quota) else {
@@ -266,7 +266,9 @@ fn quotas(p: &Page<'_>, b: &mut Buf) {
             (true, false) => "used up",
             (false, _) => "",
         };
-        let _ = ufmt::uwrite!(b, "<td style=\"{}\">{}</td></tr>\n", TEXT, state);
+        let _ = ufmt::uwrite!(b, "<td style=\"{}\">{}</td>", TEXT, state);
+        mac_cell(b, u.mac);
+        b.push_bytes(b"</tr>\n");
     }
     b.push_bytes(b"</table>\n</div>\n");
 }
@@ -284,7 +286,7 @@ fn blocked(p: &Page<'_>, b: &mut Buf) {
     }
     cuts.sort_by_key(|c| c.0);
     b.push_bytes(b"<div class=\"s\">\n");
-    table_head(b, &["Device", "MAC", "Why", "Until"]);
+    table_head(b, &["Device", "Why", "Until", "MAC"]);
     for (mac, cut) in &cuts {
         device_by_mac(p, *mac, b);
         let _ = ufmt::uwrite!(b, "<td style=\"{}\">", TEXT);
@@ -307,7 +309,9 @@ fn blocked(p: &Page<'_>, b: &mut Buf) {
             }
             None => b.push_bytes(b"netmon unblock"),
         }
-        b.push_bytes(b"</td></tr>\n");
+        b.push_bytes(b"</td>");
+        mac_cell(b, *mac);
+        b.push_bytes(b"</tr>\n");
     }
     b.push_bytes(b"</table>\n</div>\n");
 }
@@ -317,6 +321,7 @@ mod tests {
     use super::*;
     use crate::quota::{Direction, Period};
     use crate::report::fixture::{device, hostile_state};
+    use crate::report::html::CELL;
     use crate::state::{Count, DeviceReading, Generation, Reading};
 
     /// 2026-12-02 12:00 UTC.
@@ -370,6 +375,12 @@ mod tests {
             block: true,
             mail: false,
         }
+    }
+
+    /// The texts of a row's cells.
+    fn cells(row: &str) -> Vec<&str> {
+        let texts = row.split('>').map(|t| t.split('<').next().unwrap_or(""));
+        texts.filter(|t| !t.is_empty()).collect()
     }
 
     fn page(st: &State, quotas: &[Quota]) -> String {
@@ -433,11 +444,7 @@ mod tests {
             .lines()
             .find(|l| l.contains(">wan_down</th>"))
             .expect("the meter's row");
-        let cells: Vec<&str> = row
-            .split("\">")
-            .skip(2)
-            .map(|c| c.split('<').next().unwrap_or(""))
-            .collect();
+        let cells = &cells(row)[1..];
         // Today 5000, this month 6000 (yesterday too), since the report
         // (made when the state began) 6000, total 6000.
         assert_eq!(
@@ -472,16 +479,37 @@ mod tests {
     #[test]
     fn devices_today_and_month_quota_and_block() {
         let html = page(&state(), &[quota()]);
-        let row = html
-            .lines()
-            .find(|l| {
-                // Its addresses cell: the devices table.
-                l.contains("&lt;script&gt;alert(1)&lt;/script&gt;</th>") && l.contains(">-</td>")
-            })
-            .expect("the device's row");
-        assert!(row.ends_with(">2.93 KiB</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">70 B</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">8.79 KiB</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">700 B</td></tr>"), "{row}");
+        let row = |start: &str| {
+            let l = html.lines().find(|l| l.contains(start));
+            cells(l.unwrap_or_else(|| panic!("{start} in {html}")))
+        };
+        let name = "&lt;script&gt;alert(1)&lt;/script&gt;";
+        // Today, this month, MAC, no address.
+        assert_eq!(
+            row(&format!("{name}</th><td style=\"{CELL}\">2.93 KiB")),
+            [
+                name,
+                "2.93 KiB",
+                "70 B",
+                "8.79 KiB",
+                "700 B",
+                "02:00:00:00:00:01",
+                "-"
+            ]
+        );
         // Quota: 9000 of 9000 used, none left, cut.
-        assert!(html.contains(">8.79 KiB</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">8.79 KiB</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:right\">0 B</td><td style=\"padding:4px 10px;border-bottom:1px solid #ddd;text-align:left\">used up: cut off</td>"), "{html}");
+        assert_eq!(
+            row(">cap&lt;b&gt; (down, month)<"),
+            [
+                name,
+                "cap&lt;b&gt; (down, month)",
+                "8.79 KiB",
+                "8.79 KiB",
+                "0 B",
+                "used up: cut off",
+                "02:00:00:00:00:01"
+            ]
+        );
         // Blocked: the admin's block (until unblocked) and the quota's cut.
         assert!(html.contains(">blocked by the admin</td>"), "{html}");
         assert!(html.contains(">netmon unblock</td>"), "{html}");
