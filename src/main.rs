@@ -7,6 +7,13 @@ use netmon::text::Buf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Before the arguments: a web server gets an answer, whatever they are.
+    if let Some(req) = cgi_request() {
+        let argv: Vec<String> = (std::env::args_os().skip(1))
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return cgi(&argv.iter().map(String::as_str).collect::<Vec<_>>(), &req);
+    }
     let mut argv: Vec<String> = Vec::new();
     for a in std::env::args_os().skip(1) {
         match a.into_string() {
@@ -15,9 +22,6 @@ fn main() -> ExitCode {
         }
     }
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    if let Some(req) = cgi_request() {
-        return cgi(&argv, &req);
-    }
     let cmd = match netmon::cli::parse(&argv) {
         Ok(netmon::cli::Parsed::Run(c)) => c,
         Ok(netmon::cli::Parsed::Help(h)) => return stdout(h.as_bytes()),

@@ -278,4 +278,39 @@ mod tests {
         assert!(body.starts_with("<!DOCTYPE html>") && body.ends_with("</html>\n"));
         assert!(body.contains("/nonexistent/netmon"), "{body}");
     }
+
+    #[test]
+    fn no_state_yet_is_a_500_that_says_run_start_and_creates_nothing() {
+        let dir = std::env::temp_dir().join(format!("netmon-cgi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let cfg = dir.join("netmon");
+        let meter = "config meter 'proxy'\n\toption hook 'input'\n\toption src '192.168.1.10'\n";
+        std::fs::write(&cfg, meter).expect("config");
+        let (st, flash) = (dir.join("state"), dir.join("flash"));
+        let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        let (c, s, f) = (path(&cfg), path(&st), path(&flash));
+        let args = [
+            "--config",
+            &c,
+            "--state-dir",
+            &s,
+            "--persist-dir",
+            &f,
+            "--backend",
+            "nft",
+        ];
+        let t = text(&args, "GET", "");
+        let created = st.exists() || flash.exists();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            t.starts_with("Status: 500 Internal Server Error\r\n"),
+            "{t}"
+        );
+        assert!(t.contains("netmon has no state yet"), "{t}");
+        assert!(t.contains("run netmon start on the router"), "{t}");
+        assert!(
+            !st.exists() && !flash.exists(),
+            "read-only: nothing created"
+        );
+    }
 }

@@ -39,7 +39,7 @@ pub const DEVICE_CHARTS: usize = 3;
 /// Phones first: the tables scroll sideways in their box, charts shrink.
 const STYLE: &str = "body{font-family:Helvetica,Arial,sans-serif;color:#222;margin:8px;\
 max-width:60em}h1{font-size:1.4em;margin:0 0 4px 0}.s{overflow-x:auto}\
-svg{max-width:100%;height:auto}td{white-space:nowrap}th{overflow-wrap:anywhere}";
+svg{max-width:100%;height:auto}td{white-space:nowrap}th{overflow-wrap:break-word}";
 
 /// What the page shows.
 pub struct Page<'a> {
