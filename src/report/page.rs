@@ -29,7 +29,7 @@ use crate::text::{write_html_escaped, Buf};
 /// A cell of text (the shared `CELL` is for numbers).
 const TEXT: &str = "padding:4px 10px;border-bottom:1px solid #ddd;text-align:left";
 
-/// Days in each chart.
+/// Days in each chart (the headings say "last 30 days").
 pub const CHART_DAYS: u8 = 30;
 /// Most devices listed; the rest are summed in one row.
 pub const PAGE_DEVICES: usize = 50;
@@ -140,9 +140,9 @@ fn meters(p: &Page<'_>, names: &[&str], b: &mut Buf) {
             m.day(today).bytes,
             m.month(period).bytes,
             p.st.period(m).bytes,
+            m.total.bytes,
         ];
-        size_cells_open(b, &values);
-        size_cells(b, &[m.total.bytes]);
+        size_cells(b, &values);
     }
     b.push_bytes(b"</table>\n</div>\n");
     for name in names {
