@@ -6,6 +6,7 @@ pub mod daily;
 pub mod devices;
 pub mod html;
 pub mod json;
+pub mod page;
 pub mod text;
 pub mod top;
 
