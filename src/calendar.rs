@@ -80,3 +80,28 @@ pub fn days_in_month(y: i64, m: u8) -> u8 {
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
     (days_from_civil(ny, nm, 1) - days_from_civil(y, m, 1)) as u8
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::days_from_civil;
+
+    #[test]
+    fn a_local_day_starts_at_local_midnight_and_dst_days_are_23_or_25_hours() {
+        let cal = Calendar {
+            zone: Zone::parse("CET-1CEST,M3.5.0,M10.5.0/3").unwrap(),
+            ..Calendar::UTC
+        };
+        // 2026-03-29: clocks go forward; 2026-10-25: back.
+        let spring = days_from_civil(2026, 3, 29);
+        let autumn = days_from_civil(2026, 10, 25);
+        // Local midnight of 2026-03-29 is 23:00 UTC the day before.
+        assert_eq!(cal.day_start(spring), spring * 86_400 - 3600);
+        assert_eq!(cal.day_start(spring + 1) - cal.day_start(spring), 23 * 3600);
+        assert_eq!(cal.day_start(autumn + 1) - cal.day_start(autumn), 25 * 3600);
+        for d in [spring, autumn, spring + 100] {
+            let t = cal.day_start(d);
+            assert_eq!((cal.day(t - 1), cal.day(t)), (d - 1, d));
+        }
+    }
+}

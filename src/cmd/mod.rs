@@ -3,6 +3,7 @@
 
 mod block;
 mod blocked;
+pub mod cgi;
 pub mod ctx;
 mod daily;
 mod devices;

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod html;
 pub mod json;
 pub mod metrics;
+pub mod page;
 pub mod text;
 pub mod top;
 
