@@ -60,6 +60,7 @@ pub enum Sub {
     Blocked(BlockedArgs),
     Quota(QuotaArgs),
     Top(TopArgs),
+    Metrics(MetricsArgs),
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -225,6 +226,11 @@ pub struct TopArgs {
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
+/// Update, then print the totals per meter and device, the quotas and the blocks as Prometheus metrics (text exposition format 0.0.4).
+#[argh(subcommand, name = "metrics")]
+pub struct MetricsArgs {}
+
+#[derive(FromArgs, PartialEq, Debug)]
 /// Update, then copy the state to the persistent directory now (also done every sync_interval and by stop).
 #[argh(subcommand, name = "sync")]
 pub struct SyncArgs {}
@@ -251,6 +257,7 @@ pub enum Action {
     Blocked(bool),
     Quota(bool),
     Top(TopView),
+    Metrics,
 }
 
 /// What `top` shows, and how often.
@@ -348,6 +355,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("blocked", "blocked"),
     ("quota", "quota"),
     ("top", "top"),
+    ("metrics", "metrics"),
     ("help", "help"),
     ("initiate", "start"),
     ("initialise", "start"),
@@ -437,6 +445,7 @@ fn validate(a: Args) -> Result<Box<Command>> {
             Action::Quota(format(&q.format, &["text", "json"], "text or json")? == 1)
         }
         Some(Sub::Top(t)) => Action::Top(top_view(t)?),
+        Some(Sub::Metrics(_)) => Action::Metrics,
     };
     let backend = match a.backend.as_deref() {
         None => None,
@@ -904,6 +913,17 @@ mod tests {
             assert!(h.starts_with(&format!("Usage: netmon {cmd}\n\n")), "{h}");
             assert!(h.ends_with("\n\nOptions:\n  --help, help      display usage information\n"));
         }
+    }
+
+    #[test]
+    fn metrics_takes_no_arguments() {
+        assert_eq!(run(&["metrics"]).action, Action::Metrics);
+        assert!(parse(&["metrics", "--format", "json"]).is_err());
+        let h = help(&["metrics", "--help"]);
+        assert!(
+            h.starts_with("Usage: netmon metrics\n\nUpdate, then print"),
+            "{h}"
+        );
     }
 
     #[test]

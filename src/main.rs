@@ -1,4 +1,5 @@
 //! netmon: parse the arguments, run, map errors to exit codes.
+use netmon::cmd::cgi::Request;
 use netmon::error::{Error, EXIT_RUNTIME};
 use netmon::logging;
 use netmon::sys::{self, syslog::Level};
@@ -6,6 +7,13 @@ use netmon::text::Buf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Before the arguments: a web server gets an answer, whatever they are.
+    if let Some(req) = cgi_request() {
+        let argv: Vec<String> = (std::env::args_os().skip(1))
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return cgi(&argv.iter().map(String::as_str).collect::<Vec<_>>(), &req);
+    }
     let mut argv: Vec<String> = Vec::new();
     for a in std::env::args_os().skip(1) {
         match a.into_string() {
@@ -31,6 +39,30 @@ fn main() -> ExitCode {
         Ok(out) => stdout(out.as_bytes()),
         Err(e) => fail(&e, cmd.syslog),
     }
+}
+
+/// The request, when a web server runs netmon as a CGI program
+/// (`GATEWAY_INTERFACE` is `CGI/1.1`; the program's name says nothing:
+/// the cgi-bin link is named netmon too). The environment is read here,
+/// once.
+fn cgi_request() -> Option<Request> {
+    let gateway = sys::getenv(c"GATEWAY_INTERFACE")?;
+    gateway.starts_with("CGI/").then(|| Request {
+        method: sys::getenv(c"REQUEST_METHOD").unwrap_or_default(),
+        query: sys::getenv(c"QUERY_STRING").unwrap_or_default(),
+    })
+}
+
+/// Answers a CGI request: always a whole answer on stdout (errors are
+/// pages with a status), warnings to the server's log and syslog.
+fn cgi(argv: &[&str], req: &Request) -> ExitCode {
+    let mut warn = Buf::new();
+    let out = netmon::cmd::cgi::respond(argv, req, &mut warn);
+    for line in warn.as_str().lines() {
+        logging::syslog(Level::Warning, line);
+        stderr("netmon: warning: ", line);
+    }
+    stdout(out.as_bytes())
 }
 
 /// Whether problems also go to syslog: asked for (`--syslog`), or no

@@ -534,6 +534,31 @@ pub fn write_json_string(b: &mut Buf, bytes: &[u8]) {
     b.push_bytes(b"\"");
 }
 
+/// Writes an untrusted name as a Prometheus label value, without the
+/// quotes (text exposition format 0.0.4): invalid UTF-8 as U+FFFD;
+/// backslash, `"` and line feed as `\\`, `\"` and `\n` (the format's only
+/// escapes); any other control (C0, DEL, C1) or bidi format character as
+/// the visible text `write_terminal_safe` shows (`\x1b`, whose backslash
+/// is escaped in turn), so no raw control character reaches a scraper.
+pub fn write_label_value(b: &mut Buf, bytes: &[u8]) {
+    for c in lossy_chars(bytes) {
+        match c {
+            '\\' => b.push_bytes(b"\\\\"),
+            '"' => b.push_bytes(b"\\\""),
+            '\n' => b.push_bytes(b"\\n"),
+            c => {
+                for e in Piece::terminal(c).text().chars() {
+                    if e == '\\' {
+                        b.push_bytes(b"\\\\");
+                    } else {
+                        b.push_bytes(e.encode_utf8(&mut [0; 4]).as_bytes());
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

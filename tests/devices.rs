@@ -14,9 +14,7 @@ use common::stream::*;
 use common::*;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
-const Q_MAC: &str = "02:00:00:00:20:20";
 const D_MAC: &str = "02:00:00:00:30:30";
 const UDP4: u64 = IPV4_HDR + UDP_HDR;
 const UDP6: u64 = IPV6_HDR + UDP_HDR;
@@ -375,71 +373,6 @@ fn device_chains_are_entered_from_the_builtin_chains_iptables_legacy() {
 }
 
 per_backend!(wan_meters_on_the_link_are_byte_exact: wan_meters_on_the_link_are_byte_exact_nft, wan_meters_on_the_link_are_byte_exact_iptables_nft, wan_meters_on_the_link_are_byte_exact_iptables_legacy);
-
-/// Runs netmon `args` in the router namespace inside a private mount
-/// namespace whose /etc and /tmp are overlays holding `files` (path,
-/// contents): the name sources at the paths OpenWrt uses, without touching
-/// the machine's own /etc or /tmp. Whatever netmon writes under /tmp stays
-/// in the overlay: its state directories must be elsewhere (`shm_netmon`).
-fn with_files(nm: &Netmon, files: &[(&str, &str)], args: &[&str]) -> String {
-    let layers = TempDir::new_in(Path::new("/dev/shm"), "nmt-overlay");
-    let mut script = String::from("set -e\n");
-    for top in ["etc", "tmp"] {
-        let (up, work) = (
-            layers.path().join(top),
-            layers.path().join(format!("{top}.work")),
-        );
-        std::fs::create_dir_all(&up).unwrap();
-        std::fs::create_dir_all(&work).unwrap();
-        script.push_str(&format!(
-            "mount -t overlay overlay -o lowerdir=/{top},upperdir={},workdir={} /{top}\n",
-            up.display(),
-            work.display()
-        ));
-    }
-    for (path, text) in files {
-        let staged = layers.path().join(format!("file{}", script.len()));
-        std::fs::write(&staged, text).unwrap();
-        script.push_str(&format!(
-            "mkdir -p \"$(dirname {path})\"\ncp {} {path}\n",
-            staged.display()
-        ));
-    }
-    script.push_str("exec \"$@\"\n");
-    let cmd = nm.command(args);
-    let argv: Vec<String> = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    // argv is `ip netns exec NS NETMON ...`: put the overlay in front of NETMON.
-    let (head, tail) = argv.split_at(4);
-    let mut wrapped = Command::new(&head[0]);
-    wrapped
-        .args(&head[1..])
-        .args([
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-        ])
-        .args(tail);
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            wrapped.env(k, v);
-        }
-    }
-    let out = run_timeout(wrapped);
-    assert!(
-        out.status.success(),
-        "netmon {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// `netmon devices --format json` (from `with_files` or `nm.ok`) as MAC -> name.
 fn names(json: &str) -> HashMap<String, String> {

@@ -9,18 +9,7 @@ pub fn run(cx: &mut Ctx, json: bool, out: &mut Buf, warn: &mut Buf) -> Result<()
     let mut s = current(cx, warn)?;
     s.commit(cx, false, warn)?;
     let quotas = &cx.cfg.quotas;
-    let mut cuts = s.st.cuts(quotas, &cx.cal, cx.now);
-    // The kernel cuts a device the moment its quota is used up, before
-    // the state's numbers (read at updates) reach the limit.
-    for d in &s.st.devices {
-        for i in s.control.cut_by(d.mac) {
-            let end = quotas.get(i).map_or(0, |q| q.period.end(&cx.cal, cx.now));
-            if !cuts.contains(&(d.mac, Cut::Quota(i, end))) {
-                cuts.push((d.mac, Cut::Quota(i, end)));
-            }
-        }
-    }
-    cuts.sort_by_key(|c| c.0);
+    let cuts = s.cuts(cx);
     if json {
         out.push_bytes(b"{\"blocked\":[");
     } else if cuts.is_empty() {

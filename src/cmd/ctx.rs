@@ -15,7 +15,10 @@ use crate::mail::config::MailConfig;
 use crate::mail::deliver::Mailer;
 use crate::meter::MAX_METERS;
 use crate::parse::route::default_wan;
-use crate::state::{Calendar, DeviceReading, Generation, Reading, State, MAX_STATE_METERS};
+use crate::report::metrics;
+use crate::state::{
+    Calendar, Cut, DeviceReading, Generation, Reading, State, Use, MAX_STATE_METERS,
+};
 use crate::text::{fill, num, Buf};
 use crate::tz::Zone;
 use crate::{store, sys};
@@ -461,9 +464,103 @@ impl Locked {
             (self.prev.0, &self.prev.1),
             (cx.now, &now),
         )?;
+        self.write_metrics(cx, warn);
         match flash_err {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+}
+
+impl Locked {
+    /// What cuts each device off now, by MAC: the state's blocks and
+    /// used-up quotas, and the quotas the kernel enforced before the
+    /// state's numbers (read at updates) reached the limit.
+    pub fn cuts(&self, cx: &Ctx) -> Vec<(Mac, Cut)> {
+        let quotas = &cx.cfg.quotas;
+        let mut cuts = self.st.cuts(quotas, &cx.cal, cx.now);
+        for d in &self.st.devices {
+            for i in self.control.cut_by(d.mac) {
+                let end = quotas.get(i).map_or(0, |q| q.period.end(&cx.cal, cx.now));
+                if !cuts.contains(&(d.mac, Cut::Quota(i, end))) {
+                    cuts.push((d.mac, Cut::Quota(i, end)));
+                }
+            }
+        }
+        cuts.sort_by_key(|c| c.0);
+        cuts
+    }
+
+    /// Whether quota use `u` cuts its device now (used up with the block
+    /// action, or cut by the kernel already).
+    pub fn quota_cut(&self, cx: &Ctx, u: &Use) -> bool {
+        let used_up = cx
+            .cfg
+            .quotas
+            .get(u.quota)
+            .is_some_and(|q| q.block && u.used >= q.limit);
+        used_up || self.control.cut_by(u.mac).contains(&u.quota)
+    }
+
+    /// The Prometheus metrics of the state as it is now.
+    pub fn metrics(&self, cx: &Ctx) -> Buf {
+        let quotas = &cx.cfg.quotas;
+        let name = |i: usize| quotas.get(i).map_or("", |q| q.name.as_str());
+        let uses = self.st.quota_uses(quotas, &cx.cal, cx.now);
+        let quota_rows = uses.iter().map(|u| metrics::QuotaRow {
+            quota: name(u.quota),
+            mac: u.mac,
+            used: u.used,
+            limit: quotas.get(u.quota).map_or(0, |q| q.limit),
+            cut: self.quota_cut(cx, u),
+        });
+        let mut blocked: Vec<metrics::Blocked<'_>> = Vec::new();
+        for (mac, cut) in self.cuts(cx) {
+            let quota = match cut {
+                Cut::Block(_) => None,
+                Cut::Quota(i, _) => Some(name(i)),
+            };
+            // One sample per device and reason (a device may be cut twice).
+            let b = metrics::Blocked { mac, quota };
+            if !blocked.contains(&b) {
+                blocked.push(b);
+            }
+        }
+        let meters = cx.names();
+        let m = metrics::Metrics {
+            st: &self.st,
+            meters: &meters,
+            quotas: quota_rows.collect(),
+            blocked,
+        };
+        let mut out = Buf::new();
+        metrics::render(&m, &mut out);
+        out
+    }
+
+    /// Writes the metrics to `option metrics_file` when it is set:
+    /// atomically (temp file in the same directory, then rename), the
+    /// directory made if missing. A failure is a warning: the state is
+    /// saved already, and the next commit tries again.
+    fn write_metrics(&self, cx: &Ctx, warn: &mut Buf) {
+        let Some(path) = cx.cfg.metrics_file.as_deref() else {
+            return;
+        };
+        // The config took an absolute path naming a file.
+        let (dir, file) = match path.rsplit_once('/') {
+            Some(("", file)) => ("/", file),
+            Some(split) => split,
+            None => return,
+        };
+        let written = sys::create_dirs(dir)
+            .map_err(|e| Error::io("create directory", dir, &e))
+            .and_then(|_| store::replace_file(dir, file, self.metrics(cx).as_bytes()));
+        if let Err(e) = written {
+            warn.fill(
+                "the metrics file is not written (the counts are saved; the next update tries \
+                 again): {}\n",
+                &[e.message()],
+            );
         }
     }
 }

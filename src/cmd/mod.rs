@@ -3,12 +3,14 @@
 
 mod block;
 mod blocked;
+pub mod cgi;
 pub mod ctx;
 mod daily;
 mod devices;
 mod forget;
 mod mail_requeue;
 mod mail_test;
+mod metrics;
 mod quota;
 mod report;
 mod shutdown;
@@ -50,6 +52,7 @@ pub fn run(cmd: &Command, warn: &mut Buf) -> Result<Buf> {
         Action::Blocked(json) => blocked::run(&mut cx, *json, &mut out, warn)?,
         Action::Quota(json) => quota::run(&mut cx, *json, &mut out, warn)?,
         Action::Top(v) => top::run(&mut cx, *v)?,
+        Action::Metrics => metrics::run(&mut cx, &mut out, warn)?,
     }
     if cx.runner.dry_run {
         return Ok(core::mem::take(&mut cx.runner.printed));

@@ -40,7 +40,7 @@ pub fn run(cx: &mut Ctx, json: bool, out: &mut Buf, warn: &mut Buf) -> Result<()
         // Days left, today included.
         let days = ((end - cx.now).max(1) as u64).div_ceil(86_400);
         let per_day = left / days.max(1);
-        let cut = (q.block && u.used >= q.limit) || s.control.cut_by(u.mac).contains(&u.quota);
+        let cut = s.quota_cut(cx, u);
         if json {
             out.push_bytes(if n > 0 { b"," } else { b"" });
             out.push_bytes(b"{\"quota\":");

@@ -100,6 +100,10 @@ pub struct Config {
     pub backend: Option<BackendChoice>,
     /// `config netmon 'main'` / `option state_dir`; CLI overrides.
     pub state_dir: Option<String>,
+    /// `config netmon 'main'` / `option metrics_file`: where every commit
+    /// writes the Prometheus metrics (a textfile collector's directory in
+    /// RAM); `None` (absent or empty): not written.
+    pub metrics_file: Option<String>,
     /// `config mail 'mail'` (validated even when `enabled` is 0).
     pub mail: Option<MailConfig>,
     /// `config devices 'devices'`; `None`: the file does not say (see
@@ -174,12 +178,13 @@ const SECTION_TYPES: [&str; 5] = ["netmon", "meter", "mail", "devices", "quota"]
 const DEVICE_OPTIONS: [&str; 3] = ["enabled", "bridge", "max_devices"];
 /// Options of `config netmon 'main'`, in the order of the setters in
 /// `Validator::main_option` (and of the "known:" list in messages).
-const MAIN_OPTIONS: [&str; 5] = [
+const MAIN_OPTIONS: [&str; 6] = [
     "backend",
     "state_dir",
     "persist_dir",
     "sync_interval",
     "billing_day",
+    "metrics_file",
 ];
 /// Options of `config meter 'NAME'`; positions index `Draft::lines`.
 const METER_OPTIONS: [&str; 7] = ["hook", "src", "dst", "iif", "oif", "proto", "enabled"];
@@ -419,7 +424,14 @@ impl<'f> Validator<'f> {
                 } = Some(p)
             }),
             3 => interval(value).map(|n| c.sync_interval = Some(n)),
-            _ => billing_day(value).map(|d| c.billing_day = Some(d)),
+            4 => billing_day(value).map(|d| c.billing_day = Some(d)),
+            // Empty: off, as when absent.
+            _ if value.trim_ascii().is_empty() => Ok(()),
+            _ if value.len() > MAX_PATH => {
+                let m = "option {} is longer than {} bytes; use a shorter path";
+                return Err(fill_n(m, &[key], MAX_PATH));
+            }
+            _ => file_path(value).map(|p| c.metrics_file = Some(p)),
         };
         r.map_err(|why| bad(key, value, why))?;
         set_once(&mut self.main_lines, i, key, line)
@@ -503,7 +515,8 @@ fn check_option(
         let m = "option {} takes one value (write: option {} '...'; only hook may be a list)";
         return Err(fill(m, &[key, key]));
     }
-    if value.bytes().all(|b| b == b' ' || b == b'\t') {
+    // An empty metrics_file is the documented way to turn it off.
+    if value.bytes().all(|b| b == b' ' || b == b'\t') && key != "metrics_file" {
         return Err(fill(
             "option {} has no value (give one, or remove the line)",
             &[key],
@@ -536,6 +549,14 @@ fn abs_path(value: &str) -> Result<String, &'static str> {
         return Err("not an absolute path (start it with /)");
     }
     Ok(value.into())
+}
+
+/// An absolute path that names a file (not a directory).
+fn file_path(value: &str) -> Result<String, &'static str> {
+    if value.ends_with('/') {
+        return Err("names a directory: give the file's path, like /var/prometheus/netmon.prom");
+    }
+    abs_path(value)
 }
 
 /// Longest sync interval: 31 days (a longer one risks a month of history).
@@ -829,6 +850,7 @@ impl Config {
             billing_day: None,
             backend: None,
             state_dir: None,
+            metrics_file: None,
             mail: None,
             devices: None,
             quotas: Vec::new(),
@@ -955,6 +977,18 @@ config meter 'offnet'
         assert_eq!(c.backend, Some(BackendChoice::Auto));
         assert_eq!(c.state_dir, None);
         assert_eq!(c.source, Source::File("/etc/config/netmon".into()));
+    }
+
+    #[test]
+    fn metrics_file_is_a_path_or_off() {
+        let main = |v: &str| format!("config netmon 'main'\n option metrics_file '{v}'\n");
+        let c = ok(&main("/var/prometheus/netmon.prom"));
+        assert_eq!(
+            c.metrics_file.as_deref(),
+            Some("/var/prometheus/netmon.prom")
+        );
+        assert_eq!(ok(&main("")).metrics_file, None, "empty is off");
+        assert_eq!(ok("config netmon 'main'\n").metrics_file, None);
     }
 
     #[test]
@@ -1115,7 +1149,9 @@ config meter 'offnet'
             ("option backend nftabels", "option backend 'nftabels': unknown backend (use auto, nft or iptables)"),
             ("option state_dir tmp/netmon", "option state_dir 'tmp/netmon': not an absolute path (start it with /)"),
             ("option stat_dir /tmp", "unknown option 'stat_dir' (did you mean 'state_dir'?)"),
-            ("option interval 5", "unknown option 'interval' for the netmon section (known: backend, state_dir, persist_dir, sync_interval, billing_day)"),
+            ("option interval 5", "unknown option 'interval' for the netmon section (known: backend, state_dir, persist_dir, sync_interval, billing_day, metrics_file)"),
+            ("option metrics_file netmon.prom", "option metrics_file 'netmon.prom': not an absolute path (start it with /)"),
+            ("option metrics_file /var/prometheus/", "option metrics_file '/var/prometheus/': names a directory: give the file's path, like /var/prometheus/netmon.prom"),
             ("option sync_interval 5", "option sync_interval '5': not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),
             ("option sync_interval 12x", "option sync_interval '12x': not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),
             ("option sync_interval 99999999d", "option sync_interval '99999999d': not a duration between 1m and 31d (write e.g. '12h', '30m', '1d' or seconds)"),

@@ -171,7 +171,7 @@ pub fn mac_text(b: &mut Buf, mac: Mac) {
     }
 }
 
-fn ip_text(b: &mut Buf, d: &DeviceState) {
+pub(super) fn ip_text(b: &mut Buf, d: &DeviceState) {
     let mut any = false;
     if let Some(a) = d.ip4 {
         let _ = crate::text::write_ip(b, &a.into());

@@ -18,6 +18,7 @@ use super::devices::mac_text;
 use super::{DeviceList, Report, Row};
 use crate::device::Mac;
 use crate::device::Offload;
+use crate::state::DeviceState;
 use crate::text::{write_html_escaped, Buf};
 use crate::time::write_date;
 use crate::units::write_human as size;
@@ -39,8 +40,10 @@ const LEFT: u64 = 72;
 const TOP: u64 = 12;
 const BOTTOM: u64 = 34;
 
-const CELL: &str = "padding:4px 10px;border-bottom:1px solid #ddd;text-align:right";
-const HEAD: &str = "padding:4px 10px;border-bottom:2px solid #999;text-align:left";
+/// The style of a number cell and of a heading cell (inline: mail
+/// clients drop `<style>`; the page shares them).
+pub(super) const CELL: &str = "padding:4px 10px;border-bottom:1px solid #ddd;text-align:right";
+pub(super) const HEAD: &str = "padding:4px 10px;border-bottom:2px solid #999;text-align:left";
 
 /// Writes `s` with `& < > " '` as character references (HTML 5
 /// section 13.1: safe in text and in quoted attributes alike), control
@@ -114,8 +117,23 @@ pub fn render(r: &Report<'_>, days: &[(i64, Vec<u64>)], names: &[&str], b: &mut 
     if let Some(d) = &r.devices {
         devices(d, b);
     }
+    h3(b, "Daily usage");
     chart(days, names, b);
     b.push_bytes(b"</body>\n</html>\n");
+}
+
+/// A section heading.
+pub(super) fn h3(b: &mut Buf, text: &str) {
+    b.fill("<h3 style=\"margin:16px 0 4px 0;\">{}</h3>\n", &[text]);
+}
+
+/// `<table>` and its heading row, one cell per `heads`.
+pub(super) fn table_head(b: &mut Buf, heads: &[&str]) {
+    b.push_bytes(b"<table style=\"border-collapse:collapse;\">\n<tr>");
+    for head in heads {
+        let _ = ufmt::uwrite!(b, "<th style=\"{}\">{}</th>", HEAD, *head);
+    }
+    b.push_bytes(b"</tr>\n");
 }
 
 fn meter_table(row: &Row<'_>, b: &mut Buf) {
@@ -160,52 +178,78 @@ fn table_row(b: &mut Buf, label: &str, bytes: u64, packets: u64) {
 /// The devices of the period: a row each (name, MAC, download, upload),
 /// then the devices left out in one row.
 fn devices(d: &DeviceList<'_>, b: &mut Buf) {
-    b.push_bytes(b"<h3 style=\"margin:16px 0 4px 0;\">Devices since the last report</h3>\n");
+    h3(b, "Devices since the last report");
     if d.top.is_empty() {
         b.push_bytes(b"<p>No device traffic.</p>\n");
         return;
     }
-    b.push_bytes(b"<table style=\"border-collapse:collapse;\">\n<tr>");
-    for head in ["Device", "MAC", "Download", "Upload"] {
-        let _ = ufmt::uwrite!(b, "<th style=\"{}\">{}</th>", HEAD, head);
-    }
-    b.push_bytes(b"</tr>\n");
+    table_head(b, &["Device", "MAC", "Download", "Upload"]);
     for r in &d.top {
-        let _ = ufmt::uwrite!(b, "<tr><th style=\"{}\">", HEAD);
-        if r.dev.mac == Mac::OTHER {
-            b.push_bytes(b"(other devices)");
-        } else if r.dev.name.is_empty() {
-            let _ = r.dev.mac.write(b);
-        } else {
-            write_html_escaped(b, &r.dev.name, MAX_NAME_CHARS);
-        }
-        let _ = ufmt::uwrite!(b, "</th><td style=\"{};font-family:monospace;\">", CELL);
-        mac_text(b, r.dev.mac);
-        b.push_bytes(b"</td>");
-        size_cells(b, r.down, r.up);
+        device_cells(b, r.dev);
+        size_cells(b, &[r.down, r.up]);
     }
     if d.more > 0 {
-        let _ = ufmt::uwrite!(
-            b,
-            "<tr><th style=\"{}\">{} more {}</th><td style=\"{}\"></td>",
-            HEAD,
-            d.more as u64,
-            if d.more == 1 { "device" } else { "devices" },
-            CELL
-        );
-        size_cells(b, d.more_down, d.more_up);
+        more_row(b, d.more, 1);
+        size_cells(b, &[d.more_down, d.more_up]);
     }
     b.push_bytes(b"</table>\n");
 }
 
-/// Download and upload cells, then the end of the row.
-fn size_cells(b: &mut Buf, down: u64, up: u64) {
-    for v in [down, up] {
+/// The start of a device's row, then its MAC.
+fn device_cells(b: &mut Buf, dev: &DeviceState) {
+    device_name_cell(b, dev);
+    mac_cell(b, dev.mac);
+}
+
+/// The start of a device's row: its name (escaped: chosen by anyone on
+/// the LAN; its MAC when it has none).
+pub(super) fn device_name_cell(b: &mut Buf, dev: &DeviceState) {
+    let _ = ufmt::uwrite!(b, "<tr><th style=\"{}\">", HEAD);
+    if dev.mac == Mac::OTHER {
+        b.push_bytes(b"(other devices)");
+    } else if dev.name.is_empty() {
+        let _ = dev.mac.write(b);
+    } else {
+        write_html_escaped(b, &dev.name, MAX_NAME_CHARS);
+    }
+    b.push_bytes(b"</th>");
+}
+
+/// A MAC cell (`-` for the other devices).
+pub(super) fn mac_cell(b: &mut Buf, mac: Mac) {
+    let _ = ufmt::uwrite!(b, "<td style=\"{};font-family:monospace;\">", CELL);
+    mac_text(b, mac);
+    b.push_bytes(b"</td>");
+}
+
+/// The start of the row of the `more` devices left out, then `blank`
+/// empty cells (to line the sizes up).
+pub(super) fn more_row(b: &mut Buf, more: usize, blank: usize) {
+    let _ = ufmt::uwrite!(
+        b,
+        "<tr><th style=\"{}\">{} more {}</th>",
+        HEAD,
+        more as u64,
+        if more == 1 { "device" } else { "devices" },
+    );
+    for _ in 0..blank {
+        let _ = ufmt::uwrite!(b, "<td style=\"{}\"></td>", CELL);
+    }
+}
+
+/// A size cell per value, then the end of the row.
+pub(super) fn size_cells(b: &mut Buf, values: &[u64]) {
+    size_cells_open(b, values);
+    b.push_bytes(b"</tr>\n");
+}
+
+/// A size cell per value; the row goes on.
+pub(super) fn size_cells_open(b: &mut Buf, values: &[u64]) {
+    for v in values {
         let _ = ufmt::uwrite!(b, "<td style=\"{}\">", CELL);
-        let _ = size(b, v);
+        let _ = size(b, *v);
         b.push_bytes(b"</td>");
     }
-    b.push_bytes(b"</tr>\n");
 }
 
 /// `t` with each `{}` replaced by the next of `nums`: one call per tag
@@ -229,11 +273,13 @@ fn bar_geometry(meters: u64) -> (u64, u64) {
     (bar, bar * meters + 6)
 }
 
-fn chart(days: &[(i64, Vec<u64>)], names: &[&str], b: &mut Buf) {
+/// A bar chart of `days` (the newest `MAX_DAYS`): a legend naming the
+/// series `names` (escaped), then the SVG, a group of bars per day with a
+/// bar per series. "No daily data yet." when there is nothing to draw.
+pub(super) fn chart(days: &[(i64, Vec<u64>)], names: &[&str], b: &mut Buf) {
     let days = days
         .get(days.len().saturating_sub(MAX_DAYS)..)
         .unwrap_or(days);
-    b.push_bytes(b"<h3 style=\"margin:16px 0 4px 0;\">Daily usage</h3>\n");
     if days.is_empty() || names.is_empty() {
         b.push_bytes(b"<p>No daily data yet.</p>\n");
         return;

@@ -6,6 +6,8 @@ pub mod daily;
 pub mod devices;
 pub mod html;
 pub mod json;
+pub mod metrics;
+pub mod page;
 pub mod text;
 pub mod top;
 

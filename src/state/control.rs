@@ -233,7 +233,10 @@ pub struct KernelQuota {
 
 impl State {
     /// The kernel quotas for every device of every quota with the block
-    /// action, in config then MAC order.
+    /// action, in config then MAC order. `used` is at most `limit`: the
+    /// kernel refuses a quota object that starts past its limit (EINVAL,
+    /// as when a quota is configured after the device used more), and one
+    /// that starts at it is used up all the same.
     pub fn kernel_quotas(&self, quotas: &[Quota], cal: &Calendar, now: i64) -> Vec<KernelQuota> {
         self.quota_uses(quotas, cal, now)
             .into_iter()
@@ -243,7 +246,7 @@ impl State {
                 period: quotas[u.quota].period.key(cal, now),
                 mac: u.mac,
                 limit: quotas[u.quota].limit,
-                used: u.used,
+                used: u.used.min(quotas[u.quota].limit),
             })
             .collect()
     }

@@ -175,7 +175,7 @@ pub struct MeterState {
 }
 
 impl MeterState {
-    fn new(name: &str) -> MeterState {
+    pub(crate) fn new(name: &str) -> MeterState {
         MeterState {
             name: Name::try_from(name).unwrap_or_default(),
             last: Count::default(),

@@ -1662,6 +1662,8 @@ pub fn civil_time(t: i64) -> String {
 
 /// The proxy's MAC in the lab (`Host::Proxy`, 192.168.1.10).
 pub const P_MAC: &str = "02:00:00:00:10:10";
+/// The peer's MAC (`q`, on `lan2`).
+pub const Q_MAC: &str = "02:00:00:00:20:20";
 
 /// Makes the lab a router as OpenWrt's: masquerading out of `wan`, and
 /// `fd00::11`, a second IPv6 address of the proxy (as a privacy address)
@@ -1684,4 +1686,69 @@ pub fn masquerade_and_second_v6(lab: &Lab) {
         "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; \
          add rule ip nat post oifname \"wan\" masquerade",
     ]);
+}
+
+/// Runs netmon `args` in the router namespace inside a private mount
+/// namespace whose /etc and /tmp are overlays holding `files` (path,
+/// contents): the name sources at the paths OpenWrt uses, without touching
+/// the machine's own /etc or /tmp. Whatever netmon writes under /tmp stays
+/// in the overlay: its state directories must be elsewhere (`shm_netmon`).
+pub fn with_files(nm: &Netmon, files: &[(&str, &str)], args: &[&str]) -> String {
+    let layers = TempDir::new_in(Path::new("/dev/shm"), "nmt-overlay");
+    let mut script = String::from("set -e\n");
+    for top in ["etc", "tmp"] {
+        let (up, work) = (
+            layers.path().join(top),
+            layers.path().join(format!("{top}.work")),
+        );
+        std::fs::create_dir_all(&up).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        script.push_str(&format!(
+            "mount -t overlay overlay -o lowerdir=/{top},upperdir={},workdir={} /{top}\n",
+            up.display(),
+            work.display()
+        ));
+    }
+    for (path, text) in files {
+        let staged = layers.path().join(format!("file{}", script.len()));
+        std::fs::write(&staged, text).unwrap();
+        script.push_str(&format!(
+            "mkdir -p \"$(dirname {path})\"\ncp {} {path}\n",
+            staged.display()
+        ));
+    }
+    script.push_str("exec \"$@\"\n");
+    let cmd = nm.command(args);
+    let argv: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // argv is `ip netns exec NS NETMON ...`: put the overlay in front of NETMON.
+    let (head, tail) = argv.split_at(4);
+    let mut wrapped = Command::new(&head[0]);
+    wrapped
+        .args(&head[1..])
+        .args([
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ])
+        .args(tail);
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            wrapped.env(k, v);
+        }
+    }
+    let out = run_timeout(wrapped);
+    assert!(
+        out.status.success(),
+        "netmon {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
