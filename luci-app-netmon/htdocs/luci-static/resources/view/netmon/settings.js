@@ -38,6 +38,9 @@ return view.extend({
 		o.datatype = 'range(1,31)';
 		o.placeholder = '1';
 		o.optional = true;
+		o = s.option(form.Value, 'metrics_file', _('Metrics file'),
+			_('Prometheus text written here whenever netmon saves its state (absolute path, e.g. /var/prometheus/netmon.prom, in RAM), for node-exporter\'s textfile collector.'));
+		o.optional = true;
 
 		s = m.section(form.NamedSection, 'devices', 'devices', _('Devices'),
 			_('Download and upload per LAN device, counted on the LAN bridge\'s ports.'));
