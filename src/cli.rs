@@ -108,6 +108,9 @@ pub struct ReportArgs {
     /// also mail the report (config mail 'mail'); kept in a spool and retried when it cannot be sent
     #[argh(switch)]
     pub mail: bool,
+    /// only look: the next report still starts where this one started (for dashboards and scripts that poll)
+    #[argh(switch)]
+    pub peek: bool,
 }
 
 #[derive(FromArgs, PartialEq, Debug)]
@@ -240,7 +243,7 @@ pub enum Action {
     Start,
     Stop,
     Update,
-    Report(ReportFormat, History, bool),
+    Report(ReportFormat, History, ReportEnd),
     MailTest,
     /// One given-up message by name, or all (None).
     MailRequeue(Option<String>),
@@ -276,6 +279,17 @@ pub struct DevicesView {
     pub format: devices::Format,
     pub span: devices::Span,
     pub sort: devices::Sort,
+}
+
+/// What a report does after it is shown.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReportEnd {
+    /// The next report starts now (the blog's "usage since the last report").
+    Mark,
+    /// Mailed too, then marked.
+    Mail,
+    /// Nothing: the next report starts where this one started.
+    Peek,
 }
 
 /// History a report adds.
@@ -420,7 +434,7 @@ fn usage_error(out: &str) -> Error {
 
 fn validate(a: Args) -> Result<Box<Command>> {
     let action = match a.cmd {
-        None => Action::Report(ReportFormat::Text, History::None, false),
+        None => Action::Report(ReportFormat::Text, History::None, ReportEnd::Mark),
         Some(Sub::Start(_)) => Action::Start,
         Some(Sub::Stop(_)) => Action::Stop,
         Some(Sub::Update(_)) => Action::Update,
@@ -501,7 +515,13 @@ fn report(r: ReportArgs) -> Result<Action> {
         (Some(v), false) => History::Days(days(v)?),
         (Some(_), true) => return Err(Error::usage("--days and --months cannot be combined")),
     };
-    Ok(Action::Report(fmt, hist, r.mail))
+    let end = match (r.mail, r.peek) {
+        (false, false) => ReportEnd::Mark,
+        (true, false) => ReportEnd::Mail,
+        (false, true) => ReportEnd::Peek,
+        (true, true) => return Err(Error::usage("--mail and --peek cannot be combined")),
+    };
+    Ok(Action::Report(fmt, hist, end))
 }
 
 fn devices_view(d: DevicesArgs) -> Result<DevicesView> {
@@ -702,7 +722,7 @@ mod tests {
     fn bare_netmon_is_report() {
         assert_eq!(
             run(&[]).action,
-            Action::Report(ReportFormat::Text, History::None, false)
+            Action::Report(ReportFormat::Text, History::None, ReportEnd::Mark)
         );
     }
 
@@ -723,6 +743,16 @@ mod tests {
     }
 
     #[test]
+    fn a_peek_leaves_the_report_period_alone() {
+        let c = run(&["report", "--peek", "--format", "json"]);
+        assert_eq!(
+            c.action,
+            Action::Report(ReportFormat::Json, History::None, ReportEnd::Peek)
+        );
+        assert!(parse(&["report", "--peek", "--mail"]).is_err());
+    }
+
+    #[test]
     fn globals_and_formats() {
         let c = run(&[
             "--state-dir",
@@ -735,11 +765,11 @@ mod tests {
         ]);
         assert_eq!(
             c.action,
-            Action::Report(ReportFormat::Json, History::None, false)
+            Action::Report(ReportFormat::Json, History::None, ReportEnd::Mark)
         );
         assert_eq!(
             run(&["report", "--days", "7"]).action,
-            Action::Report(ReportFormat::Text, History::Days(7), false)
+            Action::Report(ReportFormat::Text, History::Days(7), ReportEnd::Mark)
         );
         assert_eq!(c.backend, Some(BackendChoice::Nft));
         assert_eq!(c.state_dir.as_deref(), Some("/x"));
@@ -765,7 +795,7 @@ mod tests {
             run(&["mail-requeue", "--all"]).action,
             Action::MailRequeue(None)
         );
-        let m = Action::Report(ReportFormat::Text, History::None, true);
+        let m = Action::Report(ReportFormat::Text, History::None, ReportEnd::Mail);
         assert_eq!(run(&["report", "--mail"]).action, m);
         assert!(run(&["--force", "sync"]).force);
     }

@@ -546,3 +546,33 @@ fn a_block_cuts_forwarding_keeps_the_router_and_outlives_flush_and_reboot(
 }
 
 per_backend!(a_block_cuts_forwarding_keeps_the_router_and_outlives_flush_and_reboot: a_block_cuts_forwarding_nft, a_block_cuts_forwarding_iptables_nft, a_block_cuts_forwarding_iptables_legacy);
+
+/// What `"from"` a JSON report gives.
+fn report_from(nm: &Netmon, args: &[&str]) -> String {
+    let json = nm.ok(args);
+    let at = json.find("\"from\":").expect("from") + 7;
+    json[at..].chars().take_while(|c| *c != ',').collect()
+}
+
+#[test]
+fn a_peek_does_not_start_a_new_report_period_nft() {
+    let Some(dl) = setup(
+        "a_peek_does_not_start_a_new_report_period_nft",
+        Backend::Nft,
+    ) else {
+        return;
+    };
+    let nm = Netmon::new(&dl.lab.r, Backend::Nft, Some(CONFIG));
+    nm.ok(&["start"]);
+    let peek = ["report", "--peek", "--format", "json"];
+    let first = report_from(&nm, &peek);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(report_from(&nm, &peek), first, "a peek moved the period");
+    let marked = report_from(&nm, &["report", "--format", "json"]);
+    assert_eq!(marked, first, "the report covers the same period");
+    assert_ne!(
+        report_from(&nm, &peek),
+        first,
+        "a plain report starts a new period"
+    );
+}

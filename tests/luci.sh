@@ -147,13 +147,13 @@ data() {
 	ip netns exec "$G" ping -c 2 -i 0.2 -s 300 192.168.1.1 >/dev/null
 	nm update
 	nm block "$GUEST" --for 2h >/dev/null
-	nm report --format json --days 14 >"$d/report.json"
+	nm report --peek --format json --days 14 >"$d/report.json"
 	nm devices --format json >"$d/devices.json"
 	nm blocked --format json >"$d/blocked.json"
 	nm quota --format json >"$d/quota.json"
 	# The argv each answer is for, as the views pass it.
 	cat >"$d/argv.json" <<'ARGV'
-{"report --format json --days 14": "report.json", "devices --format json": "devices.json",
+{"report --peek --format json --days 14": "report.json", "devices --format json": "devices.json",
  "blocked --format json": "blocked.json", "quota --format json": "quota.json"}
 ARGV
 	printf '%s' "$HOSTILE" >"$d/hostile"

@@ -7,7 +7,7 @@
 //! whatever else waits in the spool, oldest first.
 
 use super::ctx::{current, deliver_mail, Ctx};
-use crate::cli::{History, ReportFormat};
+use crate::cli::{History, ReportEnd, ReportFormat};
 use crate::error::{Error, Result};
 use crate::mail::config::MailConfig;
 use crate::mail::deliver::{build_report_message, Mailer};
@@ -18,11 +18,12 @@ use crate::text::Buf;
 
 pub fn run(
     cx: &mut Ctx,
-    how: (ReportFormat, History, bool),
+    how: (ReportFormat, History, ReportEnd),
     out: &mut Buf,
     warn: &mut Buf,
 ) -> Result<()> {
-    let (fmt, hist, mail) = how;
+    let (fmt, hist, end) = how;
+    let mail = end == ReportEnd::Mail;
     if mail && cx.mail().is_none() {
         return Err(Error::config(
             "report --mail needs an enabled config mail 'mail' section in the config file (see README: Mail)",
@@ -53,7 +54,7 @@ pub fn run(
     // A report that could not even be spooled is not marked as made: the
     // next report covers its period again.
     drop(r);
-    if queued.is_ok() {
+    if queued.is_ok() && end != ReportEnd::Peek {
         s.st.mark_reported(cx.now);
     }
     let committed = s.commit(cx, false, warn);

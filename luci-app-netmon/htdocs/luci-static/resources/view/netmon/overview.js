@@ -2,11 +2,11 @@
 'require view';
 'require fs';
 
-// Status -> netmon -> Overview: the meters of `netmon report --format json
-// --days 14` and a bar chart of their last 14 days. Every string from the
-// router goes into the page as a text node (E() with a string child), never
-// as markup. Note: a report marks itself as made, so opening this page moves
-// the start of "since last report" as running `netmon report` does.
+// Status -> netmon -> Overview: the meters of `netmon report --peek --format
+// json --days 14` and a bar chart of their last 14 days. Every string from
+// the router goes into the page as a text node (E() with a string child),
+// never as markup. `--peek`: looking at the page leaves the period of the
+// next report (mailed or on the command line) where it was.
 //
 // Every fs.exec call is written as fs.exec('/usr/sbin/netmon', [ ... ]) on one
 // line: tests/luci.sh reads the argv from these lines and checks that the
@@ -72,7 +72,7 @@ function chart(days) {
 
 return view.extend({
 	load: function() {
-		return run(fs.exec('/usr/sbin/netmon', [ 'report', '--format', 'json', '--days', '14' ]));
+		return run(fs.exec('/usr/sbin/netmon', [ 'report', '--peek', '--format', 'json', '--days', '14' ]));
 	},
 
 	render: function(r) {
