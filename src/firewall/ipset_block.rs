@@ -55,7 +55,7 @@
 //! addresses of each (the MAC rule still catches the upload of the others),
 //! so a set (`maxelem` `SET_SIZE`) never fills.
 
-use super::ipset_devices::{family_word, ipset_installed, remove_chain, xt_ok};
+use super::ipset_devices::{create_set, family_word, ipset_installed, remove_chain, xt_ok};
 use super::iptables::{tool, JUMP_TAG};
 use super::run::{Outcome, Runner};
 use super::tag;
@@ -208,17 +208,7 @@ pub fn install(lan: &Lan, r: &mut Runner) -> Result<()> {
     teardown(r)?;
     let size = crate::text::num(SET_SIZE as u64);
     for (set, fam) in SETS {
-        let argv = [
-            "ipset",
-            "create",
-            set,
-            "hash:ip",
-            "family",
-            family_word(fam),
-            "maxelem",
-            size.as_str(),
-        ];
-        r.change(&argv)?;
+        create_set(r, set, fam, size.as_str(), false)?;
     }
     for fam in FAMILIES {
         xt_ok(r, fam, &["-N ", CHAIN])?;

@@ -238,18 +238,7 @@ pub fn install(lan: Option<&Lan>, r: &mut Runner) -> Result<()> {
     }
     let size = crate::text::num(u64::from(lan.max));
     for (set, fam, _) in SETS {
-        let argv = [
-            "ipset",
-            "create",
-            set,
-            "hash:ip",
-            "family",
-            family_word(fam),
-            "maxelem",
-            size.as_str(),
-            "counters",
-        ];
-        r.change(&argv)?;
+        create_set(r, set, fam, size.as_str(), true)?;
     }
     for fam in FAMILIES {
         for (chain, _) in CHAINS {
@@ -286,6 +275,30 @@ pub fn install(lan: Option<&Lan>, r: &mut Runner) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Creates `hash:ip` set `set` of family `fam` holding at most `maxelem`
+/// addresses, with a counter per element when `counters`.
+pub(super) fn create_set(
+    r: &mut Runner,
+    set: &str,
+    fam: Family,
+    maxelem: &str,
+    counters: bool,
+) -> Result<()> {
+    let argv = [
+        "ipset",
+        "create",
+        set,
+        "hash:ip",
+        "family",
+        family_word(fam),
+        "maxelem",
+        maxelem,
+        "counters",
+    ];
+    let n = if counters { argv.len() } else { argv.len() - 1 };
+    r.change(&argv[..n])
 }
 
 /// Deletes netmon's jumps from `builtin` to `chain` (by their full
