@@ -1185,6 +1185,7 @@ fn sample_state(meters: usize, seed: u64) -> State {
                 handle: 3 + step as u64 / 10,
             },
             reinstalled: false,
+            closes_rates: false,
             devices: Default::default(),
         };
         st.fold(&refs, &r, &Calendar::UTC);
@@ -1640,6 +1641,7 @@ fn dst_autumn_day_has_25_hours() {
             .collect(),
             generation: Generation::default(),
             reinstalled: false,
+            closes_rates: false,
             devices: Default::default(),
         };
         st.fold(&names, &r, &cal);

@@ -146,6 +146,10 @@ data() {
 	ip netns exec "$H" ping -c 3 -i 0.2 -s 1000 192.168.1.1 >/dev/null
 	ip netns exec "$G" ping -c 2 -i 0.2 -s 300 192.168.1.1 >/dev/null
 	nm update
+	# A second update over a second later: the devices have rates.
+	sleep 1.1
+	ip netns exec "$H" ping -c 2 -i 0.2 -s 1000 192.168.1.1 >/dev/null
+	nm update
 	nm block "$GUEST" --for 2h >/dev/null
 	nm report --peek --format json --days 14 >"$d/report.json"
 	nm devices --format json >"$d/devices.json"

@@ -7,7 +7,9 @@
 //!
 //! - The DOM has the meter and device tables and SVG charts; the hostile
 //!   name is text (`&lt;img` in the serialized DOM), and no `<img>`
-//!   element exists; the quota and the block are shown.
+//!   element exists; the quota and the block are shown; a device's rate
+//!   is the bytes sent to it between the last two updates over the
+//!   window the page names, as `netmon devices` gave it.
 //! - POST gets 405 with `Allow: GET`; a malformed or unknown query gets
 //!   400; every answer has the security headers.
 //! - `?format=json` is the JSON report with the numbers of
@@ -197,6 +199,32 @@ fn the_page_shows_the_state_read_only_and_escaped() {
     let dhcp = format!("config host\n\toption name '{HOSTILE}'\n\toption mac '{P_MAC}'\n");
     with_dhcp(&nm, &dhcp, &["update"]);
     nm.ok(&["block", Q_MAC]);
+    // The rates: one datagram to P between two updates, each at least a
+    // second after the one before (an update in the same second as the
+    // last leaves the window open); `devices` (no update: it moves no
+    // window) gives P's bytes before and after.
+    let p_down = |json: &str| -> (u64, Option<u64>) {
+        let j = Json::parse(json.trim()).expect("devices json");
+        let devices = j.get("devices").and_then(Json::as_array).expect("devices");
+        let d = devices
+            .iter()
+            .find(|d| d.get("mac") == Some(&Json::Str(P_MAC.into())))
+            .unwrap_or_else(|| panic!("{P_MAC} in {json}"));
+        let bytes = d.get("download_bytes").and_then(Json::as_u64);
+        let rate = d.get("download_bytes_per_second").and_then(Json::as_u64);
+        (bytes.expect("download_bytes"), rate)
+    };
+    std::thread::sleep(Duration::from_millis(1100));
+    nm.ok(&["update"]);
+    let (first, _) = p_down(&nm.ok(&["devices", "--format", "json"]));
+    let clock = Instant::now();
+    udp_between(o, "10.99.0.2", p, "192.168.1.10", 500, 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    nm.ok(&["update"]);
+    let (second, rate) = p_down(&nm.ok(&["devices", "--format", "json"]));
+    let elapsed = clock.elapsed().as_secs();
+    let step = second - first;
+    assert!(step >= IPV4_HDR + UDP_HDR + 500, "{first} then {second}");
 
     // The cgi-bin: a wrapper giving the test's directories, run in the
     // router's namespace (where the LAN bridge is, as on a router).
@@ -289,6 +317,27 @@ fn the_page_shows_the_state_read_only_and_escaped() {
         "a chart per meter and device: {dom}"
     );
     assert!(!dom.contains("<img"), "no element from the name: {dom}");
+    // The rate: the datagram's bytes over the window the page names, as
+    // `devices` said it, in P's row.
+    let window: u64 = dom
+        .split("Rates are per second over the ")
+        .nth(1)
+        .and_then(|t| t.split(" s between the last two updates").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the rates' window in {dom}"));
+    assert!(
+        (1..=elapsed + 1).contains(&window),
+        "{window} s, {elapsed} s"
+    );
+    assert_eq!(rate, Some(step / window), "{step} B in {window} s");
+    let p_row = dom
+        .lines()
+        .find(|l| l.contains(P_MAC) && l.contains("B/s<"))
+        .unwrap_or_else(|| panic!("{P_MAC}'s row in {dom}"));
+    assert!(
+        p_row.contains(&format!(">{} B/s<", step / window)),
+        "{p_row}"
+    );
     assert!(!dom.contains("<script"), "{dom}");
     let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page.png");
     let _ = std::fs::remove_file(&png);

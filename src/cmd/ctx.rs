@@ -73,6 +73,9 @@ pub struct Ctx {
     pub force: bool,
     /// The LAN side, when devices are counted and the bridge exists.
     pub lan: Option<Lan>,
+    /// This command is an update (`update`, `sync`): its reading closes
+    /// the devices' rate window.
+    pub closes_rates: bool,
 }
 
 impl Ctx {
@@ -122,6 +125,7 @@ impl Ctx {
             now: sys::now(),
             force: cmd.force,
             lan,
+            closes_rates: false,
         })
     }
 
@@ -172,6 +176,7 @@ impl Ctx {
                 handle: obs.handle,
             },
             reinstalled,
+            closes_rates: self.closes_rates,
         }
     }
 

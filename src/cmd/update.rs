@@ -21,6 +21,7 @@ pub fn run(cx: &mut Ctx, sync: bool, warn: &mut Buf) -> Result<()> {
             &mut cx.runner,
         );
     }
+    cx.closes_rates = true;
     let mut s = current(cx, warn)?;
     // Stopped, and already said so: nothing to write (no RAM write, no
     // log line, no flash sync every 5 minutes for a state that stands still).

@@ -42,6 +42,9 @@ pub struct Row<'a> {
     pub dev: &'a DeviceState,
     pub down: u64,
     pub up: u64,
+    /// Bytes a second (down, up) over the last update's window
+    /// (`State::rate`); `None` when there is none.
+    pub rate: Option<(u64, u64)>,
 }
 
 /// Longest name shown in the text table (the rest is cut with `~`).
@@ -86,7 +89,13 @@ fn ranked<'a>(
         .iter()
         .map(|dev| {
             let (down, up) = usage(dev);
-            Row { dev, down, up }
+            let rate = st.rate(dev);
+            Row {
+                dev,
+                down,
+                up,
+                rate,
+            }
         })
         .filter(|r| r.total() != 0)
         .collect();
@@ -97,6 +106,7 @@ fn ranked<'a>(
             dev: &st.other,
             down,
             up,
+            rate: st.rate(&st.other),
         });
     }
     out
@@ -264,9 +274,6 @@ fn tsv(rows: &[Row<'_>], b: &mut Buf) {
     }
 }
 
-/// `{"devices":[{"mac","name","ipv4","ipv6","download_bytes",
-/// "upload_bytes","other"}]}`; `name` is null when unknown, `mac` null for
-/// the other devices.
 /// `"mac":"…","name":"…"` of a device: `null` for the MAC of `other` and
 /// for a name not known.
 pub(super) fn json_identity(b: &mut Buf, dev: &DeviceState) {
@@ -286,6 +293,11 @@ pub(super) fn json_identity(b: &mut Buf, dev: &DeviceState) {
     }
 }
 
+/// `{"devices":[{"mac","name","ipv4","ipv6","download_bytes",
+/// "upload_bytes","download_bytes_per_second","upload_bytes_per_second",
+/// "other"}]}`; `name` is null when unknown, `mac` null for the other
+/// devices, the rates (over the last update's window) null when there is
+/// no window.
 fn json(rows: &[Row<'_>], b: &mut Buf) {
     b.push_bytes(b"{\"devices\":[");
     for (i, r) in rows.iter().enumerate() {
@@ -310,6 +322,15 @@ fn json(rows: &[Row<'_>], b: &mut Buf) {
             ",\"download_bytes\":{},\"upload_bytes\":{}",
             &[num(r.down).as_str(), num(r.up).as_str()],
         );
+        match r.rate {
+            Some((down, up)) => b.fill(
+                ",\"download_bytes_per_second\":{},\"upload_bytes_per_second\":{}",
+                &[num(down).as_str(), num(up).as_str()],
+            ),
+            None => b.push_bytes(
+                b",\"download_bytes_per_second\":null,\"upload_bytes_per_second\":null",
+            ),
+        }
         if other {
             b.push_bytes(b",\"other\":true");
         }
@@ -377,12 +398,31 @@ mod tests {
             device(2, b"", 1, 0),
         ]);
         st.other.total.down.bytes = 3;
+        // No window for rates yet: null.
         let j = out(&period_rows(&st), Format::Json);
+        let none = r#""download_bytes_per_second":null,"upload_bytes_per_second":null"#;
         assert_eq!(
             j,
-            "{\"devices\":[{\"mac\":\"02:00:00:00:00:01\",\"name\":\"q\\\"\\\\\\u000d\\u000a\\u001b\u{fffd}\",\"ipv4\":null,\"ipv6\":null,\"download_bytes\":5,\"upload_bytes\":6},\
-             {\"mac\":\"02:00:00:00:00:02\",\"name\":null,\"ipv4\":null,\"ipv6\":null,\"download_bytes\":1,\"upload_bytes\":0},\
-             {\"mac\":null,\"name\":null,\"ipv4\":null,\"ipv6\":null,\"download_bytes\":3,\"upload_bytes\":0,\"other\":true}]}\n"
+            format!(
+                "{{\"devices\":[{{\"mac\":\"02:00:00:00:00:01\",\"name\":\"q\\\"\\\\\\u000d\\u000a\\u001b\u{fffd}\",\"ipv4\":null,\"ipv6\":null,\"download_bytes\":5,\"upload_bytes\":6,{none}}},\
+                 {{\"mac\":\"02:00:00:00:00:02\",\"name\":null,\"ipv4\":null,\"ipv6\":null,\"download_bytes\":1,\"upload_bytes\":0,{none}}},\
+                 {{\"mac\":null,\"name\":null,\"ipv4\":null,\"ipv6\":null,\"download_bytes\":3,\"upload_bytes\":0,{none},\"other\":true}}]}}\n"
+            )
+        );
+        // A 100-second window: bytes a second, rounded down.
+        (st.rates_from, st.rates_to) = (1_789_999_900, 1_790_000_000);
+        st.devices[0].rate_bytes = (1_050, 250);
+        let j = out(&period_rows(&st), Format::Json);
+        let rates = |d: u64, u: u64| {
+            format!(r#""download_bytes_per_second":{d},"upload_bytes_per_second":{u}"#)
+        };
+        assert!(
+            j.contains(&format!(r#""upload_bytes":6,{}}}"#, rates(10, 2))),
+            "{j}"
+        );
+        assert!(
+            j.contains(&format!(r#""upload_bytes":0,{}}}"#, rates(0, 0))),
+            "{j}"
         );
     }
 

@@ -1,7 +1,7 @@
 //! The dashboard page (`/cgi-bin/netmon`, see `cmd::cgi`): the meters
 //! (today, this billing month, since the last report, total), a 30-day
-//! chart per meter, the devices (today and this month, name, MAC,
-//! addresses), a 30-day chart for each of the largest devices, the
+//! chart per meter, the devices (rates over the last update's window,
+//! today and this month, name, MAC, addresses), a 30-day chart for each of the largest devices, the
 //! quotas (used, limit, left) and the devices cut off now. Also the small
 //! page a refused or failed request gets (`error_page`).
 //!
@@ -17,14 +17,15 @@
 
 use super::html::{
     chart, device_name_cell, escape, h3, mac_cell, more_row, size_cells, size_cells_open,
-    table_head, HEAD,
+    table_head, CELL, HEAD,
 };
 use super::{day_rows, device_day_rows, devices, meter_names};
 use crate::calendar::Calendar;
 use crate::device::{Mac, Offload};
 use crate::quota::Quota;
 use crate::state::{Cut, State};
-use crate::text::{write_html_escaped, Buf};
+use crate::text::{num, write_html_escaped, Buf};
+use crate::units::write_human;
 
 /// A cell of text (the shared `CELL` is for numbers).
 const TEXT: &str = "padding:4px 10px;border-bottom:1px solid #ddd;text-align:left";
@@ -174,11 +175,14 @@ fn devices_section(p: &Page<'_>, b: &mut Buf) {
         return;
     }
     let today = p.cal.day(p.now);
+    rate_window(p.st, &p.cal.zone, b);
     b.push_bytes(b"<div class=\"s\">\n");
     table_head(
         b,
         &[
             "Device",
+            "Rate down",
+            "Rate up",
             "Today down",
             "Today up",
             "Month down",
@@ -190,6 +194,7 @@ fn devices_section(p: &Page<'_>, b: &mut Buf) {
     let shown = month.len().min(PAGE_DEVICES);
     for r in &month[..shown] {
         device_name_cell(b, r.dev);
+        rate_cells(b, r.rate);
         let (down, up) = r.dev.day(today);
         size_cells_open(b, &[down, up, r.down, r.up]);
         mac_cell(b, r.dev.mac);
@@ -203,6 +208,15 @@ fn devices_section(p: &Page<'_>, b: &mut Buf) {
             rest.iter().fold(0u64, |a, r| a.saturating_add(f(r)))
         };
         more_row(b, rest.len(), 0);
+        let rates: Option<Vec<(u64, u64)>> = rest.iter().map(|r| r.rate).collect();
+        rate_cells(
+            b,
+            rates.map(|v| {
+                v.iter().fold((0u64, 0u64), |(d, u), &(x, y)| {
+                    (d.saturating_add(x), u.saturating_add(y))
+                })
+            }),
+        );
         let today_down = sum(&|r| r.dev.day(today).0);
         let today_up = sum(&|r| r.dev.day(today).1);
         size_cells(b, &[today_down, today_up, sum(&|r| r.down), sum(&|r| r.up)]);
@@ -215,6 +229,43 @@ fn devices_section(p: &Page<'_>, b: &mut Buf) {
         h3(b, title.as_str());
         let t = device_day_rows(r.dev, p.cal, p.now, CHART_DAYS);
         chart(&t.rows, &["download", "upload"], b);
+    }
+}
+
+/// What the rate columns cover: the time between the last two updates,
+/// or why there are no rates.
+fn rate_window(st: &State, zone: &crate::tz::Zone, b: &mut Buf) {
+    let Some(secs) = st.rates_secs() else {
+        b.push_bytes(
+            b"<p>Rates: none yet. They are per second between two updates in a row \
+            with the devices counted and the clock set.</p>\n",
+        );
+        return;
+    };
+    let (n, unit) = match secs % 60 {
+        0 => (num(secs / 60), "min"),
+        _ => (num(secs), "s"),
+    };
+    b.fill(
+        "<p>Rates are per second over the {} {} between the last two updates, to ",
+        &[n.as_str(), unit],
+    );
+    let _ = zone.write_human(b, st.rates_to);
+    b.push_bytes(b".</p>\n");
+}
+
+/// A device's rate cells, down then up: `1.50 KiB/s`, or `-` without one.
+fn rate_cells(b: &mut Buf, rate: Option<(u64, u64)>) {
+    for v in [rate.map(|r| r.0), rate.map(|r| r.1)] {
+        let _ = ufmt::uwrite!(b, "<td style=\"{}\">", CELL);
+        match v {
+            Some(v) => {
+                let _ = write_human(b, v);
+                b.push_bytes(b"/s");
+            }
+            None => b.push_bytes(b"-"),
+        }
+        b.push_bytes(b"</td>");
     }
 }
 
@@ -341,6 +392,7 @@ mod tests {
                     .collect(),
                 generation: Generation::default(),
                 reinstalled: false,
+                closes_rates: false,
                 devices: DeviceReading::default(),
             };
             st.fold(&["wan_down"], &r, &CAL);
@@ -361,6 +413,10 @@ mod tests {
             };
         }
         st.devices = devs;
+        // The last update's window: 5 minutes, 1 KiB/s down and 10 B/s up
+        // for the first device.
+        (st.rates_from, st.rates_to) = (NOW - 300, NOW);
+        st.devices[0].rate_bytes = (307_200, 3_000);
         let _ = st.block(st.devices[1].mac, NOW - 60, None);
         st
     }
@@ -477,18 +533,27 @@ mod tests {
     }
 
     #[test]
-    fn devices_today_and_month_quota_and_block() {
+    fn devices_rates_today_and_month_quota_and_block() {
         let html = page(&state(), &[quota()]);
         let row = |start: &str| {
             let l = html.lines().find(|l| l.contains(start));
             cells(l.unwrap_or_else(|| panic!("{start} in {html}")))
         };
         let name = "&lt;script&gt;alert(1)&lt;/script&gt;";
-        // Today, this month, MAC, no address.
+        // Rates, today, this month, MAC, no address.
+        assert!(
+            html.contains(
+                "<p>Rates are per second over the 5 min between the last two updates, \
+                 to 2026-12-02 12:00:00 UTC.</p>"
+            ),
+            "{html}"
+        );
         assert_eq!(
-            row(&format!("{name}</th><td style=\"{CELL}\">2.93 KiB")),
+            row(&format!("{name}</th><td style=\"{CELL}\">1.00 KiB/s")),
             [
                 name,
+                "1.00 KiB/s",
+                "10 B/s",
                 "2.93 KiB",
                 "70 B",
                 "8.79 KiB",
@@ -532,9 +597,21 @@ mod tests {
                 d
             })
             .collect();
+        // The two left out move 2 and 1 bytes a second: summed, 3.
+        st.devices[PAGE_DEVICES].rate_bytes = (600, 0);
+        st.devices[PAGE_DEVICES + 1].rate_bytes = (300, 30);
         let html = page(&st, &[]);
-        assert!(html.contains(">2 more devices</th>"), "{html}");
+        let more = html.lines().find(|l| l.contains(">2 more devices</th>"));
+        let more = cells(more.unwrap_or_else(|| panic!("{html}")));
+        assert_eq!(more[..3], ["2 more devices", "3 B/s", "0 B/s"], "{html}");
         assert!(!html.contains(">Quotas</h3>"), "no quota configured");
+        // Without a window (the clock was not set, say): no rates.
+        st.rates_from = 0;
+        let html = page(&st, &[]);
+        assert!(html.contains("<p>Rates: none yet"), "{html}");
+        let first = html.lines().find(|l| l.contains("02:00:00:00:00:01"));
+        let first = cells(first.unwrap_or_else(|| panic!("{html}")));
+        assert_eq!(first[1..3], ["-", "-"], "{html}");
     }
 
     #[test]

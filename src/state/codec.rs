@@ -3,7 +3,12 @@
 //! padded or foreign file is refused rather than misread, and a file
 //! moves between big- and little-endian routers unchanged.
 //!
-//! Version 5 (written): version 4's layout, then before the CRC the
+//! Version 6 (written): version 5's layout, then before the CRC the
+//! devices' rate windows: `rates_from`, `rates_to`, `update_at` (zigzag),
+//! then for `other` and each device in the order of the devices section
+//! its `rate_bytes` and `since_update` (down, up each).
+//!
+//! Version 5 (read): version 4's layout, then before the CRC the
 //! admin's blocks (their number, then in MAC order: the MAC, `since`
 //! (zigzag), the end plus one or 0 for none (zigzag)) and the quota
 //! warnings sent (their number, then sorted: the quota's id, the MAC, the
@@ -53,7 +58,8 @@ pub const DEVICE_MAX_BYTES: usize = 6
     + 16
     + (16 + 1) * MAX_VARINT
     + 2 * MAX_VARINT
-    + (DEVICE_DAYS + DEVICE_MONTHS) * 3 * MAX_VARINT;
+    + (DEVICE_DAYS + DEVICE_MONTHS) * 3 * MAX_VARINT
+    + 4 * MAX_VARINT;
 
 /// Largest state file with `devices` devices (and `other`): the bound
 /// the README documents, about 13 MB at `MAX_DEVICES` (it lives in RAM;
@@ -68,6 +74,7 @@ pub const fn max_bytes(devices: usize) -> usize {
         + MAX_BLOCKS * (6 + 2 * MAX_VARINT)
         + MAX_VARINT
         + MAX_WARNED * (6 + 2 * MAX_VARINT)
+        + 3 * MAX_VARINT
 }
 
 impl State {
@@ -126,6 +133,15 @@ impl State {
             w.0.extend_from_slice(&x.mac.0);
             w.zigzag(x.period);
         }
+        for t in [self.rates_from, self.rates_to, self.update_at] {
+            w.zigzag(t);
+        }
+        for d in [&self.other].into_iter().chain(&self.devices) {
+            for v in [d.rate_bytes, d.since_update] {
+                w.varint(v.0);
+                w.varint(v.1);
+            }
+        }
         let len = (w.0.len() + 4) as u32;
         w.0[8..12].copy_from_slice(&len.to_le_bytes());
         let crc = crc32(&w.0);
@@ -143,14 +159,14 @@ impl State {
         let version = r.u16();
         let (max_meters, max_flags) = match version {
             2 => (MAX_METERS, 1),
-            3 | 4 | VERSION => (MAX_STATE_METERS, 7),
+            3..=VERSION => (MAX_STATE_METERS, 7),
             v => return Err(DecodeError::Version(v)),
         };
         let n = usize::from(r.u16());
         let len = r.u32() as usize;
         let meters_end = HEADER + n * METER_BYTES;
         let fits = match version {
-            4 | VERSION => len > meters_end + 4,
+            4..=VERSION => len > meters_end + 4,
             _ => len == meters_end + 4,
         };
         if n > max_meters || !fits || b.len() != len {
@@ -190,6 +206,15 @@ impl State {
         if version >= 5 {
             decode_blocks(&mut r, &mut st);
             decode_warned(&mut r, &mut st);
+        }
+        if version >= 6 {
+            st.rates_from = r.zigzag();
+            st.rates_to = r.zigzag();
+            st.update_at = r.zigzag();
+            for d in [&mut st.other].into_iter().chain(st.devices.iter_mut()) {
+                d.rate_bytes = (r.varint(), r.varint());
+                d.since_update = (r.varint(), r.varint());
+            }
         }
         if r.bad.is_none() && r.i != body.len() {
             r.fail(DecodeError::Length);

@@ -28,6 +28,7 @@ fn reading(t: i64, elems: &[(u16, Dir, Dir)], other: (Dir, Dir), max: usize) -> 
         counts: Counts::new(),
         generation: Generation::default(),
         reinstalled: false,
+        closes_rates: false,
         devices: DeviceReading {
             on: true,
             elems: elems
@@ -471,6 +472,7 @@ fn sample() -> State {
         .map(|&(n, v)| (Name::try_from(n).unwrap(), Count::new(v, v * 100)))
         .collect();
     r.generation.handle = 3;
+    r.closes_rates = true;
     for step in 0..6u64 {
         r.time = t0 + step as i64 * 40_000;
         r.devices.elems = (1..=5u16)
@@ -611,13 +613,15 @@ fn decode_refuses_more_devices_than_max_and_bad_fields() {
     let s = State::new(5);
     let b = s.encode();
     let body = &b[..b.len() - 4];
-    // The body ends with the device count and the address count, 0 and 0.
-    assert_eq!(body.get(body.len() - 2..), Some(&[0u8, 0][..]));
-    let cut = &body[..body.len() - 2];
+    // The body ends with the device count, then the address, block and
+    // warning counts, the three times of the rate windows and `other`'s
+    // bytes in them (four varints): eleven zeros.
+    assert_eq!(body.get(body.len() - 11..), Some(&[0u8; 11][..]));
+    let cut = &body[..body.len() - 11];
     let with_count = |n: &[u8]| {
         let mut v = cut.to_vec();
         v.extend_from_slice(n);
-        v.push(0);
+        v.extend_from_slice(&[0; 10]);
         reseal(&v)
     };
     assert_eq!(State::decode(&with_count(&[0])), Ok(s.clone()));
@@ -746,10 +750,10 @@ fn version_3_file_decodes_without_loss() {
 
 /// The flash budget: 100 devices active every day for a month (31 day
 /// buckets and 2 billing periods each, GiB a day), next to 2 meters,
-/// encode to 48,880 bytes: under 64 KiB a state, so two writes a day stay
+/// encode to 50,187 bytes: under 64 KiB a state, so two writes a day stay
 /// under 128 KiB of flash a day.
 #[test]
-fn a_month_of_100_devices_encodes_to_48880_bytes_under_64_kib() {
+fn a_month_of_100_devices_encodes_to_50187_bytes_under_64_kib() {
     let t0 = utc(2026, 8, 16, 12);
     let mut s = State::new(t0);
     let names = ["wan", "lan"];
@@ -796,7 +800,7 @@ fn a_month_of_100_devices_encodes_to_48880_bytes_under_64_kib() {
     assert!(b.len() < 64 * 1024, "{}", b.len());
     assert_eq!(
         b.len(),
-        48_880,
+        50_187,
         "update the doc comment and the release note"
     );
     assert!(b.len() <= max_bytes(100));
@@ -1010,4 +1014,116 @@ fn a_used_up_quota_cuts_and_warns_once_per_period() {
         ..q
     }];
     assert_eq!(st.quota_devices(&every[0]).len(), 2);
+}
+
+/// The rates: what each device moved between the last two updates over
+/// the seconds between them. Other readings (`devices`, `report`…) only
+/// add to the open window; an update in the same second leaves it open;
+/// a reading with the clock gone back or devices off leaves it unrated.
+#[test]
+fn rates_are_the_bytes_between_the_last_two_updates() {
+    let t0 = utc(2026, 5, 1, 10);
+    let mut s = State::new(t0);
+    let fold = |s: &mut State, t: i64, update: bool, elems: &[(u16, Dir, Dir)]| {
+        let mut r = reading(t, elems, NONE, 64);
+        r.closes_rates = update;
+        s.fold(&[], &r, &CAL);
+    };
+    fold(&mut s, t0 + 1, true, &[(1, (1, 100), (0, 0))]);
+    assert_eq!(s.update_at, t0 + 1);
+    assert_eq!(s.rate(dev(&s, 1)), None, "one update: no window yet");
+    // A reading that is no update, then the update 300 s after the first.
+    fold(&mut s, t0 + 100, false, &[(1, (2, 1_100), (1, 60))]);
+    assert_eq!(s.rate(dev(&s, 1)), None);
+    fold(
+        &mut s,
+        t0 + 301,
+        true,
+        &[(1, (3, 3_100), (2, 600)), (2, (1, 299), (0, 0))],
+    );
+    assert_eq!((s.rates_from, s.rates_to), (t0 + 1, t0 + 301));
+    assert_eq!(dev(&s, 1).rate_bytes, (3_000, 600));
+    assert_eq!(s.rate(dev(&s, 1)), Some((10, 2)));
+    // 299 bytes in 300 s: under one a second.
+    assert_eq!(s.rate(dev(&s, 2)), Some((0, 0)));
+    // The same second again: the open window goes on, the rates stay.
+    fold(&mut s, t0 + 301, true, &[(1, (4, 3_400), (2, 600))]);
+    assert_eq!(s.rate(dev(&s, 1)), Some((10, 2)));
+    assert_eq!(dev(&s, 1).since_update, (300, 0));
+    // Readings between updates change no rate; device 2 is absent.
+    fold(&mut s, t0 + 330, false, &[(1, (5, 3_700), (2, 600))]);
+    assert_eq!(s.rate(dev(&s, 1)), Some((10, 2)));
+    fold(&mut s, t0 + 361, true, &[(1, (6, 4_000), (3, 1_200))]);
+    assert_eq!(s.rate(dev(&s, 1)), Some((15, 10)), "900 and 600 B in 60 s");
+    assert_eq!(s.rate(dev(&s, 2)), Some((0, 0)));
+    // The clock went back: the open window gets no rate, the last stays.
+    let mut back = reading(t0 + 100, &[(1, (7, 4_100), (3, 1_200))], NONE, 64);
+    back.uptime = CLOCK_GRACE;
+    s.fold(&[], &back, &CAL);
+    assert_eq!(s.rate(dev(&s, 1)), Some((15, 10)));
+    fold(&mut s, t0 + 160, true, &[(1, (8, 4_160), (3, 1_200))]);
+    assert_eq!(s.rate(dev(&s, 1)), None, "no whole window since");
+    fold(&mut s, t0 + 220, true, &[(1, (9, 4_280), (3, 1_200))]);
+    assert_eq!(s.rate(dev(&s, 1)), Some((2, 0)));
+    // Devices off between two updates: that window is not rated.
+    let mut off = reading(t0 + 250, &[], NONE, 64);
+    off.devices.on = false;
+    s.fold(&[], &off, &CAL);
+    fold(&mut s, t0 + 280, true, &[(1, (10, 4_400), (3, 1_200))]);
+    assert_eq!(s.rate(dev(&s, 1)), None);
+    // The windows survive the state file.
+    fold(&mut s, t0 + 290, false, &[(1, (11, 4_450), (3, 1_200))]);
+    fold(&mut s, t0 + 340, true, &[(1, (12, 4_880), (3, 1_200))]);
+    let back = State::decode(&s.encode()).expect("decodes");
+    assert_eq!((back.rates_from, back.rates_to), (t0 + 280, t0 + 340));
+    assert_eq!(back.rate(dev(&back, 1)), Some((8, 0)));
+    fold(&mut s, t0 + 345, false, &[(1, (13, 4_900), (3, 1_200))]);
+    let back = State::decode(&s.encode()).expect("decodes");
+    assert_eq!(dev(&back, 1).since_update, (20, 0));
+}
+
+/// An evicted device's bytes in both windows go to `other` with its
+/// totals: the rates still add up to what the sets counted.
+#[test]
+fn an_evicted_devices_window_bytes_move_to_other() {
+    let t0 = utc(2026, 5, 1, 10);
+    let mut s = State::new(t0);
+    let mut r = reading(t0 + 10, &[(1, (1, 500), (0, 0))], NONE, 1);
+    r.closes_rates = true;
+    s.fold(&[], &r, &CAL);
+    let r = reading(t0 + 20, &[(1, (2, 900), (0, 0))], NONE, 1);
+    s.fold(&[], &r, &CAL);
+    let r = reading(t0 + 30, &[(2, (1, 70), (0, 0))], NONE, 1);
+    let f = s.fold(&[], &r, &CAL);
+    assert_eq!(f.evicted, vec![mac(1)]);
+    assert_eq!(s.other.since_update, (400, 0));
+    assert_eq!(dev(&s, 2).since_update, (70, 0));
+}
+
+/// A version-5 file (tests/fixtures/state-v5.bin, see the README there):
+/// every field reads back, with no rates (version 5 kept none), and it
+/// is written back as version 6.
+#[test]
+fn version_5_file_decodes_without_loss() {
+    let v5 = include_bytes!("../../tests/fixtures/state-v5.bin");
+    assert_eq!(&v5[4..6], &[5, 0], "the fixture is a version-5 file");
+    let st = State::decode(v5).expect("a version-5 file decodes");
+    let mut want = settled(sample());
+    want.block(mac(2 * 37), 1_790_000_100, Some(1_790_100_000))
+        .unwrap();
+    want.block(mac(4 * 37), 1_790_000_200, None).unwrap();
+    want.warned.push(Warned {
+        quota: 1,
+        mac: mac(37),
+        period: 20_000,
+    });
+    (want.rates_from, want.rates_to, want.update_at) = (0, 0, 0);
+    for d in want.devices.iter_mut().chain([&mut want.other]) {
+        d.rate_bytes = (0, 0);
+        d.since_update = (0, 0);
+    }
+    assert_eq!(st, want);
+    let v6 = st.encode();
+    assert_eq!(&v6[4..6], &[6, 0]);
+    assert_eq!(State::decode(&v6), Ok(st));
 }

@@ -154,11 +154,21 @@ pub struct DeviceState {
     pub carry: DownUp,
     /// Time of the last reading in which it moved (0 = never).
     pub seen: i64,
+    /// Bytes (down, up) it moved between the last two updates
+    /// (`State::rates_from`..`rates_to`): its rate then.
+    pub rate_bytes: DownUpBytes,
+    /// Bytes (down, up) it moved since the last update (the window the
+    /// next update closes).
+    pub since_update: DownUpBytes,
     pub days: [Bucket<DownUpBytes>; DEVICE_DAYS],
     pub months: [Bucket<DownUpBytes>; DEVICE_MONTHS],
     /// It moved in the latest fold. Not encoded: a decoded state has it
     /// false everywhere (it only serves the pruning right after a fold).
     pub moved: bool,
+}
+
+fn add_bytes(a: DownUpBytes, b: DownUpBytes) -> DownUpBytes {
+    (a.0.saturating_add(b.0), a.1.saturating_add(b.1))
 }
 
 /// `cur - last`, or `cur` after a restart or when the element was
@@ -182,6 +192,8 @@ impl DeviceState {
             at_report: DownUp::default(),
             carry: DownUp::default(),
             seen: 0,
+            rate_bytes: (0, 0),
+            since_update: (0, 0),
             days: [NO_BYTES; DEVICE_DAYS],
             months: [NO_BYTES; DEVICE_MONTHS],
             moved: false,
@@ -220,6 +232,7 @@ impl DeviceState {
         if self.moved {
             self.seen = at.now;
         }
+        self.since_update = add_bytes(self.since_update, d.bytes());
         if at.sane {
             // A bucket is made only for bytes: every bucket that has a
             // key holds something, which keeps the encoding one-to-one.
@@ -246,6 +259,8 @@ impl DeviceState {
         self.at_report = self.at_report.plus(d.at_report);
         self.carry = self.carry.plus(d.carry);
         self.seen = self.seen.max(d.seen);
+        self.rate_bytes = add_bytes(self.rate_bytes, d.rate_bytes);
+        self.since_update = add_bytes(self.since_update, d.since_update);
         for b in d.days.iter().filter(|b| b.key != EMPTY) {
             add_bucket(&mut self.days, b.key, b.count);
         }

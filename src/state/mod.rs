@@ -33,11 +33,12 @@ pub use devices::{
 };
 
 pub const MAGIC: [u8; 4] = *b"NMST";
-/// Version 5 added the blocks and quota warnings; version 4 the devices
-/// section (and the length field became the whole file's); version 3 the
-/// sticky stop and retired meters. Versions 2 to 4 are read (with none of
-/// what came later) and written back as version 5 at the next save.
-pub const VERSION: u16 = 5;
+/// Version 6 added the devices' rates over the last update; version 5 the
+/// blocks and quota warnings; version 4 the devices section (and the
+/// length field became the whole file's); version 3 the sticky stop and
+/// retired meters. Versions 2 to 5 are read (with none of what came later)
+/// and written back as version 6 at the next save.
+pub const VERSION: u16 = 6;
 /// Most meters the state keeps: the configured ones (`MAX_METERS`) and as
 /// many retired ones. A new meter that finds no room is not added (its
 /// counter keeps counting in the kernel) until a retired one is forgotten.
@@ -255,6 +256,9 @@ pub struct Reading {
     pub generation: Generation,
     /// netmon (re)created its rules just before this reading.
     pub reinstalled: bool,
+    /// It is an update's (`netmon update` or `sync`, what cron runs): it
+    /// closes the devices' rate window (see `State::rate`).
+    pub closes_rates: bool,
     /// The per-device counters (`on` false when devices are off).
     pub devices: DeviceReading,
 }
@@ -316,6 +320,14 @@ pub struct State {
     pub created: i64,
     /// Time of the last reading with a sane clock.
     pub updated: i64,
+    /// The times of the last two updates (`Reading::closes_rates`): the
+    /// window the devices' `rate_bytes` moved in (0 and 0: none yet).
+    pub rates_from: i64,
+    pub rates_to: i64,
+    /// The time of the last update, when the devices' `since_update`
+    /// started counting (0: a reading since then had devices off or the
+    /// clock unset or gone back, so that window gets no rate).
+    pub update_at: i64,
     /// Time of the last report (start of the next report's period).
     pub reported: i64,
     /// Time of the last copy to persistent storage (0 = never).
@@ -356,6 +368,9 @@ impl State {
         State {
             created: now,
             updated: now,
+            rates_from: 0,
+            rates_to: 0,
+            update_at: 0,
             reported: now,
             synced: 0,
             generation: Generation::default(),
@@ -451,6 +466,8 @@ impl State {
         }
         self.meters = next;
         self.generation = r.generation.clone();
+        let timed = clock == Clock::Sane && day != EMPTY && r.devices.on;
+        self.rates_window(r.time, timed, r.closes_rates);
         if sane {
             self.updated = r.time;
         }
@@ -544,6 +561,47 @@ impl State {
             self.stop_noted = false;
             self.expect_restart = true;
         }
+    }
+
+    /// The devices' rate windows after a reading at `now` (`timed`: with
+    /// the clock right and devices counted): an update closes the open
+    /// window, whose bytes become the rates, and opens the next; a
+    /// reading that is not timed leaves the open window with no rate.
+    /// An update in the same second as the last leaves the window open.
+    fn rates_window(&mut self, now: i64, timed: bool, update: bool) {
+        if !timed {
+            self.update_at = 0;
+            return;
+        }
+        if !update || now == self.update_at {
+            return;
+        }
+        let closed = self.update_at > 0 && now > self.update_at;
+        for d in self.devices.iter_mut().chain([&mut self.other]) {
+            d.rate_bytes = if closed { d.since_update } else { (0, 0) };
+            d.since_update = (0, 0);
+        }
+        (self.rates_from, self.rates_to) = if closed {
+            (self.update_at, now)
+        } else {
+            (0, 0)
+        };
+        self.update_at = now;
+    }
+
+    /// A device's rate (down, up) in bytes a second between the last two
+    /// updates, rounded down; `None` before there are two.
+    pub fn rate(&self, d: &DeviceState) -> Option<(u64, u64)> {
+        let secs = self.rates_secs()?;
+        Some((d.rate_bytes.0 / secs, d.rate_bytes.1 / secs))
+    }
+
+    /// The seconds between the last two updates (the rates' window).
+    pub fn rates_secs(&self) -> Option<u64> {
+        let secs = self.rates_to.checked_sub(self.rates_from)?;
+        u64::try_from(secs)
+            .ok()
+            .filter(|&s| s > 0 && self.rates_from > 0)
     }
 
     /// Usage of a meter since the last report.

@@ -239,6 +239,14 @@ def dom(dump, ddir, src):
                   for d in data["devices"]["devices"])
     check("devices: one row per device with name, MAC, download, upload", got == want,
           {"got": got, "want": want})
+    rate = lambda n: "-" if n is None else human(n) + "/s"
+    got = sorted(r[:1] + r[7:9] for r in rows(devs)) if devs else []
+    want = sorted([shown(d), rate(d["download_bytes_per_second"]), rate(d["upload_bytes_per_second"])]
+                  for d in data["devices"]["devices"])
+    check("devices: the rates between the last two updates", got == want, {"got": got, "want": want})
+    check("devices: the lab's devices have rates",
+          all(d["download_bytes_per_second"] is not None for d in data["devices"]["devices"]),
+          data["devices"]["devices"])
     names = [d["name"] for d in data["devices"]["devices"]]
     check("devices: the data has the hostile name %r" % hostile, hostile in names)
     check("devices: the hostile name is a cell's text", any(r and r[0] == hostile for r in rows(devs or root)))

@@ -4,7 +4,7 @@
 'require ui';
 
 // Status -> netmon -> Devices: `netmon devices --format json` (this billing
-// month) with who is cut off now (`netmon blocked --format json`); a click
+// month, rates between the last two updates) with who is cut off now (`netmon blocked --format json`); a click
 // on a column title sorts by it, Block/Unblock run `netmon block MAC
 // [--for D]` / `netmon unblock MAC` as argv (fs.exec, no shell).
 //
@@ -33,6 +33,11 @@ function json(res) {
 	return JSON.parse(res.stdout);
 }
 
+// Bytes a second between the last two updates (null before there were two).
+function rate(n) {
+	return n == null ? '-' : bytes(n) + '/s';
+}
+
 // Columns: title, value used for sorting, cell text.
 var COLUMNS = [
 	[ _('Name'), function(d) { return (d.name || '').toLowerCase(); }, function(d) { return d.other ? _('(other devices)') : (d.name || '-'); } ],
@@ -41,7 +46,9 @@ var COLUMNS = [
 	[ _('IPv6'), function(d) { return d.ipv6 || ''; }, function(d) { return d.ipv6 || '-'; } ],
 	[ _('Download'), function(d) { return d.download_bytes; }, function(d) { return bytes(d.download_bytes); } ],
 	[ _('Upload'), function(d) { return d.upload_bytes; }, function(d) { return bytes(d.upload_bytes); } ],
-	[ _('Total'), function(d) { return d.download_bytes + d.upload_bytes; }, function(d) { return bytes(d.download_bytes + d.upload_bytes); } ]
+	[ _('Total'), function(d) { return d.download_bytes + d.upload_bytes; }, function(d) { return bytes(d.download_bytes + d.upload_bytes); } ],
+	[ _('Rate down'), function(d) { return d.download_bytes_per_second == null ? -1 : d.download_bytes_per_second; }, function(d) { return rate(d.download_bytes_per_second); } ],
+	[ _('Rate up'), function(d) { return d.upload_bytes_per_second == null ? -1 : d.upload_bytes_per_second; }, function(d) { return rate(d.upload_bytes_per_second); } ]
 ];
 
 return view.extend({
