@@ -1583,6 +1583,12 @@ config mail 'mail'
         let c = parse(SHIPPED, DEFAULT_PATH).unwrap_or_else(|e| panic!("{}", e.sentence()));
         assert!(c.meters.is_empty(), "the shipped file must define no meter");
         assert_eq!(c.backend, Some(BackendChoice::Auto));
+        // Node-exporter-lua's textfile collector finds the metrics as
+        // installed (issue 13's default).
+        assert_eq!(
+            c.metrics_file.as_deref(),
+            Some("/var/prometheus/netmon.prom")
+        );
         let c = with_default_meters(c, default_wan(ROUTE_REAL, "").as_deref()).unwrap();
         assert_eq!(c.meters.as_slice(), wan_pair("eth0"));
     }
