@@ -1069,8 +1069,8 @@ fn meter_totals(st: &State) -> BTreeMap<String, Count> {
 /// A golden file of an older version as the RAM copy of a router whose
 /// config has its meters (`proxy` and `offnet`, the blog's), every command
 /// silent: `status` reads it and leaves it alone; `update` (unless the
-/// file is of a stopped netmon) and `start` write it as version 4 with
-/// every meter's total kept; then traffic adds to the totals (every
+/// file is of a stopped netmon) and `start` write it in the current
+/// version with every meter's total (and every device's) kept; then traffic adds to the totals (every
 /// loopback datagram is `offnet`'s: input, from outside the LAN; none is
 /// `proxy`'s), and a report and the persistent copy show them.
 fn golden_file_through_the_binary(test: &str, fixture: &str, version: u8) {
@@ -1104,12 +1104,16 @@ fn golden_file_through_the_binary(test: &str, fixture: &str, version: u8) {
             assert_eq!(file, golden, "{fixture}: a stopped netmon's update wrote");
             continue;
         }
-        assert_eq!(file[4..6], [5, 0], "{fixture}: {action} writes version 5");
         assert_eq!(
-            meter_totals(&load(&rig.ram_file())),
-            old,
-            "{fixture}: {action}"
+            file[4..6],
+            netmon::state::VERSION.to_le_bytes(),
+            "{fixture}: {action} writes the current version"
         );
+        let new_state = load(&rig.ram_file());
+        assert_eq!(meter_totals(&new_state), old, "{fixture}: {action}");
+        let devices =
+            |s: &State| -> Vec<_> { s.devices.iter().map(|d| (d.mac, d.total)).collect() };
+        assert_eq!(devices(&new_state), devices(&old_state), "{fixture}");
     }
     let sent = rig.send(900, 7);
     rig.ok(&["update"]);
@@ -1152,6 +1156,15 @@ fn version_3_golden_file_upgrades_through_the_binary() {
         "version_3_golden_file_upgrades_through_the_binary",
         "state-v3.bin",
         3,
+    );
+}
+
+#[test]
+fn version_5_golden_file_upgrades_through_the_binary() {
+    golden_file_through_the_binary(
+        "version_5_golden_file_upgrades_through_the_binary",
+        "state-v5.bin",
+        5,
     );
 }
 
