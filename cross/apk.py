@@ -5,8 +5,9 @@
     apk.py dump FILE            the package as JSON, after checking it (exit 1 if broken)
     apk.py extract FILE DIR     its files into DIR, with their modes
 
-`mkpkg` takes the arguments of apk-tools 3's `apk mkpkg` (the subset OpenWrt's
-include/package-pack.mk passes) and writes the same bytes: tests/apk.sh
+`mkpkg` takes the arguments of apk-tools 3's `apk mkpkg`, as OpenWrt's
+include/package-pack.mk passes them (the --info fields netmon's packages
+use; depends as plain names) and writes the same bytes: tests/apk.sh
 compares it with packages the real `apk mkpkg` made (tests/fixtures/apk/).
 File times are $SOURCE_DATE_EPOCH when set (as apk mkpkg does), every file
 and directory is owned by root:root (as the ipk's numeric owner 0), and
@@ -473,10 +474,10 @@ def extract(path, dest):
 
 
 def main(argv):
-    if len(argv) >= 2 and argv[1] == "mkpkg":
-        mkpkg(argv[2:])
-        return 0
     try:
+        if len(argv) >= 2 and argv[1] == "mkpkg":
+            mkpkg(argv[2:])
+            return 0
         if len(argv) == 3 and argv[1] == "dump":
             json.dump(read(argv[2])[0], sys.stdout, indent=1, sort_keys=True)
             print()
@@ -484,7 +485,11 @@ def main(argv):
         if len(argv) == 4 and argv[1] == "extract":
             extract(argv[2], argv[3])
             return 0
+    except OSError as e:
+        print("apk.py: %s" % e, file=sys.stderr)
+        return 1
     except (Broken, struct.error, zlib.error, KeyError, UnicodeDecodeError) as e:
+        # mkpkg raises none of these: argv[2] is the package read.
         print("apk.py: %s: broken package: %s" % (argv[2], e), file=sys.stderr)
         return 1
     print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
