@@ -2,7 +2,11 @@
 # Packs built router binaries into OpenWrt packages:
 #   cross/package.sh [TARGET...]   (default: all four; run cross/build.sh first)
 # writes dist/netmon_<version>_<arch>.ipk, and dist/luci-app-netmon_<version>_all.ipk
-# (the LuCI app in luci-app-netmon/: no binary, one package for every arch).
+# (the LuCI app in luci-app-netmon/: no binary, one package for every arch),
+# for OpenWrt 24.10 and older (opkg); and the same packages for OpenWrt 25.12+
+# (apk-tools 3), named as OpenWrt names them (include/package-pack.mk:
+# <name>-<version>.apk, in a directory per arch): dist/<arch>/netmon-<version>.apk
+# and dist/luci-app-netmon-<version>.apk (noarch).
 #
 # OpenWrt's ipk is NOT Debian's ar archive (opkg rejects that): it is a
 # gzipped tar of ./debian-binary, ./data.tar.gz and ./control.tar.gz, made
@@ -127,6 +131,100 @@ pack_ipk() { # PKGDIR FILE
 	echo "cross: $2 ($(stat -c %s "$2") bytes)" >&2
 }
 
+# --- apk (OpenWrt 25.12+) ---------------------------------------------------
+# What OpenWrt's include/package-pack.mk adds to an apk beyond the ipk's data,
+# and the arguments it gives `apk mkpkg`; cross/apk.py writes the package
+# (no apk-tools on the build host).
+
+# The maintainer scripts package-pack.mk generates around the package's own
+# postinst/prerm (quoted, as openwrt/control/postinst is): apk runs them with
+# no arguments, so pkgname is exported for /lib/functions.sh's
+# default_postinst/default_prerm, which read /lib/apk/packages/<pkg>.list to
+# enable/disable its init scripts; post-upgrade is post-install with
+# PKG_UPGRADE=1 (enabled init scripts stay as the user left them).
+apk_scripts() { # PKG POSTINST-PART PRERM-PART|'' DIR
+	local head
+	head=$(
+		cat <<HEAD
+[ -s "\${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+# shellcheck source=/dev/null
+. "\${IPKG_INSTROOT}/lib/functions.sh"
+export root="\${IPKG_INSTROOT}"
+export pkgname="$1"
+HEAD
+	)
+	{
+		echo '#!/bin/sh'
+		# shellcheck disable=SC2016 # written into the script, not expanded here
+		echo '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0'
+		echo "$head"
+		printf '%s\n' add_group_and_user default_postinst
+		sed '/^\s*#!/d' "$2"
+	} >"$4/post-install"
+	{
+		echo '#!/bin/sh'
+		echo 'export PKG_UPGRADE=1'
+		sed '/^\s*#!/d' "$4/post-install"
+	} >"$4/post-upgrade"
+	{
+		echo '#!/bin/sh'
+		echo "$head"
+		echo default_prerm
+		[ -z "$3" ] || sed '/^\s*#!/d' "$3"
+	} >"$4/pre-deinstall"
+}
+
+# /lib/apk/packages/<pkg>.list (every file, as the router's default_postinst
+# and sysupgrade read it), .conffiles and .conffiles_static (path and
+# SHA-256: sysupgrade keeps a conffile the user changed).
+apk_metadata() { # PKG DATA-DIR CONFFILES|''
+	local d=$2/lib/apk/packages f list
+	install -d -m 0755 "$2/lib" "$2/lib/apk" "$d"
+	# Listed before it exists, as package-pack.mk does: not in itself.
+	list=$(cd "$2" && find . -type f,l -printf '/%P\n' | LC_ALL=C sort)
+	printf '%s\n' "$list" >"$d/$1.list"
+	if [ -n "$3" ]; then
+		cp "$3" "$d/$1.conffiles"
+		while read -r f; do
+			[ -f "$2$f" ] || continue
+			echo "$f $(sha256sum <"$2$f" | cut -d' ' -f1)"
+		done <"$3" >"$d/$1.conffiles_static"
+	fi
+	chmod 0644 "$d"/*
+}
+
+# A control file's field ($2), continuation lines joined with single spaces
+# as package-pack.mk $(strip)s the description it passes to apk.
+control_field() { # CONTROL FIELD
+	sed -n "/^$2: /,/^[^ ]/{/^$2: /{s///;p;d};/^ /p}" "$1" | sed 's/^ //' |
+		tr '\n' ' ' | sed 's/ *$//'
+}
+
+# apk from a staged package dir (data/, control/, the ipk's), as
+# package-pack.mk calls apk mkpkg.
+pack_apk() { # PKGDIR NAME ARCH POSTINST-PART PRERM-PART|'' FILE
+	local p=$1 c=$1/control/control conf=
+	rm -rf "$p/apk" && mkdir -p "$p/apk/scripts"
+	cp -a "$p/data" "$p/apk/data"
+	[ ! -f "$p/control/conffiles" ] || conf=$p/control/conffiles
+	apk_metadata "$2" "$p/apk/data" "$conf"
+	apk_scripts "$2" "$4" "$5" "$p/apk/scripts"
+	mkdir -p "$(dirname "$6")"
+	SOURCE_DATE_EPOCH=$EPOCH python3 "$ROOT/cross/apk.py" mkpkg \
+		--info "name:$2" --info "version:$VERSION" \
+		--info "description:$(control_field "$c" Description)" \
+		--info "arch:$3" --info "license:$LICENSE" \
+		--info "origin:$(control_field "$c" Source)" \
+		--info "maintainer:$MAINTAINER" \
+		--info "depends:$(control_field "$c" Depends | tr -d ,)" \
+		--script "post-install:$p/apk/scripts/post-install" \
+		--script "post-upgrade:$p/apk/scripts/post-upgrade" \
+		--script "pre-deinstall:$p/apk/scripts/pre-deinstall" \
+		--files "$p/apk/data" --output "$6"
+	echo "cross: $6 ($(stat -c %s "$6") bytes)" >&2
+}
+
+command -v python3 >/dev/null || die "cross/package.sh needs python3 (cross/apk.py writes the apks)"
 mkdir -p dist
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -145,6 +243,8 @@ for t in "$@"; do
 	size=$(gzip -dc "$work/pkg/out/data.tar.gz" | wc -c)
 	stage_control "$arch" "$size" "$work/pkg/control"
 	pack_ipk "$work/pkg" "dist/netmon_${VERSION}_$arch.ipk"
+	pack_apk "$work/pkg" netmon "$arch" "$OW/control/postinst-pkg" "$OW/control/prerm-pkg" \
+		"dist/$arch/netmon-$VERSION.apk"
 done
 
 rm -rf "$work/luci" && mkdir -p "$work/luci/data" "$work/luci/out"
@@ -152,3 +252,7 @@ stage_luci_data "$work/luci/data"
 pack "$work/luci/data" >"$work/luci/out/data.tar.gz"
 stage_luci_control "$(gzip -dc "$work/luci/out/data.tar.gz" | wc -c)" "$work/luci/control"
 pack_ipk "$work/luci" "dist/luci-app-netmon_${VERSION}_all.ipk"
+# luci.mk's postinst is the package's own part; it has no prerm. Arch "all"
+# is apk's "noarch" (package-pack.mk).
+pack_apk "$work/luci" luci-app-netmon noarch "$LUCI/control/postinst" '' \
+	"dist/luci-app-netmon-$VERSION.apk"

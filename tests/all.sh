@@ -54,6 +54,9 @@ step "ipk package checks: mips" \
 	bash tests/package.sh --no-build mips-unknown-linux-musl
 # JSON, node --check, ACL == the views' fs.exec argv, the views rendered
 # in headless Chromium on real netmon output (network-namespace lab).
+# The apk writer against apk-tools' own golden packages (with mutations),
+# and the dist apks read back against the ipks (tests/apk.sh says more).
+step "apk package checks: mips" bash tests/apk.sh --no-build mips-unknown-linux-musl
 step "luci-app-netmon checks" bash tests/luci.sh
 step "fuzz targets (short runs)" bash tests/fuzz.sh
 step "cargo test" cargo_test
