@@ -4,9 +4,11 @@
 # writes dist/netmon_<version>_<arch>.ipk, and dist/luci-app-netmon_<version>_all.ipk
 # (the LuCI app in luci-app-netmon/: no binary, one package for every arch),
 # for OpenWrt 24.10 and older (opkg); and the same packages for OpenWrt 25.12+
-# (apk-tools 3), named as OpenWrt names them (include/package-pack.mk:
-# <name>-<version>.apk, in a directory per arch): dist/<arch>/netmon-<version>.apk
-# and dist/luci-app-netmon-<version>.apk (noarch).
+# (apk-tools 3): dist/netmon-<version>_<arch>.apk and
+# dist/luci-app-netmon-<version>_noarch.apk. OpenWrt's own feeds name them
+# <name>-<version>.apk in a directory per arch (include/package-pack.mk);
+# the arch in the name keeps every arch's file in one flat dist/, as the
+# ipks are, and apk reads the name, version and arch from the package.
 #
 # OpenWrt's ipk is NOT Debian's ar archive (opkg rejects that): it is a
 # gzipped tar of ./debian-binary, ./data.tar.gz and ./control.tar.gz, made
@@ -200,6 +202,15 @@ control_field() { # CONTROL FIELD
 		tr '\n' ' ' | sed 's/ *$//'
 }
 
+# apk has one description: the ipk's synopsis (its first line, which has no
+# full stop by convention) made a sentence, then the long text.
+apk_description() { # CONTROL
+	local synopsis all
+	synopsis=$(sed -n 's/^Description: //p' "$1")
+	all=$(control_field "$1" Description)
+	printf '%s. %s' "$synopsis" "${all#"$synopsis" }"
+}
+
 # apk from a staged package dir (data/, control/, the ipk's), as
 # package-pack.mk calls apk mkpkg.
 pack_apk() { # PKGDIR NAME ARCH POSTINST-PART PRERM-PART|'' FILE
@@ -212,7 +223,7 @@ pack_apk() { # PKGDIR NAME ARCH POSTINST-PART PRERM-PART|'' FILE
 	mkdir -p "$(dirname "$6")"
 	SOURCE_DATE_EPOCH=$EPOCH python3 "$ROOT/cross/apk.py" mkpkg \
 		--info "name:$2" --info "version:$VERSION" \
-		--info "description:$(control_field "$c" Description)" \
+		--info "description:$(apk_description "$c")" \
 		--info "arch:$3" --info "license:$LICENSE" \
 		--info "origin:$(control_field "$c" Source)" \
 		--info "maintainer:$MAINTAINER" \
@@ -244,7 +255,7 @@ for t in "$@"; do
 	stage_control "$arch" "$size" "$work/pkg/control"
 	pack_ipk "$work/pkg" "dist/netmon_${VERSION}_$arch.ipk"
 	pack_apk "$work/pkg" netmon "$arch" "$OW/control/postinst-pkg" "$OW/control/prerm-pkg" \
-		"dist/$arch/netmon-$VERSION.apk"
+		"dist/netmon-${VERSION}_$arch.apk"
 done
 
 rm -rf "$work/luci" && mkdir -p "$work/luci/data" "$work/luci/out"
@@ -255,4 +266,4 @@ pack_ipk "$work/luci" "dist/luci-app-netmon_${VERSION}_all.ipk"
 # luci.mk's postinst is the package's own part; it has no prerm. Arch "all"
 # is apk's "noarch" (package-pack.mk).
 pack_apk "$work/luci" luci-app-netmon noarch "$LUCI/control/postinst" '' \
-	"dist/luci-app-netmon-$VERSION.apk"
+	"dist/luci-app-netmon-${VERSION}_noarch.apk"

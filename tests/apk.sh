@@ -183,6 +183,12 @@ print(" ".join(sorted({str(f["mtime"]) for p in json.load(open(sys.argv[1]))["pa
 cfield() { # CONTROL FIELD: continuation lines joined, as package.sh passes them
 	sed -n "/^$2: /,/^[^ ]/{/^$2: /{s///;p;d};/^ /p}" "$1" | sed 's/^ //' | tr '\n' ' ' | sed 's/ *$//'
 }
+# The ipk's Description as the apk's: the synopsis line made a sentence,
+# then the continuation lines joined.
+cdesc() { # CONTROL
+	printf '%s. %s' "$(sed -n 's/^Description: //p' "$1")" \
+		"$(sed -n '/^Description: /,/^[^ ]/{/^ /p}' "$1" | sed 's/^ //' | tr '\n' ' ' | sed 's/ *$//')"
+}
 # The tree without what OpenWrt's apk adds (/lib/apk/, and /lib when the
 # ipk has none) is the ipk's data, byte for byte.
 same_files_as_ipk() { # APK-TREE IPK-DATA
@@ -213,7 +219,7 @@ check_dist() { # APK IPK PKG APK-ARCH
 		"$(cfield "$c" Depends | tr -d , | tr ' ' '\n' | LC_ALL=C sort | xargs)"
 	check "$p apk: license, origin, maintainer, description = the ipk's" test \
 		"$(info license)|$(info origin)|$(info maintainer)|$(info description)" = \
-		"$(cfield "$c" License)|$(cfield "$c" Source)|$(cfield "$c" Maintainer)|$(cfield "$c" Description)"
+		"$(cfield "$c" License)|$(cfield "$c" Source)|$(cfield "$c" Maintainer)|$(cdesc "$c")"
 	check "$p apk: installed-size is the files' total" test "$(info installed-size)" = \
 		"$(find "$d/apk" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')"
 	tar_list "$d/ipk/outer/data.tar.gz" >"$d/ipk-list"
@@ -269,8 +275,8 @@ check_dist() { # APK IPK PKG APK-ARCH
 
 ipk=dist/netmon_${version}_$arch.ipk
 lipk=dist/luci-app-netmon_${version}_all.ipk
-napk=dist/$arch/netmon-$version.apk
-lapk=dist/luci-app-netmon-$version.apk
+napk=dist/netmon-${version}_$arch.apk
+lapk=dist/luci-app-netmon-${version}_noarch.apk
 check_dist "$napk" "$ipk" netmon "$arch"
 check_dist "$lapk" "$lipk" luci-app-netmon noarch
 own_part() { sed '/^\s*#!/d' "$1"; }
