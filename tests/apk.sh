@@ -39,22 +39,8 @@ for tool in python3 shellcheck tar gzip cmp sha256sum; do
 	command -v "$tool" >/dev/null || skip "needs $tool"
 done
 
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-check() { # DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-fails_check() { # DESCRIPTION COMMAND...: the command must fail
-	local what=$1
-	shift
-	if "$@" >/dev/null 2>&1; then bad "$what"; else ok "$what"; fi
-}
+# shellcheck source=tests/checks.sh
+. tests/checks.sh
 
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT

@@ -32,17 +32,8 @@ hook=$(realpath -m "${2:-openwrt/files/netmon.sysupgrade}")
 	exit 1
 }
 
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-check() { # DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
+# shellcheck source=tests/checks.sh
+. tests/checks.sh
 same() { # DESCRIPTION WANT GOT: exact text, with a diff on failure
 	if [ "$2" = "$3" ]; then
 		ok "$1"

@@ -25,17 +25,8 @@ ACL=$A/root/usr/share/rpcd/acl.d/luci-app-netmon.json
 MENU=$A/root/usr/share/luci/menu.d/luci-app-netmon.json
 CHROMIUM=${CHROMIUM:-chromium}
 
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-check() { # DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
+# shellcheck source=tests/checks.sh
+. tests/checks.sh
 # Runs tests/luci/check.py, counting its FAIL lines.
 pycheck() {
 	local out rc=0

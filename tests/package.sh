@@ -30,17 +30,8 @@ for tool in file shellcheck tar gzip cmp; do
 	command -v "$tool" >/dev/null || die "tests/package.sh needs $tool"
 done
 
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-check() { # DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
+# shellcheck source=tests/checks.sh
+. tests/checks.sh
 
 [ $build -eq 0 ] || cross/build.sh "$t"
 cross/package.sh "$t"
