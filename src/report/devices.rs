@@ -42,8 +42,8 @@ pub struct Row<'a> {
     pub dev: &'a DeviceState,
     pub down: u64,
     pub up: u64,
-    /// Bytes a second (down, up) over the last update's window
-    /// (`State::rate`); `None` when there is none.
+    /// Bytes a second (down, up) between the last two updates
+    /// (`State::rate`); `None` when there is no such window.
     pub rate: Option<(u64, u64)>,
 }
 
@@ -296,8 +296,8 @@ pub(super) fn json_identity(b: &mut Buf, dev: &DeviceState) {
 /// `{"devices":[{"mac","name","ipv4","ipv6","download_bytes",
 /// "upload_bytes","download_bytes_per_second","upload_bytes_per_second",
 /// "other"}]}`; `name` is null when unknown, `mac` null for the other
-/// devices, the rates (over the last update's window) null when there is
-/// no window.
+/// devices, the rates (between the last two updates) null when there is
+/// no such window.
 fn json(rows: &[Row<'_>], b: &mut Buf) {
     b.push_bytes(b"{\"devices\":[");
     for (i, r) in rows.iter().enumerate() {

@@ -1,9 +1,10 @@
 //! The dashboard page (`/cgi-bin/netmon`, see `cmd::cgi`): the meters
 //! (today, this billing month, since the last report, total), a 30-day
-//! chart per meter, the devices (rates over the last update's window,
-//! today and this month, name, MAC, addresses), a 30-day chart for each of the largest devices, the
-//! quotas (used, limit, left) and the devices cut off now. Also the small
-//! page a refused or failed request gets (`error_page`).
+//! chart per meter, the devices (rates between the last two updates,
+//! today and this month, name, MAC, addresses), a 30-day chart for each
+//! of the largest devices, the quotas (used, limit, left) and the devices
+//! cut off now. Also the small page a refused or failed request gets
+//! (`error_page`).
 //!
 //! It shares the mail report's renderer (`report::html`): the same
 //! tables, escaping and SVG chart. Invariants are the mail's: no script,
@@ -23,7 +24,7 @@ use super::{day_rows, device_day_rows, devices, meter_names};
 use crate::calendar::Calendar;
 use crate::device::{Mac, Offload};
 use crate::quota::Quota;
-use crate::state::{Cut, State};
+use crate::state::{Cut, State, Tally};
 use crate::text::{num, write_html_escaped, Buf};
 use crate::units::write_human;
 
@@ -209,14 +210,7 @@ fn devices_section(p: &Page<'_>, b: &mut Buf) {
         };
         more_row(b, rest.len(), 0);
         let rates: Option<Vec<(u64, u64)>> = rest.iter().map(|r| r.rate).collect();
-        rate_cells(
-            b,
-            rates.map(|v| {
-                v.iter().fold((0u64, 0u64), |(d, u), &(x, y)| {
-                    (d.saturating_add(x), u.saturating_add(y))
-                })
-            }),
-        );
+        rate_cells(b, rates.map(|v| v.into_iter().fold((0, 0), Tally::plus)));
         let today_down = sum(&|r| r.dev.day(today).0);
         let today_up = sum(&|r| r.dev.day(today).1);
         size_cells(b, &[today_down, today_up, sum(&|r| r.down), sum(&|r| r.up)]);

@@ -11,7 +11,7 @@
 //! Device buckets hold bytes only (the reports show bytes per device);
 //! totals keep packets too.
 
-use super::{add_bucket, get_bucket, pull_back, Bucket, Count, State, EMPTY};
+use super::{add_bucket, get_bucket, pull_back, Bucket, Count, State, Tally, EMPTY};
 use crate::device::{DeviceName, Host, Mac, MAX_DEVICES};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::collections::BTreeMap;
@@ -167,10 +167,6 @@ pub struct DeviceState {
     pub moved: bool,
 }
 
-fn add_bytes(a: DownUpBytes, b: DownUpBytes) -> DownUpBytes {
-    (a.0.saturating_add(b.0), a.1.saturating_add(b.1))
-}
-
 /// `cur - last`, or `cur` after a restart or when the element was
 /// deleted and created again (it went back).
 fn delta(cur: Count, last: Count, restarted: bool) -> Count {
@@ -232,7 +228,7 @@ impl DeviceState {
         if self.moved {
             self.seen = at.now;
         }
-        self.since_update = add_bytes(self.since_update, d.bytes());
+        self.since_update = self.since_update.plus(d.bytes());
         if at.sane {
             // A bucket is made only for bytes: every bucket that has a
             // key holds something, which keeps the encoding one-to-one.
@@ -259,8 +255,8 @@ impl DeviceState {
         self.at_report = self.at_report.plus(d.at_report);
         self.carry = self.carry.plus(d.carry);
         self.seen = self.seen.max(d.seen);
-        self.rate_bytes = add_bytes(self.rate_bytes, d.rate_bytes);
-        self.since_update = add_bytes(self.since_update, d.since_update);
+        self.rate_bytes = self.rate_bytes.plus(d.rate_bytes);
+        self.since_update = self.since_update.plus(d.since_update);
         for b in d.days.iter().filter(|b| b.key != EMPTY) {
             add_bucket(&mut self.days, b.key, b.count);
         }
