@@ -45,43 +45,6 @@ config quota 'cap'
     )
 }
 
-/// Runs `netmon ARGS` with `/etc/config/dhcp` holding `dhcp`, in a
-/// private mount namespace (an overlay on /etc: the host's stays as is).
-fn with_dhcp(nm: &Netmon, dhcp: &str, args: &[&str]) -> String {
-    let layers = TempDir::new_in(Path::new("/dev/shm"), "nmt-overlay");
-    let (up, work) = (layers.path().join("etc"), layers.path().join("work"));
-    std::fs::create_dir_all(up.join("config")).expect("upper");
-    std::fs::create_dir_all(&work).expect("work");
-    std::fs::write(up.join("config/dhcp"), dhcp).expect("dhcp");
-    let script = format!(
-        "set -e\nmount -t overlay overlay -o lowerdir=/etc,upperdir={},workdir={} /etc\nexec \"$@\"\n",
-        up.display(),
-        work.display()
-    );
-    let cmd = nm.command(args);
-    let argv: Vec<String> = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    // `ip netns exec NS NETMON ...`: the overlay goes in front of NETMON.
-    let (head, tail) = argv.split_at(4);
-    let mut wrapped = Command::new(&head[0]);
-    wrapped
-        .args(&head[1..])
-        .args(["unshare", "-m", "--propagation", "private", "sh", "-c"])
-        .arg(&script)
-        .arg("sh")
-        .args(tail)
-        .env("PATH", &nm.path_env);
-    let out = run_timeout(wrapped);
-    assert!(
-        out.status.success(),
-        "netmon {args:?} under the overlay: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8")
-}
-
 /// busybox httpd on 127.0.0.1 serving `docroot`, killed on drop.
 struct Httpd {
     child: Child,
@@ -191,13 +154,16 @@ fn the_page_shows_the_state_read_only_and_escaped() {
     }
     let lab = Lab::new(false);
     let (r, p, q, o) = (&lab.r, &lab.p, &lab.q, &lab.o);
-    let nm = Netmon::new(r, Backend::Nft, Some(&config()));
+    let mut nm = Netmon::new(r, Backend::Nft, Some(&config()));
+    // The state outside /tmp, which `with_files` overlays.
+    nm.state = TempDir::new_in(Path::new("/dev/shm"), "nmt-state");
+    nm.persist = TempDir::new_in(Path::new("/dev/shm"), "nmt-persist");
     nm.ok(&["start"]);
     udp_between(p, "192.168.1.10", o, "10.99.0.2", 1000, 5);
     udp_between(o, "10.99.0.2", p, "192.168.1.10", 1200, 4);
     udp_between(q, "192.168.1.20", o, "10.99.0.2", 500, 2);
     let dhcp = format!("config host\n\toption name '{HOSTILE}'\n\toption mac '{P_MAC}'\n");
-    with_dhcp(&nm, &dhcp, &["update"]);
+    with_files(&nm, &[("/etc/config/dhcp", &dhcp)], &["update"]);
     nm.ok(&["block", Q_MAC]);
     // The rates: one datagram to P between two updates, each at least a
     // second after the one before (an update in the same second as the

@@ -1692,7 +1692,8 @@ pub fn masquerade_and_second_v6(lab: &Lab) {
 /// namespace whose /etc and /tmp are overlays holding `files` (path,
 /// contents): the name sources at the paths OpenWrt uses, without touching
 /// the machine's own /etc or /tmp. Whatever netmon writes under /tmp stays
-/// in the overlay: its state directories must be elsewhere (`shm_netmon`).
+/// in the overlay: its state directories must be elsewhere (tests put
+/// them in /dev/shm).
 pub fn with_files(nm: &Netmon, files: &[(&str, &str)], args: &[&str]) -> String {
     let layers = TempDir::new_in(Path::new("/dev/shm"), "nmt-overlay");
     let mut script = String::from("set -e\n");
