@@ -220,7 +220,6 @@ pack_apk() { # PKGDIR NAME ARCH POSTINST-PART PRERM-PART|'' FILE
 	[ ! -f "$p/control/conffiles" ] || conf=$p/control/conffiles
 	apk_metadata "$2" "$p/apk/data" "$conf"
 	apk_scripts "$2" "$4" "$5" "$p/apk/scripts"
-	mkdir -p "$(dirname "$6")"
 	SOURCE_DATE_EPOCH=$EPOCH python3 "$ROOT/cross/apk.py" mkpkg \
 		--info "name:$2" --info "version:$VERSION" \
 		--info "description:$(apk_description "$c")" \
